@@ -1,0 +1,154 @@
+// Package queue is the domain of catqms: tickets, their states, the rules of
+// the line, the error codes and the Line interface that stores implement. It
+// imports only the standard library and knows nothing of HTTP, WebSockets or
+// Redis.
+package queue
+
+import (
+	"context"
+	"time"
+)
+
+// State is where a ticket is in its life.
+//
+//	waiting → called → serving → served
+//	called → expired (no-show)
+//	waiting/called → left (the holder left, or was banned)
+type State string
+
+// The states of a ticket.
+const (
+	StateWaiting State = "waiting"
+	StateCalled  State = "called"
+	StateServing State = "serving"
+	StateServed  State = "served"
+	StateExpired State = "expired"
+	StateLeft    State = "left"
+)
+
+// Live reports whether a ticket in state s still counts against its holder:
+// waiting, called or serving.
+func (s State) Live() bool {
+	return s == StateWaiting || s == StateCalled || s == StateServing
+}
+
+// InLine reports whether a ticket in state s has a position: waiting or called.
+func (s State) InLine() bool { return s == StateWaiting || s == StateCalled }
+
+// Ticket is what a holder may know about their ticket.
+type Ticket struct {
+	Seq      uint64        // internal sequence number; picks the kitty
+	Label    string        // public label, e.g. "A042"
+	State    State         // current state
+	Position int64         // 1-based place in line while waiting or called, else 0
+	ETA      time.Duration // estimated wait until called; 0 once called
+	Deadline time.Time     // while called: the moment the call expires
+	Until    time.Time     // while serving: the moment viewing ends
+}
+
+// Issued is a freshly taken ticket with its secret token.
+type Issued struct {
+	Token  string
+	Ticket Ticket
+}
+
+// Session is a viewing session: a redeemed ticket in state serving.
+type Session struct {
+	Seq     uint64    // ticket sequence number
+	Label   string    // ticket label
+	ImageID string    // opaque id for the image URL, valid only until Until
+	Until   time.Time // end of the viewing window
+}
+
+// Slot is one ticket shown on the board with its clock.
+type Slot struct {
+	Ticket   string     `json:"ticket"`
+	Until    *time.Time `json:"until,omitempty"`
+	Deadline *time.Time `json:"deadline,omitempty"`
+}
+
+// Waiter is a waiting ticket on the board.
+type Waiter struct {
+	Ticket string `json:"ticket"`
+}
+
+// SnapshotWaiting is how many waiting tickets a snapshot lists.
+const SnapshotWaiting = 64
+
+// Snapshot is the whole visible line at one version. Its JSON form is the
+// contract of GET /api/v1/queue and of the WebSocket "snapshot" message.
+type Snapshot struct {
+	Version         int64     `json:"version"`
+	Now             time.Time `json:"now"`
+	Length          int64     `json:"length"` // called + waiting
+	Counters        int       `json:"counters"`
+	Paused          bool      `json:"paused"`
+	Serving         []Slot    `json:"serving"`
+	Called          []Slot    `json:"called"`
+	Waiting         []Waiter  `json:"waiting"` // the first SnapshotWaiting, in order
+	ETAPerTicketSec int64     `json:"eta_seconds_per_ticket"`
+}
+
+// Stats are the line's running totals, shared by every replica.
+type Stats struct {
+	Issued       int64
+	Served       int64
+	Expired      int64
+	Left         int64
+	Bans         int64
+	Length       int64         // tickets called or waiting now
+	Serving      int64         // counters busy now
+	Called       int64         // tickets called now
+	Counters     int           // service slots
+	MeanWait     time.Duration // mean time from taking a ticket to being called
+	MeanService  time.Duration // mean time a counter spends on one redeemed ticket
+	ETAPerTicket time.Duration // the line's own estimate of one ticket's share
+}
+
+// Line is a ticket line. Implementations are safe for concurrent use by many
+// goroutines and many processes sharing one store. The client argument is the
+// caller's client key (its IP, or its IPv6 /64), used for bans and limits.
+//
+// Errors are *Error values carrying a Code; anything else means the store
+// failed and is reported as CodeUnavailable.
+type Line interface {
+	// Take issues a new ticket at the end of the line.
+	Take(ctx context.Context, client string) (Issued, error)
+	// Redeem turns a called ticket into a viewing session; an already serving
+	// ticket returns its session again. A token this service did not issue
+	// bans the client (CodeForbidden).
+	Redeem(ctx context.Context, client, token string) (Session, error)
+	// EndViewing ends a serving ticket's session now and frees its counter.
+	EndViewing(ctx context.Context, client, token string) error
+	// Leave takes a waiting or called ticket out of the line; a serving one
+	// ends its session.
+	Leave(ctx context.Context, client, token string) error
+	// Status reports a ticket's state and position.
+	Status(ctx context.Context, client, token string) (Ticket, error)
+	// Viewing returns the live session behind an image id, or CodeGone.
+	Viewing(ctx context.Context, imageID string) (Session, error)
+	// Snapshot returns the current line.
+	Snapshot(ctx context.Context) (Snapshot, error)
+	// Stats returns the running totals.
+	Stats(ctx context.Context) (Stats, error)
+	// BanRemaining returns how long client stays banned; 0 when not banned.
+	BanRemaining(ctx context.Context, client string) (time.Duration, error)
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+	// Changes delivers a signal after any change to the line, made by this
+	// process or another. Signals coalesce: one pending signal stands for
+	// any number of changes. The channel is closed when the line is closed.
+	Changes() <-chan struct{}
+}
+
+// Clock tells the time. Stores take it as a dependency so that deadlines can
+// be tested without sleeping.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns the current time.
+func (SystemClock) Now() time.Time { return time.Now() }
