@@ -1,0 +1,300 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// goneReason says why a client is leaving; it decides how the writer ends
+// the connection.
+type goneReason int
+
+const (
+	// goneReadEnded: the peer closed, vanished or broke the protocol. There
+	// is nobody left to tell (gorilla has already answered a close frame or
+	// sent CloseMessageTooBig itself).
+	goneReadEnded goneReason = iota + 1
+	// goneWriteFailed: a write or ping failed or timed out.
+	goneWriteFailed
+	// goneSlow: the send queue was full. The connection is closed at once:
+	// a client that cannot keep up would not read a close frame promptly
+	// either, and closing frees its queue now; it will reconnect and resync.
+	goneSlow
+	// goneHubClosed: the server is shutting down; the peer gets a
+	// CloseGoingAway frame so it knows to reconnect elsewhere or later.
+	goneHubClosed
+)
+
+func (r goneReason) String() string {
+	switch r {
+	case goneReadEnded:
+		return "read ended"
+	case goneWriteFailed:
+		return "write failed"
+	case goneSlow:
+		return "send queue full"
+	case goneHubClosed:
+		return "hub closed"
+	}
+	return "unknown"
+}
+
+// Client is one WebSocket connection registered with a Hub. Its methods are
+// safe for concurrent use.
+type Client struct {
+	hub     *Hub
+	conn    *websocket.Conn
+	req     *http.Request
+	handler Handler
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	// send is the bounded queue drained by writePump. It is never closed
+	// (Send may race with shutdown); gone tells the writer to stop instead.
+	send chan *websocket.PreparedMessage
+
+	// registered and unregistered are closed by the owner when it has added
+	// or removed the client, so Serve returns and OnClose runs only once
+	// Clients() agrees.
+	registered   chan struct{}
+	unregistered chan struct{}
+	readDone     chan struct{} // closed when readPump stops reading
+	writeDone    chan struct{} // closed when writePump has closed the connection
+
+	mu     sync.Mutex    // guards reason and the send-or-drop decision
+	reason goneReason    // zero while the client is live
+	gone   chan struct{} // closed when reason is set
+
+	valueMu sync.Mutex
+	value   any
+}
+
+func newClient(h *Hub, conn *websocket.Conn, r *http.Request, handler Handler) *Client {
+	// The request's context ends when Serve's handler returns, which is
+	// right after the upgrade, so the client's context must not derive from
+	// it; values are kept, cancellation is not.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	return &Client{
+		hub:          h,
+		conn:         conn,
+		req:          r,
+		handler:      handler,
+		ctx:          ctx,
+		cancel:       cancel,
+		send:         make(chan *websocket.PreparedMessage, h.cfg.SendQueue),
+		registered:   make(chan struct{}),
+		unregistered: make(chan struct{}),
+		readDone:     make(chan struct{}),
+		writeDone:    make(chan struct{}),
+		gone:         make(chan struct{}),
+	}
+}
+
+// Send queues one text message for this client only. It never blocks: it
+// returns false if the client is gone or its queue is full, in which case the
+// client is dropped (it will reconnect and resync). data may be reused after
+// Send returns.
+func (c *Client) Send(data []byte) bool {
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
+	if err != nil {
+		c.hub.logger.Error("hub: prepare message", "err", err)
+		return false
+	}
+	return c.enqueue(pm)
+}
+
+// Request returns the HTTP request that opened the connection, for the
+// client's address, headers and the like. Its context is already done; use
+// Context for the client's lifetime.
+func (c *Client) Request() *http.Request { return c.req }
+
+// Context returns a context that is cancelled when the client is gone
+// (dropped, disconnected or the hub closed). It carries the upgrade
+// request's values.
+func (c *Client) Context() context.Context { return c.ctx }
+
+// SetValue stores one application value with the client, such as the ticket
+// it watches.
+func (c *Client) SetValue(v any) {
+	c.valueMu.Lock()
+	c.value = v
+	c.valueMu.Unlock()
+}
+
+// Value returns the value stored by SetValue, or nil.
+func (c *Client) Value() any {
+	c.valueMu.Lock()
+	defer c.valueMu.Unlock()
+	return c.value
+}
+
+// enqueue puts pm on the send queue without waiting. A full queue drops the
+// client. It reports whether pm was queued.
+func (c *Client) enqueue(pm *websocket.PreparedMessage) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason != 0 {
+		return false
+	}
+	select {
+	case c.send <- pm:
+		return true
+	default:
+		c.shutdownLocked(goneSlow)
+		return false
+	}
+}
+
+// shutdown marks the client gone (the first reason wins) and wakes the
+// writer, which ends the connection.
+func (c *Client) shutdown(reason goneReason) {
+	c.mu.Lock()
+	c.shutdownLocked(reason)
+	c.mu.Unlock()
+}
+
+func (c *Client) shutdownLocked(reason goneReason) {
+	if c.reason != 0 {
+		return
+	}
+	c.reason = reason
+	close(c.gone)
+	c.cancel()
+	if reason == goneSlow {
+		// Close may be called concurrently with the writer; it unblocks a
+		// write stuck on a full TCP buffer at once.
+		_ = c.conn.Close()
+		c.hub.logger.Info("hub: dropped slow client", "remote", c.req.RemoteAddr)
+	}
+}
+
+func (c *Client) goneReason() goneReason {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
+
+// writePump is the only goroutine that writes to the connection (besides
+// gorilla's own control replies and Close, which are safe concurrently). It
+// owns closing the connection.
+func (c *Client) writePump() {
+	h := c.hub
+	ticker := time.NewTicker(h.cfg.pingPeriod())
+	defer func() {
+		ticker.Stop()
+		_ = c.conn.Close()
+		close(c.writeDone)
+		h.pumps.Done()
+	}()
+	for {
+		// Prefer leaving over writing what is still queued: the client
+		// resyncs from a snapshot anyway.
+		select {
+		case <-c.gone:
+			c.finish()
+			return
+		default:
+		}
+		select {
+		case <-c.gone:
+			c.finish()
+			return
+		case pm := <-c.send:
+			_ = c.conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteWait))
+			if err := c.conn.WritePreparedMessage(pm); err != nil {
+				h.logger.Debug("hub: write failed", "remote", c.req.RemoteAddr, "err", err)
+				c.shutdown(goneWriteFailed)
+				return
+			}
+		case <-ticker.C:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.WriteWait)); err != nil {
+				h.logger.Debug("hub: ping failed", "remote", c.req.RemoteAddr, "err", err)
+				c.shutdown(goneWriteFailed)
+				return
+			}
+		}
+	}
+}
+
+// finish ends the connection according to why the client is gone.
+func (c *Client) finish() {
+	if c.goneReason() != goneHubClosed {
+		return // the deferred Close in writePump is all that is needed
+	}
+	h := c.hub
+	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
+	if err := c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(h.cfg.WriteWait)); err != nil {
+		return
+	}
+	// Give the peer a moment to answer the close frame (the reader then
+	// stops) so the frame is not lost to an early TCP reset.
+	t := time.NewTimer(h.cfg.closeGrace())
+	defer t.Stop()
+	select {
+	case <-c.readDone:
+	case <-t.C:
+	}
+}
+
+// readPump reads inbound messages and hands text messages to the handler. On
+// the way out it unregisters the client, waits for the writer to close the
+// connection and then calls OnClose, once.
+func (c *Client) readPump() {
+	h := c.hub
+	defer h.pumps.Done()
+	defer func() {
+		c.shutdown(goneReadEnded)
+		close(c.readDone)
+		<-c.writeDone
+		select {
+		case h.unregister <- c:
+			<-c.unregistered
+		case <-h.quit:
+			<-h.ownerDone // the owner drops every client itself
+		}
+		h.logger.Debug("hub: client gone", "remote", c.req.RemoteAddr, "reason", c.goneReason().String())
+		c.handler.OnClose(c)
+	}()
+
+	c.conn.SetReadLimit(h.cfg.MaxMessageSize)
+	_ = c.conn.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
+	c.conn.SetPongHandler(func(string) error {
+		return c.conn.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
+	})
+	for {
+		kind, data, err := c.conn.ReadMessage()
+		if err != nil {
+			c.logReadError(err)
+			return
+		}
+		if kind != websocket.TextMessage {
+			continue // the protocol is JSON text; binary frames mean nothing
+		}
+		c.handler.OnMessage(c, data)
+	}
+}
+
+// logReadError logs why reading stopped: normal departures at debug level,
+// protocol trouble one level higher so that it can be noticed.
+func (c *Client) logReadError(err error) {
+	log := c.hub.logger
+	var ce *websocket.CloseError
+	switch {
+	case c.goneReason() != 0:
+		log.Debug("hub: read ended", "remote", c.req.RemoteAddr, "err", err) // we ended it
+	case errors.Is(err, websocket.ErrReadLimit):
+		log.Info("hub: inbound message too big", "remote", c.req.RemoteAddr, "limit", c.hub.cfg.MaxMessageSize)
+	case errors.As(err, &ce) && ce.Code != websocket.CloseNormalClosure &&
+		ce.Code != websocket.CloseGoingAway && ce.Code != websocket.CloseNoStatusReceived &&
+		ce.Code != websocket.CloseAbnormalClosure: // 1006: the TCP connection just ended
+		log.Info("hub: peer closed with error", "remote", c.req.RemoteAddr, "code", ce.Code, "text", ce.Text)
+	default:
+		// A goodbye, or the network went away: routine for browsers.
+		log.Debug("hub: read ended", "remote", c.req.RemoteAddr, "err", err)
+	}
+}
