@@ -1,0 +1,20 @@
+-- ban: a client presented a token this service never issued. Ban it for
+-- ban_ms; its waiting and called tickets leave the line. A client already
+-- banned keeps its ban as it is (answer "banned", not "forbidden").
+-- ARGV[3] client key.
+local client = ARGV[3]
+advance()
+local ban = banned(client)
+if ban > 0 then return reply('banned', 0, ban) end
+redis.call('SET', bkey(client), NOW + CFG.ban, 'PX', CFG.ban)
+redis.call('HINCRBY', K.stats, 'bans', 1)
+for _, seq in ipairs(redis.call('SMEMBERS', ckey(client))) do
+  local state = redis.call('HGET', tkey(seq), 's')
+  if state == 'waiting' or state == 'called' then
+    remove_from_line(seq, state)
+    finish(seq, 'left')
+  end
+end
+call_next()
+dirty = true
+return reply('forbidden', 0, CFG.ban)

@@ -1,0 +1,20 @@
+-- end: the holder ends viewing early; the counter frees and the next ticket
+-- is called. Ending a session that already ended is not an error (DELETE is
+-- idempotent, and a retried request must not fail).
+-- ARGV[3] client key, ARGV[4] seq, ARGV[5] nonce.
+local client, seq, nonce = ARGV[3], ARGV[4], ARGV[5]
+advance()
+local ban = banned(client)
+if ban > 0 then return reply('banned', 0, ban) end
+local state = lookup(seq, nonce)
+if not state then return reply('unknown', 0) end
+if state == 'serving' then
+  redis.call('ZREM', K.serving, seq)
+  freed(seq)
+  finish(seq, 'served')
+  call_next()
+  return reply('ok', seq)
+end
+if state == 'served' then return reply('ok', seq) end
+if state == 'waiting' or state == 'called' then return reply('not_serving', seq) end
+return reply('gone', seq)

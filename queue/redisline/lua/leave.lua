@@ -1,0 +1,24 @@
+-- leave: the holder leaves the line. A serving holder ends the session.
+-- Leaving twice is not an error.
+-- ARGV[3] client key, ARGV[4] seq, ARGV[5] nonce.
+local client, seq, nonce = ARGV[3], ARGV[4], ARGV[5]
+advance()
+local ban = banned(client)
+if ban > 0 then return reply('banned', 0, ban) end
+local state = lookup(seq, nonce)
+if not state then return reply('unknown', 0) end
+if state == 'waiting' or state == 'called' then
+  remove_from_line(seq, state)
+  finish(seq, 'left')
+  call_next()
+  return reply('ok', seq)
+end
+if state == 'serving' then
+  redis.call('ZREM', K.serving, seq)
+  freed(seq)
+  finish(seq, 'served')
+  call_next()
+  return reply('ok', seq)
+end
+if state == 'left' then return reply('ok', seq) end
+return reply('gone', seq)

@@ -1,0 +1,177 @@
+-- lib.lua is prepended to every operation script. Each script is one atomic
+-- step of the line; they all first "advance" the line to NOW, so deadlines
+-- are enforced by whichever script runs first after they pass, on any
+-- replica, and never depend on Redis key expiry.
+--
+-- KEYS[1]  the line's version key: it routes the script to the line's shard
+--          (every key of a line shares the hash tag {name}).
+-- ARGV[1]  the key prefix, "catqms:{name}:"
+-- ARGV[2]  now, in Unix milliseconds (the caller's clock)
+-- ARGV[3…] the operation's own arguments
+local P = ARGV[1]
+local NOW = tonumber(ARGV[2])
+local K = {
+  ver = KEYS[1],
+  seq = P .. 'seq',
+  line = P .. 'line',       -- ZSET seq→seq: called and waiting tickets, in order
+  called = P .. 'called',   -- ZSET seq→deadline: called tickets (a prefix of line)
+  serving = P .. 'serving', -- ZSET seq→until: viewing sessions
+  cfg = P .. 'cfg',         -- HASH: the line's settings, shared by replicas
+  stats = P .. 'stats',     -- HASH: running totals
+  chan = P .. 'changes',    -- pub/sub channel: "version nextDeadline"
+}
+local function tkey(seq) return P .. 't:' .. seq end      -- HASH: one ticket
+local function ckey(client) return P .. 'c:' .. client end -- SET: a client's live tickets
+local function bkey(client) return P .. 'b:' .. client end -- STRING: ban end, ms
+
+local C = redis.call('HMGET', K.cfg, 'counters', 'head_ms', 'view_ms', 'keep_ms',
+  'ban_ms', 'max_queue', 'max_client', 'paused')
+local CFG = {
+  counters = tonumber(C[1]) or 1,
+  head = tonumber(C[2]) or 60000,
+  view = tonumber(C[3]) or 60000,
+  keep = tonumber(C[4]) or 86400000,
+  ban = tonumber(C[5]) or 3600000,
+  max_queue = tonumber(C[6]) or 1000000,
+  max_client = tonumber(C[7]) or 10,
+  paused = C[8] == '1',
+}
+
+local dirty = false
+
+-- A ticket finished (served, expired or left): record it, stop counting it
+-- against its client, and let its record go after keep_ms.
+local function finish(seq, state)
+  local t = tkey(seq)
+  redis.call('HSET', t, 's', state, 'f', NOW)
+  redis.call('PEXPIRE', t, CFG.keep)
+  local client = redis.call('HGET', t, 'c')
+  if client then redis.call('SREM', ckey(client), seq) end
+  redis.call('HINCRBY', K.stats, state, 1)
+  dirty = true
+end
+
+-- A counter freed: learn how long it was held for one ticket (from the call
+-- to the end), which drives the line's wait estimate.
+local function freed(seq)
+  local ca = tonumber(redis.call('HGET', tkey(seq), 'ca'))
+  if not ca then return end
+  local held = NOW - ca
+  local ew = tonumber(redis.call('HGET', K.stats, 'held_ewma'))
+  if ew then ew = ew * 0.8 + held * 0.2 else ew = held end
+  redis.call('HSET', K.stats, 'held_ewma', math.floor(ew))
+  redis.call('HINCRBY', K.stats, 'held_sum', held)
+  redis.call('HINCRBY', K.stats, 'held_n', 1)
+end
+
+-- Call the first waiting tickets while counters are free. Called tickets are
+-- always the first ZCARD(called) members of line, so the next one is found
+-- by index in O(log n).
+local function call_next()
+  local free = CFG.counters - redis.call('ZCARD', K.serving) - redis.call('ZCARD', K.called)
+  while free > 0 do
+    local nc = redis.call('ZCARD', K.called)
+    local nxt = redis.call('ZRANGE', K.line, nc, nc)
+    if #nxt == 0 then return end
+    local seq = nxt[1]
+    local t = tkey(seq)
+    redis.call('ZADD', K.called, NOW + CFG.head, seq)
+    redis.call('HSET', t, 's', 'called', 'ca', NOW, 'dl', NOW + CFG.head)
+    local tk = tonumber(redis.call('HGET', t, 'tk'))
+    if tk then
+      redis.call('HINCRBY', K.stats, 'wait_sum', NOW - tk)
+      redis.call('HINCRBY', K.stats, 'wait_n', 1)
+    end
+    dirty = true
+    free = free - 1
+  end
+end
+
+-- Bring the line up to NOW: end finished viewing sessions, expire no-shows,
+-- call the next tickets. Idempotent: running it twice at one NOW changes
+-- nothing the second time.
+local function advance()
+  local done = redis.call('ZRANGEBYSCORE', K.serving, '-inf', NOW)
+  for _, seq in ipairs(done) do
+    redis.call('ZREM', K.serving, seq)
+    freed(seq)
+    finish(seq, 'served')
+  end
+  local late = redis.call('ZRANGEBYSCORE', K.called, '-inf', NOW)
+  for _, seq in ipairs(late) do
+    redis.call('ZREM', K.called, seq)
+    redis.call('ZREM', K.line, seq)
+    freed(seq)
+    finish(seq, 'expired')
+  end
+  call_next()
+end
+
+-- Take a waiting or called ticket out of the line.
+local function remove_from_line(seq, state)
+  redis.call('ZREM', K.line, seq)
+  if state == 'called' then
+    redis.call('ZREM', K.called, seq)
+    freed(seq)
+  end
+end
+
+-- The line's own estimate of one ticket's share of the wait, in ms.
+local function per_ticket()
+  local ew = tonumber(redis.call('HGET', K.stats, 'held_ewma')) or CFG.view
+  return math.ceil(ew / CFG.counters)
+end
+
+local function next_deadline()
+  local a = redis.call('ZRANGE', K.called, 0, 0, 'WITHSCORES')
+  local b = redis.call('ZRANGE', K.serving, 0, 0, 'WITHSCORES')
+  local n = 0
+  if #a > 0 then n = tonumber(a[2]) end
+  if #b > 0 and (n == 0 or tonumber(b[2]) < n) then n = tonumber(b[2]) end
+  return n
+end
+
+-- Remaining ban of client in ms, 0 when none. The ban's end is data; the
+-- key's TTL only cleans up.
+local function banned(client)
+  local b = tonumber(redis.call('GET', bkey(client)))
+  if b and b > NOW then return b - NOW end
+  return 0
+end
+
+-- The state of ticket seq if nonce is the one it was issued with, else nil
+-- (never issued at this seq, or its record is gone: purged after keep_ms or
+-- lost with the store).
+local function lookup(seq, nonce)
+  local h = redis.call('HMGET', tkey(seq), 's', 'n')
+  if not h[1] or h[2] ~= nonce then return nil end
+  return h[1]
+end
+
+-- Every operation answers with one shape:
+-- {code, version, nextDeadline, seq, state, position, deadline, until,
+--  called, perTicket, extra}
+-- Bumps the version and publishes it when the operation changed anything.
+local function reply(code, seq, extra)
+  local r = {code, 0, 0, 0, '', 0, 0, 0, 0, 0, extra or 0}
+  if seq and seq ~= 0 then
+    local h = redis.call('HMGET', tkey(seq), 's', 'dl', 'un')
+    r[4] = tonumber(seq)
+    r[5] = h[1] or ''
+    if h[1] == 'waiting' or h[1] == 'called' then
+      r[6] = redis.call('ZRANK', K.line, seq) + 1
+    end
+    r[7] = tonumber(h[2]) or 0
+    r[8] = tonumber(h[3]) or 0
+  end
+  r[9] = redis.call('ZCARD', K.called)
+  r[10] = per_ticket()
+  r[3] = next_deadline()
+  if dirty then
+    r[2] = redis.call('INCR', K.ver)
+    redis.call('PUBLISH', K.chan, r[2] .. ' ' .. r[3])
+  else
+    r[2] = tonumber(redis.call('GET', K.ver)) or 0
+  end
+  return r
+end

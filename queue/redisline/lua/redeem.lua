@@ -1,0 +1,20 @@
+-- redeem: a called ticket starts its viewing session on the counter its
+-- call reserved; a serving one answers its session again (a safe retry).
+-- ARGV[3] client key, ARGV[4] seq, ARGV[5] nonce.
+local client, seq, nonce = ARGV[3], ARGV[4], ARGV[5]
+advance()
+local ban = banned(client)
+if ban > 0 then return reply('banned', 0, ban) end
+local state = lookup(seq, nonce)
+if not state then return reply('unknown', 0) end
+if state == 'called' then
+  redis.call('ZREM', K.called, seq)
+  redis.call('ZREM', K.line, seq)
+  redis.call('ZADD', K.serving, NOW + CFG.view, seq)
+  redis.call('HSET', tkey(seq), 's', 'serving', 'rs', NOW, 'un', NOW + CFG.view)
+  dirty = true
+  return reply('ok', seq)
+end
+if state == 'serving' then return reply('ok', seq) end
+if state == 'waiting' then return reply('not_your_turn', seq) end
+return reply('gone', seq)

@@ -1,0 +1,83 @@
+package redisline
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// advanceTimeout bounds one background advance.
+const advanceTimeout = 2 * time.Second
+
+// schedule runs the advance script at the earliest known deadline, and at
+// least every Tick. Every replica does this; the script is idempotent, so
+// the first replica to run it after a deadline does the work and the rest
+// find nothing to do. A replica that dies leaves its deadlines to the
+// others, which learn them from the published changes or their own tick.
+func (l *Line) schedule() {
+	defer l.wg.Done()
+	timer := time.NewTimer(0) // advance once at start
+	defer timer.Stop()
+	var next int64 // the deadline the timer is set for, Unix ms; 0 = tick
+	set := func(deadline int64) {
+		wait := l.opts.Tick
+		if deadline > 0 {
+			wait = min(time.Until(time.UnixMilli(deadline))+time.Millisecond, l.opts.Tick)
+		}
+		next = deadline
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(max(wait, 0))
+	}
+	failing := false
+	for {
+		select {
+		case <-l.stop:
+			return
+		case d := <-l.wake:
+			if next == 0 || d < next {
+				set(d)
+			}
+		case <-timer.C:
+			ctx, cancel := context.WithTimeout(context.Background(), advanceTimeout)
+			r, err := l.op(ctx, l.s.advance)
+			cancel()
+			if err != nil {
+				if !failing {
+					l.log.Warn("advancing the line failed; retrying", "err", err)
+				}
+				failing = true
+				set(0)
+				continue
+			}
+			if failing {
+				l.log.Info("advancing the line works again")
+				failing = false
+			}
+			set(r.next)
+		}
+	}
+}
+
+// listen forwards other replicas' changes, published as "version deadline",
+// to Changes and the scheduler. go-redis resubscribes by itself after a
+// reconnect; what is published meanwhile is lost, which the consumers of
+// Changes cover by resyncing, and the scheduler by its tick.
+func (l *Line) listen() {
+	defer l.wg.Done()
+	for msg := range l.pubsub.Channel() {
+		v, d, _ := strings.Cut(msg.Payload, " ")
+		version, err1 := strconv.ParseInt(v, 10, 64)
+		deadline, err2 := strconv.ParseInt(d, 10, 64)
+		if err1 != nil || err2 != nil {
+			l.log.Warn("ignoring a malformed change message", "payload", msg.Payload)
+			continue
+		}
+		l.saw(version, deadline)
+	}
+}
