@@ -1,0 +1,58 @@
+// A queue of spoken calls for the TV board: each call is a chime and then a
+// spoken sentence, and one never cuts another off. Dependencies are passed in
+// (no DOM, no WebAudio here) so node tests can drive it.
+
+/** The sentence read out for a called ticket: letters and digits one by one. */
+export function callSentence(label) {
+  return `Ticket ${String(label).split('').join(' ')}, please come forward`;
+}
+
+export class Announcer {
+  /**
+   * chime(): Promise resolved when the chime has finished;
+   * speak(text): Promise resolved when the utterance has ended (or failed);
+   * isCurrent(label): whether the ticket is still called (stale calls are skipped);
+   * onAnnounce(label, text): told just before each call is played.
+   */
+  constructor({ chime, speak, isCurrent = () => true, onAnnounce = () => {}, pauseMs = 600, sleep }) {
+    Object.assign(this, { chime, speak, isCurrent, onAnnounce, pauseMs });
+    this.sleep = sleep || ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.queue = [];
+    this.running = false;
+    this.enabled = false;
+  }
+
+  /** Queues a call (dropped while sound is off: a TV that cannot play should not replay a backlog later). */
+  enqueue(label) {
+    if (!this.enabled || this.queue.includes(label)) return;
+    this.queue.push(label);
+    if (!this.running) this.run();
+  }
+
+  /** Turns sound on or off; turning off also drops what is queued. */
+  setEnabled(on) {
+    this.enabled = Boolean(on);
+    if (!this.enabled) this.queue.length = 0;
+  }
+
+  async run() {
+    this.running = true;
+    try {
+      while (this.queue.length) {
+        const label = this.queue.shift();
+        if (!this.enabled || !this.isCurrent(label)) continue;
+        const text = callSentence(label);
+        this.onAnnounce(label, text);
+        try {
+          await this.chime();
+          await this.speak(text);
+        } catch {
+          // a failed sound must not stop the calls after it
+        }
+        await this.sleep(this.pauseMs);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
