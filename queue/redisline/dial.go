@@ -44,7 +44,7 @@ func Dial(rawURL string) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("redis URL %q: %w", redact(rawURL), err)
 		}
 		tune(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout)
-		o.MaxRetries = maxRetries
+		o.MaxRetries, o.ContextTimeoutEnabled = maxRetries, true
 		return redis.NewClient(o), nil
 	case "redis-sentinel", "rediss-sentinel":
 		u, err := multiHost(strings.TrimSuffix(scheme, "-sentinel"), rest)
@@ -66,7 +66,7 @@ func Dial(rawURL string) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("redis URL %q: %w", redact(rawURL), err)
 		}
 		tune(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout)
-		o.MaxRetries = maxRetries
+		o.MaxRetries, o.ContextTimeoutEnabled = maxRetries, true
 		return redis.NewFailoverClient(o), nil
 	case "redis-cluster", "rediss-cluster":
 		u, err := multiHost(strings.TrimSuffix(scheme, "-cluster"), rest)
@@ -78,7 +78,7 @@ func Dial(rawURL string) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("redis URL %q: %w", redact(rawURL), err)
 		}
 		tune(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout)
-		o.MaxRetries = maxRetries
+		o.MaxRetries, o.ContextTimeoutEnabled = maxRetries, true
 		return redis.NewClusterClient(o), nil
 	default:
 		return nil, fmt.Errorf("redis URL %q: unknown scheme %q (want redis, rediss, unix, redis-sentinel or redis-cluster)", redact(rawURL), scheme)
@@ -173,6 +173,7 @@ func Embedded() (redis.UniversalClient, func() error, error) {
 	rdb := redis.NewClient(&redis.Options{
 		Addr: mr.Addr(), DialTimeout: dialTimeout, ReadTimeout: ioTimeout,
 		WriteTimeout: ioTimeout, PoolTimeout: poolTimeout, MaxRetries: maxRetries,
+		ContextTimeoutEnabled: true,
 	})
 	var once sync.Once
 	closeFn := func() error {

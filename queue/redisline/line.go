@@ -72,8 +72,11 @@ type Line struct {
 	channel string
 	s       *scripts
 	signer  *queue.Signer
-	clock   queue.Clock
-	log     *slog.Logger
+	// settings go with every script call (see lua/lib.lua), so a store that
+	// lost its data still runs the line as configured.
+	settings []any
+	clock    queue.Clock
+	log      *slog.Logger
 
 	version atomic.Int64 // highest version seen, local or published
 	changes chan struct{}
@@ -87,9 +90,8 @@ type Line struct {
 
 var _ queue.Line = (*Line)(nil)
 
-// New returns a Line on rdb. It writes the line's settings to the store
-// (replicas sharing a line must share settings: the last one started wins),
-// loads the scripts, and unless opts.Tick < 0 starts the goroutines that
+// New returns a Line on rdb. Replicas sharing a line must share its
+// settings (each sends its own with every operation). It loads the scripts, and unless opts.Tick < 0 starts the goroutines that
 // enforce deadlines and listen for other replicas' changes. Close stops
 // them; the caller closes rdb.
 func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, error) {
@@ -130,16 +132,14 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 	if l.signer, err = queue.NewSigner(secret, opts.Name); err != nil {
 		return nil, err
 	}
-	if err := l.rdb.HSet(ctx, l.prefix+"cfg", map[string]any{
-		"counters":   opts.Counters,
-		"head_ms":    opts.HeadWindow.Milliseconds(),
-		"view_ms":    opts.ViewWindow.Milliseconds(),
-		"keep_ms":    opts.Keep.Milliseconds(),
-		"ban_ms":     opts.BanDuration.Milliseconds(),
-		"max_queue":  opts.MaxQueue,
-		"max_client": opts.MaxTicketsPerClient,
-	}).Err(); err != nil {
-		return nil, fmt.Errorf("write line settings: %w", err)
+	l.settings = []any{
+		opts.Counters,
+		opts.HeadWindow.Milliseconds(),
+		opts.ViewWindow.Milliseconds(),
+		opts.Keep.Milliseconds(),
+		opts.BanDuration.Milliseconds(),
+		opts.MaxQueue,
+		opts.MaxTicketsPerClient,
 	}
 	for _, sc := range s.all() {
 		if err := sc.Load(ctx, rdb).Err(); err != nil {
@@ -261,8 +261,9 @@ type result struct {
 }
 
 func (l *Line) run(ctx context.Context, sc *redis.Script, args ...any) (any, error) {
-	argv := make([]any, 0, 2+len(args))
+	argv := make([]any, 0, 2+len(l.settings)+len(args))
 	argv = append(argv, l.prefix, l.clock.Now().UnixMilli())
+	argv = append(argv, l.settings...)
 	argv = append(argv, args...)
 	v, err := sc.Run(ctx, l.rdb, []string{l.verKey}, argv...).Result()
 	if err != nil {

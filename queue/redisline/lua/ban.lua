@@ -1,8 +1,8 @@
 -- ban: a client presented a token this service never issued. Ban it for
 -- ban_ms; its waiting and called tickets leave the line. A client already
 -- banned keeps its ban as it is (answer "banned", not "forbidden").
--- ARGV[3] client key.
-local client = ARGV[3]
+-- ARGV[A] client key.
+local client = ARGV[A]
 advance()
 local ban = banned(client)
 if ban > 0 then return reply('banned', 0, ban) end

@@ -1,8 +1,8 @@
 -- end: the holder ends viewing early; the counter frees and the next ticket
 -- is called. Ending a session that already ended is not an error (DELETE is
 -- idempotent, and a retried request must not fail).
--- ARGV[3] client key, ARGV[4] seq, ARGV[5] nonce.
-local client, seq, nonce = ARGV[3], ARGV[4], ARGV[5]
+-- ARGV[A] client key, ARGV[A+1] seq, ARGV[A+2] nonce.
+local client, seq, nonce = ARGV[A], ARGV[A + 1], ARGV[A + 2]
 advance()
 local ban = banned(client)
 if ban > 0 then return reply('banned', 0, ban) end

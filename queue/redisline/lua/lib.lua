@@ -7,9 +7,13 @@
 --          (every key of a line shares the hash tag {name}).
 -- ARGV[1]  the key prefix, "catqms:{name}:"
 -- ARGV[2]  now, in Unix milliseconds (the caller's clock)
--- ARGV[3…] the operation's own arguments
+-- ARGV[3…9] the line's settings: counters, head, view, keep and ban in ms,
+--          max queue, max tickets per client. They come with every call so
+--          that a store that lost its data still runs the line as configured.
+-- ARGV[A…] the operation's own arguments (A = 10)
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
+local A = 10
 local K = {
   ver = KEYS[1],
   seq = P .. 'seq',
@@ -24,17 +28,18 @@ local function tkey(seq) return P .. 't:' .. seq end      -- HASH: one ticket
 local function ckey(client) return P .. 'c:' .. client end -- SET: a client's live tickets
 local function bkey(client) return P .. 'b:' .. client end -- STRING: ban end, ms
 
-local C = redis.call('HMGET', K.cfg, 'counters', 'head_ms', 'view_ms', 'keep_ms',
-  'ban_ms', 'max_queue', 'max_client', 'paused')
+-- The cfg hash holds only what an operator changes live for every replica
+-- (counters, pause); it overrides the settings the replicas were started with.
+local C = redis.call('HMGET', K.cfg, 'counters', 'paused')
 local CFG = {
-  counters = tonumber(C[1]) or 1,
-  head = tonumber(C[2]) or 60000,
-  view = tonumber(C[3]) or 60000,
-  keep = tonumber(C[4]) or 86400000,
-  ban = tonumber(C[5]) or 3600000,
-  max_queue = tonumber(C[6]) or 1000000,
-  max_client = tonumber(C[7]) or 10,
-  paused = C[8] == '1',
+  counters = tonumber(C[1]) or tonumber(ARGV[3]),
+  head = tonumber(ARGV[4]),
+  view = tonumber(ARGV[5]),
+  keep = tonumber(ARGV[6]),
+  ban = tonumber(ARGV[7]),
+  max_queue = tonumber(ARGV[8]),
+  max_client = tonumber(ARGV[9]),
+  paused = C[2] == '1',
 }
 
 local dirty = false
@@ -167,11 +172,17 @@ local function reply(code, seq, extra)
   r[9] = redis.call('ZCARD', K.called)
   r[10] = per_ticket()
   r[3] = next_deadline()
+  -- Versions never go back, even when the store loses its data: a missing
+  -- version starts at now in microseconds, above any version counted before
+  -- (no store makes a change per microsecond).
+  if redis.call('EXISTS', K.ver) == 0 then
+    redis.call('SET', K.ver, ARGV[2] .. '000')
+  end
   if dirty then
     r[2] = redis.call('INCR', K.ver)
     redis.call('PUBLISH', K.chan, r[2] .. ' ' .. r[3])
   else
-    r[2] = tonumber(redis.call('GET', K.ver)) or 0
+    r[2] = tonumber(redis.call('GET', K.ver))
   end
   return r
 end

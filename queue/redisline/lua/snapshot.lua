@@ -1,9 +1,9 @@
 -- snapshot: the visible line, consistent at one version.
--- ARGV[3] how many waiting tickets to list.
+-- ARGV[A] how many waiting tickets to list.
 -- Answers {version, length, counters, paused, perTicket,
 --          serving{seq, until, …}, called{seq, deadline, …}, waiting{seq…}}
 advance()
-local limit = tonumber(ARGV[3])
+local limit = tonumber(ARGV[A])
 local r = reply('ok', 0)
 local nc = redis.call('ZCARD', K.called)
 local paused = 0

@@ -1,6 +1,6 @@
 -- status: a ticket's state and position, after bringing the line up to now.
--- ARGV[3] client key, ARGV[4] seq, ARGV[5] nonce.
-local client, seq, nonce = ARGV[3], ARGV[4], ARGV[5]
+-- ARGV[A] client key, ARGV[A+1] seq, ARGV[A+2] nonce.
+local client, seq, nonce = ARGV[A], ARGV[A + 1], ARGV[A + 2]
 advance()
 local ban = banned(client)
 if ban > 0 then return reply('banned', 0, ban) end

@@ -1,8 +1,8 @@
 -- take: issue a ticket at the end of the line.
--- ARGV[3] client key, ARGV[4] the new token's nonce (hex).
+-- ARGV[A] client key, ARGV[A+1] the new token's nonce (hex).
 -- go-redis resends a command whose reply was lost, so a take is keyed by its
 -- nonce: a replay answers the ticket the first run issued.
-local client, nonce = ARGV[3], ARGV[4]
+local client, nonce = ARGV[A], ARGV[A + 1]
 advance()
 local idem = P .. 'take:' .. nonce
 local prev = redis.call('GET', idem)

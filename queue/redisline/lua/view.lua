@@ -1,5 +1,5 @@
 -- view: is ticket seq's viewing session still open? (for its image URL)
--- ARGV[3] seq.
-local seq = ARGV[3]
+-- ARGV[A] seq.
+local seq = ARGV[A]
 advance()
 return reply('ok', seq)
