@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/catqms/catqms/frontend"
@@ -96,7 +97,21 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	case cfg.Healthcheck:
 		return healthcheck(ctx, cfg.Addr)
 	}
-	return serve(ctx, cfg, newLogger(cfg, stderr), ready)
+	logger := newLogger(cfg, stderr)
+	// Two libraries keep process-wide settings; main, which owns the
+	// process, sets them: Gin's debug mode prints routes and warnings to
+	// stdout, and go-redis logs its connection errors with the log package.
+	gin.SetMode(gin.ReleaseMode)
+	redis.SetLogger(redisLogger{logger.With("component", "redis")})
+	return serve(ctx, cfg, logger, ready)
+}
+
+// redisLogger sends go-redis's own messages to the service's logger.
+type redisLogger struct{ l *slog.Logger }
+
+// Printf logs one go-redis message as a warning: they are connection troubles.
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, fmt.Sprintf(format, v...))
 }
 
 // newLogger returns the logger --log-format and --log-level ask for.

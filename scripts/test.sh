@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# scripts/test.sh — every check the project runs, in the order CI runs them
+# (.ci/run execs this). Works from any directory, as root (CI) or as a user.
+#
+#   1. installs the system programs the integration tests need (redis-server,
+#      redis-sentinel, redis-tools, chromium) when they are missing;
+#   2. go vet, gofmt, go test -race, each timed, stopping at the first failure;
+#   3. on exit, stops anything the run left behind and removes its temp dir.
+#
+# Usage: scripts/test.sh [PACKAGES...]   (default ./...; gofmt always checks the whole tree)
+#
+# It sets CATQMS_REQUIRE_INTEGRATION=1, so a test that needs redis-server or
+# Chromium fails rather than skips: CI can never go green by skipping.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+packages=("$@")
+((${#packages[@]})) || packages=(./...)
+
+# Debian packages the tests need, and a command that proves each is there.
+PACKAGES=(redis-server redis-sentinel redis-tools chromium)
+declare -A PACKAGE_COMMAND=(
+	[redis-server]=redis-server
+	[redis-sentinel]=redis-sentinel
+	[redis-tools]=redis-cli
+	[chromium]=chromium
+)
+# Services a package's postinst may start; stopped again if this run installed them.
+SERVICES=(redis-server redis-sentinel)
+
+created_policy_rc=0 # 1: this run wrote /usr/sbin/policy-rc.d and must remove it
+installed=()        # packages this run installed
+work_tmp=""         # TMPDIR of the run: every test's files, and the mark of its processes
+SUDO=()             # (sudo -n) when not root
+
+# ---------------------------------------------------------------- helpers
+
+say() { printf '%s\n' "$*"; }
+die() {
+	printf '\nscripts/test.sh: ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+now_us() { printf '%s' "${EPOCHREALTIME/./}"; }
+fmt_secs() { printf '%d.%02ds' $(($1 / 1000000)) $(($1 % 1000000 / 10000)); }
+
+step_names=()
+step_times=()
+step_status=()
+summary() {
+	((${#step_names[@]})) || return 0
+	say ""
+	say "==> summary"
+	local i
+	for i in "${!step_names[@]}"; do
+		printf '    %-6s %9s  %s\n' "${step_status[$i]}" "${step_times[$i]}" "${step_names[$i]}"
+	done
+}
+
+# run_step NAME CMD... runs CMD in a subshell (so errexit applies inside it),
+# prints a heading and the time it took, and stops the script if it fails.
+run_step() {
+	local name=$1 start rc elapsed
+	shift
+	say ""
+	say "==> [$((${#step_names[@]} + 1))] $name"
+	start=$(now_us)
+	set +e
+	(
+		set -e
+		"$@"
+	)
+	rc=$?
+	set -e
+	elapsed=$(fmt_secs $(($(now_us) - start)))
+	step_names+=("$name")
+	step_times+=("$elapsed")
+	if ((rc != 0)); then
+		step_status+=(FAILED)
+		say "==> FAILED: $name (exit $rc, $elapsed)"
+		exit "$rc"
+	fi
+	step_status+=(ok)
+	say "==> ok: $name ($elapsed)"
+}
+
+# ---------------------------------------------------------------- cleanup
+
+# stop_leftovers ends processes whose command line points into this run's
+# TMPDIR: redis-server --dir …, chromium --user-data-dir …, a hung test
+# binary. Only those: nothing this run did not start is touched.
+stop_leftovers() {
+	[[ -n $work_tmp ]] || return 0
+	local pids=() pid cmdline
+	for pid in /proc/[0-9]*; do
+		pid=${pid#/proc/}
+		[[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+		cmdline=$(tr "\\0" " " 2>/dev/null <"/proc/$pid/cmdline") || continue
+		[[ $cmdline == *"$work_tmp"* ]] && pids+=("$pid")
+	done
+	((${#pids[@]})) || return 0
+	say "==> WARNING: processes left running by the tests (a test does not clean up):"
+	for pid in "${pids[@]}"; do
+		say "    $pid $(tr "\\0" " " 2>/dev/null <"/proc/$pid/cmdline" | cut -c1-200)"
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	local i
+	for ((i = 0; i < 50; i++)); do
+		local alive=0
+		for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+		((alive)) || break
+		sleep 0.1
+	done
+	for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+
+stop_installed_services() {
+	((${#installed[@]})) || return 0
+	command -v service >/dev/null 2>&1 || return 0
+	local svc
+	for svc in "${SERVICES[@]}"; do
+		[[ " ${installed[*]} " == *" $svc "* ]] || continue
+		if "${SUDO[@]}" service "$svc" status >/dev/null 2>&1; then
+			say "==> stopping the $svc service that apt started"
+			"${SUDO[@]}" service "$svc" stop >/dev/null 2>&1 || true
+		fi
+	done
+}
+
+remove_policy_rc() {
+	if ((created_policy_rc)); then
+		"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d || true
+		created_policy_rc=0
+	fi
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_leftovers || true
+	remove_policy_rc
+	stop_installed_services || true
+	[[ -n $work_tmp ]] && rm -rf "$work_tmp"
+	summary
+	if ((rc == 0)); then
+		say "==> scripts/test.sh: all steps passed"
+	else
+		say "==> scripts/test.sh: FAILED (exit $rc)"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- install
+
+apt_get() {
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q "$@"
+}
+
+install_missing() {
+	local missing=() pkg
+	for pkg in "${PACKAGES[@]}"; do
+		if [[ $pkg == chromium && -n ${CATQMS_CHROMIUM:-} && -x ${CATQMS_CHROMIUM} ]]; then
+			continue # an explicitly chosen browser
+		fi
+		command -v "${PACKAGE_COMMAND[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
+	done
+	if ((${#missing[@]} == 0)); then
+		say "all present: ${PACKAGES[*]}"
+		return 0
+	fi
+	local how="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+	local sudo_how="sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}"
+	say "missing: ${missing[*]}"
+	if ((EUID != 0)); then
+		if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+			SUDO=(sudo -n)
+			how=$sudo_how
+		else
+			die "missing Debian packages: ${missing[*]}. Not root and no password-less sudo; install them yourself with: $sudo_how"
+		fi
+	fi
+	command -v apt-get >/dev/null 2>&1 ||
+		die "missing packages: ${missing[*]}, and there is no apt-get here; install them with your package manager (Debian: $how)"
+
+	# Keep apt's postinst scripts from starting redis-server as a system
+	# service: the tests start their own on free ports.
+	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+		printf '#!/bin/sh\n# written by catqms scripts/test.sh for one apt-get run\nexit 101\n' |
+			"${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+		"${SUDO[@]}" chmod 0755 /usr/sbin/policy-rc.d
+		created_policy_rc=1
+	fi
+	local try ok=0
+	for try in 1 2 3; do
+		if apt_get update && apt_get install -y --no-install-recommends "${missing[@]}"; then
+			ok=1
+			break
+		fi
+		say "apt-get failed (try $try of 3); retrying in $((try * 5))s"
+		sleep $((try * 5))
+	done
+	installed=("${missing[@]}")
+	remove_policy_rc
+	stop_installed_services
+	((ok)) || die "could not install ${missing[*]}; run: $how"
+	for pkg in "${missing[@]}"; do
+		command -v "${PACKAGE_COMMAND[$pkg]}" >/dev/null 2>&1 ||
+			die "package $pkg installed but '${PACKAGE_COMMAND[$pkg]}' is not on PATH ($PATH)"
+	done
+}
+
+# ---------------------------------------------------------------- steps
+
+check_gofmt() {
+	local out
+	out=$(gofmt -l .)
+	if [[ -n $out ]]; then
+		say "gofmt would change these files (run: gofmt -w .):"
+		say "$out"
+		return 1
+	fi
+}
+
+# ---------------------------------------------------------------- main
+
+command -v go >/dev/null 2>&1 || die "go not found on PATH: install Go $(sed -n 's/^go //p' go.mod) (https://go.dev/dl/)"
+
+start=$(now_us)
+say "==> [1] install system packages"
+install_missing
+step_names+=("install system packages")
+step_times+=("$(fmt_secs $(($(now_us) - start)))")
+step_status+=(ok)
+
+export CATQMS_REQUIRE_INTEGRATION=1
+export CATQMS_REDIS_SERVER="${CATQMS_REDIS_SERVER:-$(command -v redis-server)}"
+export CATQMS_CHROMIUM="${CATQMS_CHROMIUM:-$(command -v chromium)}"
+[[ -x $CATQMS_REDIS_SERVER ]] || die "CATQMS_REDIS_SERVER=$CATQMS_REDIS_SERVER is not executable"
+[[ -x $CATQMS_CHROMIUM ]] || die "CATQMS_CHROMIUM=$CATQMS_CHROMIUM is not executable"
+
+# Every test's temporary files, and so every process a test starts with a
+# --dir or --user-data-dir, live under this directory: cleanup finds them.
+work_tmp=$(mktemp -d "${TMPDIR:-/tmp}/catqms-test.XXXXXX")
+export TMPDIR=$work_tmp
+
+say ""
+say "==> environment"
+say "    $(go version)"
+say "    redis-server: $CATQMS_REDIS_SERVER ($("$CATQMS_REDIS_SERVER" --version | cut -d' ' -f1-3))"
+say "    chromium:     $CATQMS_CHROMIUM ($("$CATQMS_CHROMIUM" --version 2>/dev/null | head -n1 || echo '?'))"
+say "    CATQMS_REQUIRE_INTEGRATION=$CATQMS_REQUIRE_INTEGRATION TMPDIR=$TMPDIR CI=${CI:-}"
+
+run_step "go vet ${packages[*]}" go vet "${packages[@]}"
+run_step "gofmt -l ." check_gofmt
+run_step "go test -race -count=1 ${packages[*]}" go test -race -count=1 -timeout 15m "${packages[@]}"
+
+# ---------------------------------------------------------------- EXTRA STEPS
+# Further checks go here, each as one run_step line, e.g.:
+#   run_step "staticcheck" go run honnef.co/go/tools/cmd/staticcheck@VERSION ./...
+#   run_step "fuzz queue tokens (30s)" go test -run='^$' -fuzz='^FuzzToken$' -fuzztime=30s ./queue
+# ------------------------------------------------------------ END EXTRA STEPS

@@ -1,0 +1,287 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/catqms/catqms/queue/redisline"
+)
+
+// wsClient is a browser stand-in.
+type wsClient struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+// serve starts a real HTTP server on e's handler.
+func (e *testEnv) serve() *httptest.Server {
+	ts := httptest.NewServer(e.srv.Handler())
+	e.t.Cleanup(ts.Close)
+	return ts
+}
+
+// dial opens a WebSocket, or returns the refusing response.
+func dial(t *testing.T, ts *httptest.Server) (*wsClient, *http.Response, error) {
+	t.Helper()
+	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/api/v1/ws"
+	conn, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		return nil, resp, err
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &wsClient{t: t, conn: conn}, resp, nil
+}
+
+func mustDial(t *testing.T, ts *httptest.Server) *wsClient {
+	t.Helper()
+	c, resp, err := dial(t, ts)
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, resp)
+	}
+	return c
+}
+
+// next reads one message, which must be exactly one JSON object.
+func (c *wsClient) next(timeout time.Duration) map[string]any {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(timeout))
+	kind, data, err := c.conn.ReadMessage()
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	if kind != websocket.TextMessage {
+		c.t.Fatalf("message kind %d", kind)
+	}
+	var m map[string]any
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	if err := dec.Decode(&m); err != nil || dec.More() {
+		c.t.Fatalf("message %q is not one JSON object (%v)", data, err)
+	}
+	return m
+}
+
+// until reads messages until one satisfies ok, within timeout.
+func (c *wsClient) until(timeout time.Duration, what string, ok func(map[string]any) bool) map[string]any {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			c.t.Fatalf("no %s within %v", what, timeout)
+		}
+		if m := c.next(left); ok(m) {
+			return m
+		}
+	}
+}
+
+func (c *wsClient) send(v any) {
+	c.t.Helper()
+	if err := c.conn.WriteJSON(v); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+func ofType(typ string) func(map[string]any) bool {
+	return func(m map[string]any) bool { return m["type"] == typ }
+}
+
+func TestWebSocketSnapshots(t *testing.T) {
+	e := newTestServer(t, testOptions{})
+	ts := e.serve()
+	c := mustDial(t, ts)
+
+	first := c.next(2 * time.Second)
+	if first["type"] != "snapshot" {
+		t.Fatalf("first message = %v, want a snapshot", first)
+	}
+	for _, k := range []string{"version", "now", "length", "counters", "serving", "called", "waiting", "eta_seconds_per_ticket"} {
+		if _, ok := first[k]; !ok {
+			t.Fatalf("snapshot lacks %s: %v", k, first)
+		}
+	}
+	v0 := first["version"].(float64)
+
+	e.take()
+	m := c.until(2*time.Second, "a newer snapshot", func(m map[string]any) bool {
+		return m["type"] == "snapshot" && m["version"].(float64) > v0
+	})
+	if m["length"] != float64(1) || len(m["called"].([]any)) != 1 {
+		t.Fatalf("snapshot after one ticket = %v", m)
+	}
+
+	// A browser that connects now gets the current line at once.
+	late := mustDial(t, ts)
+	if got := late.next(2 * time.Second); got["type"] != "snapshot" || got["version"] != m["version"] || got["length"] != float64(1) {
+		t.Fatalf("late joiner's first message = %v, want %v", got, m)
+	}
+}
+
+// TestWebSocketCoalesces takes many tickets at once and checks that the
+// versions only grow and the last snapshot is the current line.
+func TestWebSocketCoalesces(t *testing.T) {
+	e := newTestServer(t, testOptions{})
+	c := mustDial(t, e.serve())
+	last := c.next(2 * time.Second)["version"].(float64)
+
+	const n = 30
+	for i := range n {
+		e.take(from("198.51.100." + string(rune('0'+i%10)) + string(rune('0'+i/10))))
+	}
+	snapshots := 0
+	c.until(3*time.Second, "a snapshot of the whole burst", func(m map[string]any) bool {
+		if m["type"] != "snapshot" {
+			return false
+		}
+		snapshots++
+		v := m["version"].(float64)
+		if v <= last {
+			t.Fatalf("version %v after %v", v, last)
+		}
+		last = v
+		return m["length"] == float64(n)
+	})
+	if snapshots >= n {
+		t.Fatalf("%d snapshots for %d changes: nothing was coalesced", snapshots, n)
+	}
+	// Nothing newer follows: the last snapshot was the current line.
+	_ = c.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, data, err := c.conn.ReadMessage(); err == nil {
+		t.Fatalf("another message after the final snapshot: %s", data)
+	}
+}
+
+func TestWebSocketWatch(t *testing.T) {
+	e := newTestServer(t, testOptions{line: redisline.Options{HeadWindow: 40 * time.Second}})
+	first, _ := e.take()
+	second, _ := e.take()
+	c := mustDial(t, e.serve())
+	c.next(2 * time.Second) // the snapshot
+
+	c.send(map[string]string{"type": "watch", "token": second})
+	m := c.until(2*time.Second, "a ticket message", ofType("ticket"))
+	if m["ticket"] != "A001" || m["state"] != "waiting" || m["position"] != float64(2) {
+		t.Fatalf("ticket message = %v", m)
+	}
+	if _, has := m["eta_seconds"]; !has {
+		t.Fatalf("waiting ticket without eta_seconds: %v", m)
+	}
+
+	// The first holder leaves: the watched ticket is called.
+	if w := e.do(http.MethodDelete, "/api/v1/ticket", nil, bearer(first)); w.Code != http.StatusNoContent {
+		t.Fatalf("leave = %d", w.Code)
+	}
+	m = c.until(2*time.Second, "the called update", ofType("ticket"))
+	if m["state"] != "called" || m["position"] != float64(1) {
+		t.Fatalf("update = %v", m)
+	}
+	if m["deadline"] != e.clock.Now().Add(40*time.Second).Format(time.RFC3339) {
+		t.Fatalf("deadline = %v", m["deadline"])
+	}
+
+	// Redeemed: the update carries the session.
+	redeemed := decode(t, e.redeem(second))
+	m = c.until(2*time.Second, "the serving update", ofType("ticket"))
+	if m["state"] != "serving" || m["image_url"] != redeemed["image_url"] || m["until"] != redeemed["until"] {
+		t.Fatalf("update = %v, redeemed %v", m, redeemed)
+	}
+}
+
+func TestWebSocketBadMessages(t *testing.T) {
+	e := newTestServer(t, testOptions{})
+	c := mustDial(t, e.serve())
+	c.next(2 * time.Second)
+
+	tests := []struct {
+		name string
+		send string
+		code string
+	}{
+		{"garbage", "not json at all", "bad_request"},
+		{"unknown type", `{"type":"dance"}`, "bad_request"},
+		{"watch without token", `{"type":"watch"}`, "bad_request"},
+		{"token not a string", `{"type":"watch","token":7}`, "bad_request"},
+		{"forged token", `{"type":"watch","token":"forged"}`, "forbidden"},
+		{"after forging, banned", `{"type":"watch","token":"forged"}`, "banned"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := c.conn.WriteMessage(websocket.TextMessage, []byte(tt.send)); err != nil {
+				t.Fatal(err)
+			}
+			m := c.until(2*time.Second, "an error", ofType("error"))
+			if m["error"] != tt.code || m["message"] == "" {
+				t.Fatalf("error = %v, want %s", m, tt.code)
+			}
+		})
+	}
+	// The connection survived all that: the line still arrives.
+	e.take(from("198.51.100.1"))
+	c.until(2*time.Second, "a snapshot", ofType("snapshot"))
+}
+
+func TestWebSocketConnectionCap(t *testing.T) {
+	e := newTestServer(t, testOptions{cfg: Config{MaxWSPerClient: 2}})
+	ts := e.serve()
+	a := mustDial(t, ts)
+	mustDial(t, ts)
+
+	_, resp, err := dial(t, ts)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("third connection: err %v, resp %v", err, resp)
+	}
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body["error"] != "too_many_connections" {
+		t.Fatalf("refusal body %v (%v)", body, err)
+	}
+	if resp.Header.Get("Retry-After") == "" {
+		t.Fatal("refusal without Retry-After")
+	}
+	_ = resp.Body.Close()
+
+	// Closing one frees its slot.
+	_ = a.conn.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		c, resp, err := dial(t, ts)
+		if err == nil {
+			_ = c.conn.Close()
+			break
+		}
+		if resp != nil {
+			_ = resp.Body.Close()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot never freed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestWebSocketStale(t *testing.T) {
+	e := newTestServer(t, testOptions{resync: 100 * time.Millisecond})
+	c := mustDial(t, e.serve())
+	v := c.next(2 * time.Second)["version"]
+
+	e.mr.Close()
+	m := c.until(3*time.Second, "a stale notice", ofType("stale"))
+	if m["message"] == "" {
+		t.Fatalf("stale notice = %v", m)
+	}
+	// A few failed resyncs later the store comes back. The next message
+	// is the line again, not a second stale notice.
+	time.Sleep(400 * time.Millisecond)
+	if err := e.mr.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	m = c.next(5 * time.Second)
+	if m["type"] != "snapshot" || m["version"] != v {
+		t.Fatalf("after recovery: %v, want the snapshot of version %v", m, v)
+	}
+}

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// statsTimeout bounds the store read behind one scrape.
+const statsTimeout = time.Second
+
+// registerMetrics registers the request histogram, the line collector, the
+// build info and the Go and process collectors. A Go or process collector
+// the caller registered already is kept.
+func (s *Server) registerMetrics() error {
+	s.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "catqms_http_request_duration_seconds",
+		Help:    "Time to answer an HTTP request, by route pattern, method and status.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"route", "method", "status"})
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "catqms_build_info",
+		Help:        "Always 1; the version label says which build serves.",
+		ConstLabels: prometheus.Labels{"version": s.cfg.Version},
+	})
+	buildInfo.Set(1)
+	for _, c := range []prometheus.Collector{s.duration, buildInfo, newLineCollector(s)} {
+		if err := s.reg.Register(c); err != nil {
+			return err
+		}
+	}
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := s.reg.Register(c); err != nil {
+			if _, dup := errors.AsType[prometheus.AlreadyRegisteredError](err); !dup {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// metricsHandler serves the registry in the Prometheus text format.
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      s.reg,
+	})
+}
+
+// lineCollector reads the line's totals from the store once per scrape, so
+// every replica exports the same global numbers.
+type lineCollector struct {
+	s                                     *Server
+	issued, served, expired, left, bans   *prometheus.Desc
+	length, busy, counters, wsConnections *prometheus.Desc
+}
+
+func newLineCollector(s *Server) *lineCollector {
+	desc := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
+	return &lineCollector{
+		s:             s,
+		issued:        desc("catqms_tickets_issued_total", "Tickets issued by the line, across all replicas."),
+		served:        desc("catqms_tickets_served_total", "Tickets whose viewing session ended, across all replicas."),
+		expired:       desc("catqms_tickets_expired_total", "Called tickets not redeemed in time, across all replicas."),
+		left:          desc("catqms_tickets_left_total", "Tickets whose holder left the line or was banned, across all replicas."),
+		bans:          desc("catqms_bans_total", "Clients banned for a forged token, across all replicas."),
+		length:        desc("catqms_line_length", "Tickets called or waiting now."),
+		busy:          desc("catqms_counters_busy", "Counters serving a ticket now."),
+		counters:      desc("catqms_counters", "Service counters of the line."),
+		wsConnections: desc("catqms_websocket_clients", "WebSocket clients connected to this replica."),
+	}
+}
+
+// Describe sends the descriptors of every metric Collect may send.
+func (lc *lineCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		lc.issued, lc.served, lc.expired, lc.left, lc.bans,
+		lc.length, lc.busy, lc.counters, lc.wsConnections,
+	} {
+		ch <- d
+	}
+}
+
+// Collect sends the current values. When the store does not answer, the
+// line's metrics are left out of this scrape rather than failing it.
+func (lc *lineCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(lc.wsConnections, prometheus.GaugeValue, float64(lc.s.hub.Clients()))
+
+	ctx, cancel := context.WithTimeout(context.Background(), statsTimeout)
+	defer cancel()
+	st, err := lc.s.line.Stats(ctx)
+	if err != nil {
+		lc.s.log.Warn("metrics: line stats unavailable", "err", err)
+		return
+	}
+	counter := func(d *prometheus.Desc, v int64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	gauge := func(d *prometheus.Desc, v int64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v))
+	}
+	counter(lc.issued, st.Issued)
+	counter(lc.served, st.Served)
+	counter(lc.expired, st.Expired)
+	counter(lc.left, st.Left)
+	counter(lc.bans, st.Bans)
+	gauge(lc.length, st.Length)
+	gauge(lc.busy, st.Serving)
+	gauge(lc.counters, int64(st.Counters))
+}
