@@ -44,6 +44,7 @@ type Ticket struct {
 	ETA      time.Duration // estimated wait until called; 0 once called
 	Deadline time.Time     // while called: the moment the call expires
 	Until    time.Time     // while serving: the moment viewing ends
+	ImageID  string        // while serving: the opaque id of its picture
 }
 
 // Issued is a freshly taken ticket with its secret token.

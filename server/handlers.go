@@ -34,8 +34,8 @@ type ticketBody struct {
 	ImageURL   string      `json:"image_url,omitempty"`
 }
 
-// newTicketBody shows t; imageID is the session's image id while serving.
-func newTicketBody(t queue.Ticket, imageID string) ticketBody {
+// newTicketBody shows t.
+func newTicketBody(t queue.Ticket) ticketBody {
 	b := ticketBody{Ticket: t.Label, State: t.State}
 	if t.State.InLine() {
 		pos, eta := t.Position, etaSeconds(t.ETA)
@@ -48,8 +48,8 @@ func newTicketBody(t queue.Ticket, imageID string) ticketBody {
 		if !t.Until.IsZero() {
 			b.Until = utc(t.Until)
 		}
-		if imageID != "" {
-			b.ImageURL = imagePath + imageID
+		if t.ImageID != "" {
+			b.ImageURL = imagePath + t.ImageID
 		}
 	}
 	return b
@@ -76,7 +76,7 @@ func (s *Server) takeTicket(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	body := newTicketBody(issued.Ticket, "")
+	body := newTicketBody(issued.Ticket)
 	body.Token = issued.Token
 	respond(c, http.StatusOK, body)
 }
@@ -242,17 +242,7 @@ func (s *Server) ticketOf(ctx context.Context, key, token string) (ticketBody, e
 	if err != nil {
 		return ticketBody{}, err
 	}
-	var imageID string
-	if t.State == queue.StateServing {
-		// Status does not carry the image id; Redeem of a serving ticket
-		// only returns its session again. If the session ended meanwhile,
-		// the ticket is shown without its picture.
-		if session, err := s.line.Redeem(ctx, key, token); err == nil {
-			imageID = session.ImageID
-			t.Until = session.Until
-		}
-	}
-	return newTicketBody(t, imageID), nil
+	return newTicketBody(t), nil
 }
 
 // wantsImage reports whether Accept asks for a picture and not for JSON.

@@ -369,6 +369,7 @@ func (l *Line) ticket(r result) queue.Ticket {
 		t.Deadline = ms(r.deadline)
 	case queue.StateServing:
 		t.Until = ms(r.until)
+		t.ImageID = l.signer.ImageID(r.seq)
 	}
 	return t
 }
