@@ -20,7 +20,7 @@ local seq = redis.call('INCR', K.seq)
 redis.call('HSET', tkey(seq), 's', 'waiting', 'c', client, 'n', nonce, 'tk', NOW)
 redis.call('ZADD', K.line, seq, seq)
 redis.call('SADD', ckey(client), seq)
-redis.call('SET', idem, seq, 'PX', 600000)
+redis.call('SET', idem, seq, 'PX', 120000) -- go-redis retries within seconds
 redis.call('HINCRBY', K.stats, 'issued', 1)
 dirty = true
 call_next()
