@@ -277,6 +277,12 @@ func (l *Line) op(ctx context.Context, sc *redis.Script, args ...any) (result, e
 	if err != nil {
 		return result{}, err
 	}
+	return l.decodeResult(v)
+}
+
+// decodeResult reads reply()'s shape (see lua/lib.lua) and notes the
+// version and next deadline it carries.
+func (l *Line) decodeResult(v any) (result, error) {
 	a, ok := v.([]any)
 	if !ok || len(a) != 11 {
 		return result{}, fmt.Errorf("script answered %T %v", v, v)
@@ -326,10 +332,7 @@ func (l *Line) saw(version, next int64) {
 			break
 		}
 		if l.version.CompareAndSwap(cur, version) {
-			select {
-			case l.changes <- struct{}{}:
-			default:
-			}
+			l.signal()
 			break
 		}
 	}
@@ -338,6 +341,14 @@ func (l *Line) saw(version, next int64) {
 		case l.wake <- next:
 		default: // the scheduler is behind; its tick catches up
 		}
+	}
+}
+
+// signal tells the consumer of Changes to look at the line again.
+func (l *Line) signal() {
+	select {
+	case l.changes <- struct{}{}:
+	default: // a signal is pending already: it stands for this one too
 	}
 }
 

@@ -50,6 +50,7 @@ func (l *Line) schedule() {
 			if err != nil {
 				if !failing {
 					l.log.Warn("advancing the line failed; retrying", "err", err)
+					l.signal() // watchers learn at once that the store is gone
 				}
 				failing = true
 				set(0)
@@ -57,6 +58,7 @@ func (l *Line) schedule() {
 			}
 			if failing {
 				l.log.Info("advancing the line works again")
+				l.signal() // and that it is back
 				failing = false
 			}
 			set(r.next)

@@ -3,15 +3,10 @@
 -- idempotent, and a retried request must not fail).
 -- ARGV[A] client key, ARGV[A+1] seq, ARGV[A+2] nonce.
 local client, seq, nonce = ARGV[A], ARGV[A + 1], ARGV[A + 2]
-advance()
-local ban = banned(client)
-if ban > 0 then return reply('banned', 0, ban) end
-local state = lookup(seq, nonce)
-if not state then return reply('unknown', 0) end
+local state, early = holder(client, seq, nonce)
+if not state then return early end
 if state == 'serving' then
-  redis.call('ZREM', K.serving, seq)
-  freed(seq)
-  finish(seq, 'served')
+  end_session(seq)
   call_next()
   return reply('ok', seq)
 end

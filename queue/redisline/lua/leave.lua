@@ -2,11 +2,8 @@
 -- Leaving twice is not an error.
 -- ARGV[A] client key, ARGV[A+1] seq, ARGV[A+2] nonce.
 local client, seq, nonce = ARGV[A], ARGV[A + 1], ARGV[A + 2]
-advance()
-local ban = banned(client)
-if ban > 0 then return reply('banned', 0, ban) end
-local state = lookup(seq, nonce)
-if not state then return reply('unknown', 0) end
+local state, early = holder(client, seq, nonce)
+if not state then return early end
 if state == 'waiting' or state == 'called' then
   remove_from_line(seq, state)
   finish(seq, 'left')
@@ -14,9 +11,7 @@ if state == 'waiting' or state == 'called' then
   return reply('ok', seq)
 end
 if state == 'serving' then
-  redis.call('ZREM', K.serving, seq)
-  freed(seq)
-  finish(seq, 'served')
+  end_session(seq)
   call_next()
   return reply('ok', seq)
 end

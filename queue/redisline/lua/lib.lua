@@ -22,6 +22,7 @@ local K = {
   serving = P .. 'serving', -- ZSET seq→until: viewing sessions
   cfg = P .. 'cfg',         -- HASH: the line's settings, shared by replicas
   stats = P .. 'stats',     -- HASH: running totals
+  bans = P .. 'bans',       -- ZSET client→ban end: the clients banned now (for the admin API)
   chan = P .. 'changes',    -- pub/sub channel: "version nextDeadline"
 }
 local function tkey(seq) return P .. 't:' .. seq end      -- HASH: one ticket
@@ -69,6 +70,14 @@ local function freed(seq)
   redis.call('HINCRBY', K.stats, 'held_n', 1)
 end
 
+-- End ticket seq's viewing session now: its counter frees (call_next()
+-- afterwards calls the next ticket).
+local function end_session(seq)
+  redis.call('ZREM', K.serving, seq)
+  freed(seq)
+  finish(seq, 'served')
+end
+
 -- Call the first waiting tickets while counters are free. Called tickets are
 -- always the first ZCARD(called) members of line, so the next one is found
 -- by index in O(log n).
@@ -98,9 +107,7 @@ end
 local function advance()
   local done = redis.call('ZRANGEBYSCORE', K.serving, '-inf', NOW)
   for _, seq in ipairs(done) do
-    redis.call('ZREM', K.serving, seq)
-    freed(seq)
-    finish(seq, 'served')
+    end_session(seq)
   end
   local late = redis.call('ZRANGEBYSCORE', K.called, '-inf', NOW)
   for _, seq in ipairs(late) do
@@ -185,4 +192,16 @@ local function reply(code, seq, extra)
     r[2] = tonumber(redis.call('GET', K.ver))
   end
   return r
+end
+
+-- The first steps of every operation a ticket's holder asks for: bring the
+-- line up to now, refuse a banned client, and find the ticket. Returns the
+-- ticket's state, or nil and the reply to answer at once.
+local function holder(client, seq, nonce)
+  advance()
+  local ban = banned(client)
+  if ban > 0 then return nil, reply('banned', 0, ban) end
+  local state = lookup(seq, nonce)
+  if not state then return nil, reply('unknown', 0) end
+  return state
 end

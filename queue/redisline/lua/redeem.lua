@@ -2,11 +2,8 @@
 -- call reserved; a serving one answers its session again (a safe retry).
 -- ARGV[A] client key, ARGV[A+1] seq, ARGV[A+2] nonce.
 local client, seq, nonce = ARGV[A], ARGV[A + 1], ARGV[A + 2]
-advance()
-local ban = banned(client)
-if ban > 0 then return reply('banned', 0, ban) end
-local state = lookup(seq, nonce)
-if not state then return reply('unknown', 0) end
+local state, early = holder(client, seq, nonce)
+if not state then return early end
 if state == 'called' then
   redis.call('ZREM', K.called, seq)
   redis.call('ZREM', K.line, seq)
