@@ -1,6 +1,7 @@
 package redisline
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -41,7 +42,7 @@ func Dial(rawURL string) (redis.UniversalClient, error) {
 	case "redis", "rediss", "unix":
 		o, err := redis.ParseURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("redis URL %q: %w", redact(rawURL), err)
+			return nil, urlError(rawURL, err)
 		}
 		tune(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout)
 		o.MaxRetries, o.ContextTimeoutEnabled = maxRetries, true
@@ -49,7 +50,7 @@ func Dial(rawURL string) (redis.UniversalClient, error) {
 	case "redis-sentinel", "rediss-sentinel":
 		u, err := multiHost(strings.TrimSuffix(scheme, "-sentinel"), rest)
 		if err != nil {
-			return nil, fmt.Errorf("redis URL %q: %w", redact(rawURL), err)
+			return nil, urlError(rawURL, err)
 		}
 		master, db, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")
 		if master == "" {
@@ -63,7 +64,7 @@ func Dial(rawURL string) (redis.UniversalClient, error) {
 		u.Path, u.RawQuery = "", q.Encode()
 		o, err := redis.ParseFailoverURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("redis URL %q: %w", redact(rawURL), err)
+			return nil, urlError(rawURL, err)
 		}
 		tune(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout)
 		o.MaxRetries, o.ContextTimeoutEnabled = maxRetries, true
@@ -71,11 +72,11 @@ func Dial(rawURL string) (redis.UniversalClient, error) {
 	case "redis-cluster", "rediss-cluster":
 		u, err := multiHost(strings.TrimSuffix(scheme, "-cluster"), rest)
 		if err != nil {
-			return nil, fmt.Errorf("redis URL %q: %w", redact(rawURL), err)
+			return nil, urlError(rawURL, err)
 		}
 		o, err := redis.ParseClusterURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("redis URL %q: %w", redact(rawURL), err)
+			return nil, urlError(rawURL, err)
 		}
 		tune(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout)
 		o.MaxRetries, o.ContextTimeoutEnabled = maxRetries, true
@@ -89,8 +90,10 @@ func Dial(rawURL string) (redis.UniversalClient, error) {
 // other hosts as addr= parameters, the form go-redis parses.
 func multiHost(scheme, rest string) (*url.URL, error) {
 	u, err := url.Parse(scheme + "://" + rest)
-	if err == nil {
-		return u, nil // a single host
+	if err == nil && !strings.Contains(u.Host, ",") {
+		// A single host. (url.Parse accepts "h1:1,h2:2" as one host, since
+		// only the text after the last colon must be a port.)
+		return u, nil
 	}
 	auth, hostsAndRest := "", rest
 	if i := strings.LastIndex(rest, "@"); i >= 0 {
@@ -126,6 +129,36 @@ func tune(dial, read, write, pool *time.Duration) {
 	set(read, ioTimeout)
 	set(write, ioTimeout)
 	set(pool, poolTimeout)
+}
+
+// urlError reports a bad URL without its password: parse errors quote the
+// URL they were given, so only their reason is kept, and any copy of the
+// password is scrubbed from it.
+func urlError(raw string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	msg := err.Error()
+	if pw := password(raw); pw != "" {
+		msg = strings.ReplaceAll(msg, pw, "xxxxx")
+	}
+	return fmt.Errorf("redis URL %q: %s", redact(raw), msg)
+}
+
+// password returns the password in a URL's user info, parsed by hand so
+// that it is found even in a URL that does not parse.
+func password(raw string) string {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return ""
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return ""
+	}
+	_, pw, _ := strings.Cut(rest[:at], ":")
+	return pw
 }
 
 // redact hides a password in a URL for error messages.
