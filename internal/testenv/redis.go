@@ -36,7 +36,8 @@ type Redis struct {
 	Port int    // the TCP port, kept across Restart
 	Dir  string // redis-server's --dir: RDB and AOF files, kept across Restart
 
-	bin     string   // path of redis-server
+	bin     string   // path of redis-server (or redis-sentinel)
+	lead    []string // arguments before --port: redis-sentinel's config file
 	logPath string   // stdout and stderr of every run, appended
 	config  []string // arguments after --port/--bind/--dir
 
@@ -101,7 +102,16 @@ func RedisServer(t testing.TB, opts ...RedisOption) *Redis {
 		config = append(config, "--appendonly", "no")
 	}
 	config = append(config, cfg.args...)
+	return launch(t, bin, config, nil)
+}
 
+// launch starts bin (redis-server or redis-sentinel) on a free loopback
+// port with config after the port, dir and bind arguments, retrying on fresh
+// ports, and stops it in t.Cleanup. prepare, when set, runs once with the
+// data directory before the first start, and returns the arguments that go
+// first (redis-sentinel's config file, written there).
+func launch(t testing.TB, bin string, config []string, prepare func(dir string) (lead []string, err error)) *Redis {
+	t.Helper()
 	root := t.TempDir()
 	r := &Redis{
 		Dir:     filepath.Join(root, "data"),
@@ -113,12 +123,19 @@ func RedisServer(t testing.TB, opts ...RedisOption) *Redis {
 		t.Fatalf("testenv: %v", err)
 		return nil
 	}
+	if prepare != nil {
+		var err error
+		if r.lead, err = prepare(r.Dir); err != nil {
+			t.Fatalf("testenv: %v", err)
+			return nil
+		}
+	}
 	// Registered before the first start (and after t.TempDir, so it runs
 	// before the directory is removed): a t.Fatal below still stops the child.
 	t.Cleanup(func() {
 		r.stop()
 		if t.Failed() {
-			t.Logf("testenv: redis-server log (%s):\n%s", r.logPath, r.logTail())
+			t.Logf("testenv: %s log (%s):\n%s", filepath.Base(r.bin), r.logPath, r.logTail())
 		}
 	})
 
@@ -129,7 +146,7 @@ func RedisServer(t testing.TB, opts ...RedisOption) *Redis {
 			return r
 		}
 		if !errors.Is(err, errAddrInUse) || try == redisStartTries {
-			t.Fatalf("testenv: start redis-server: %v\nlog:\n%s", err, r.logTail())
+			t.Fatalf("testenv: start %s: %v\nlog:\n%s", filepath.Base(r.bin), err, r.logTail())
 			return nil
 		}
 	}
@@ -194,12 +211,12 @@ func (r *Redis) Do(args ...string) (string, error) {
 
 // start runs redis-server on port and waits until it answers as itself.
 func (r *Redis) start(port int) error {
-	args := append([]string{
+	args := append(append([]string{}, r.lead...),
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--dir", r.Dir,
-		"--daemonize", "no",
-	}, r.config...)
+		"--daemonize", "no")
+	args = append(args, r.config...)
 	logFile, err := os.OpenFile(r.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
