@@ -1,6 +1,9 @@
 package queue
 
-import "strconv"
+import (
+	"math"
+	"strconv"
+)
 
 // Label returns the public label of ticket seq (seq ≥ 1 counts from 0 in
 // the label): a block of letters and three digits, A000…A999, B000…Z999, then
@@ -23,4 +26,44 @@ func Label(seq uint64) string {
 		digits = "0" + digits
 	}
 	return string(letters) + digits
+}
+
+// maxLabelLetters is the most letters a label has: Label(math.MaxUint64)
+// has 12, and a longer block of letters overflows a sequence number.
+const maxLabelLetters = 12
+
+// ParseLabel returns the sequence number whose label is label: the inverse
+// of Label. It accepts exactly the strings Label returns (upper-case
+// letters, then three digits) and reports false for anything else,
+// including labels beyond the largest sequence number.
+func ParseLabel(label string) (uint64, bool) {
+	n := len(label)
+	if n < 4 || n-3 > maxLabelLetters {
+		return 0, false
+	}
+	letters, digits := label[:n-3], label[n-3:]
+	var block uint64 // bijective base 26: A = 1, Z = 26, AA = 27, …
+	for i := 0; i < len(letters); i++ {
+		c := letters[i]
+		if c < 'A' || c > 'Z' {
+			return 0, false
+		}
+		if block > (math.MaxUint64-26)/26 {
+			return 0, false
+		}
+		block = block*26 + uint64(c-'A'+1)
+	}
+	var num uint64
+	for i := 0; i < 3; i++ {
+		c := digits[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		num = num*10 + uint64(c-'0')
+	}
+	// seq = (block-1)*1000 + num + 1, without overflowing.
+	if block-1 > (math.MaxUint64-num-1)/1000 {
+		return 0, false
+	}
+	return (block-1)*1000 + num + 1, true
 }

@@ -358,7 +358,13 @@ func (l *Line) storeErr(err error) error {
 	if qe := queue.AsError(err); qe != nil {
 		return qe
 	}
-	l.log.Warn("queue store failed", "err", err)
+	if errors.Is(err, context.Canceled) {
+		// The caller gave up (a client hung up): not the store's failure,
+		// and nothing anyone can make the log shout about at will.
+		l.log.Debug("queue store call cancelled", "err", err)
+	} else {
+		l.log.Warn("queue store failed", "err", err)
+	}
 	return &queue.Error{
 		Code:       queue.CodeUnavailable,
 		Message:    "the queue store is not answering; try again shortly",

@@ -7,6 +7,10 @@ advance()
 local ban = banned(client)
 if ban > 0 then return reply('banned', 0, ban) end
 redis.call('SET', bkey(client), NOW + CFG.ban, 'PX', CFG.ban)
+-- The admin API lists bans from this set; lapsed ones are pruned here and
+-- when it is read, so it never outgrows the bans in force.
+redis.call('ZREMRANGEBYSCORE', K.bans, '-inf', NOW)
+redis.call('ZADD', K.bans, NOW + CFG.ban, client)
 redis.call('HINCRBY', K.stats, 'bans', 1)
 for _, seq in ipairs(redis.call('SMEMBERS', ckey(client))) do
   local state = redis.call('HGET', tkey(seq), 's')

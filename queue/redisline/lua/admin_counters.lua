@@ -1,0 +1,12 @@
+-- admin_counters: set the number of counters for every replica, at once
+-- (the cfg hash overrides their --counters). More counters call the next
+-- tickets now. Fewer never end a session or withdraw a call: the line
+-- simply calls nobody until fewer than the new number are busy.
+-- ARGV[A] the number of counters (the caller checks 1..1000).
+local n = tonumber(ARGV[A])
+admin_begin()
+if n ~= CFG.counters then dirty = true end
+redis.call('HSET', K.cfg, 'counters', ARGV[A])
+CFG.counters = n
+call_next()
+return admin_reply('ok', 0)

@@ -1,0 +1,11 @@
+-- admin_end: end ticket seq's viewing session now, as its holder could;
+-- the counter frees and the next ticket is called.
+-- ARGV[A] the ticket's seq.
+local seq = ARGV[A]
+admin_begin()
+local state = redis.call('HGET', tkey(seq), 's')
+if not state then return admin_reply('unknown', 0) end
+if state ~= 'serving' then return admin_reply('not_serving', seq) end
+end_session(seq)
+call_next()
+return admin_reply('ok', seq)

@@ -1,0 +1,15 @@
+-- admin_pause: pause (ARGV[A] = '1') or resume ('0') taking tickets, for
+-- every replica: the cfg hash overrides their settings. The line still
+-- moves while paused; only take refuses. Pausing twice changes nothing.
+local want = ARGV[A] == '1'
+admin_begin()
+if want ~= CFG.paused then
+  if want then
+    redis.call('HSET', K.cfg, 'paused', '1')
+  else
+    redis.call('HDEL', K.cfg, 'paused')
+  end
+  CFG.paused = want
+  dirty = true
+end
+return admin_reply('ok', 0)

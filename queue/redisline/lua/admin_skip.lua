@@ -1,0 +1,19 @@
+-- admin_skip: a called ticket expires now as a no-show and the next ticket
+-- is called on its counter.
+-- ARGV[A] the ticket's seq, or 0 for the ticket called longest ago (the
+-- earliest deadline: every call gets the same head window).
+local seq = ARGV[A]
+admin_begin()
+if seq == '0' then
+  local first = redis.call('ZRANGE', K.called, 0, 0)
+  if #first == 0 then return admin_reply('not_called', 0) end
+  seq = first[1]
+else
+  local state = redis.call('HGET', tkey(seq), 's')
+  if not state then return admin_reply('unknown', 0) end
+  if state ~= 'called' then return admin_reply('not_called', seq) end
+end
+remove_from_line(seq, 'called')
+finish(seq, 'expired')
+call_next()
+return admin_reply('ok', seq)

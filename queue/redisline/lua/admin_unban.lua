@@ -1,0 +1,11 @@
+-- admin_unban: lift a client's ban now. Its tickets that left the line at
+-- the ban stay left; it may take new ones.
+-- ARGV[A] the client key.
+local client = ARGV[A]
+admin_begin()
+local left = banned(client)
+redis.call('ZREM', K.bans, client)
+redis.call('DEL', bkey(client))
+if left == 0 then return admin_reply('not_banned', 0) end
+dirty = true
+return admin_reply('ok', 0, left)
