@@ -27,8 +27,13 @@ const (
 	tokenRawSize  = 1 + 8 + nonceSize + macSize
 	imageRawSize  = 8 + macSize
 	minSecretSize = 16
-	maxTokenChars = 128 // longer input is never a token of ours
 )
+
+// tokenEncoding writes tokens and image ids. Strict decoding refuses a
+// string whose unused low bits are set, and Parse checks the exact length
+// because the decoder skips CR and LF: otherwise several spellings of one
+// token would be accepted, and a token would not be one string.
+var tokenEncoding = base64.RawURLEncoding.Strict()
 
 // Nonce is the random part of a token.
 type Nonce [nonceSize]byte
@@ -75,17 +80,18 @@ func (s *Signer) Token(seq uint64, nonce Nonce) string {
 	raw = binary.BigEndian.AppendUint64(raw, seq)
 	raw = append(raw, nonce[:]...)
 	raw = append(raw, s.mac("token", raw)...)
-	return base64.RawURLEncoding.EncodeToString(raw)
+	return tokenEncoding.EncodeToString(raw)
 }
 
 // Parse checks a token and returns its sequence number and nonce. Any token
 // this Signer did not make returns ErrForgedToken.
 func (s *Signer) Parse(token string) (uint64, Nonce, error) {
 	var nonce Nonce
-	if len(token) > maxTokenChars {
+	// The exact length also refuses CR and LF, which the decoder skips.
+	if len(token) != tokenEncoding.EncodedLen(tokenRawSize) {
 		return 0, nonce, ErrForgedToken
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	raw, err := tokenEncoding.DecodeString(token)
 	if err != nil || len(raw) != tokenRawSize || raw[0] != tokenVersion {
 		return 0, nonce, ErrForgedToken
 	}
@@ -102,15 +108,15 @@ func (s *Signer) Parse(token string) (uint64, Nonce, error) {
 func (s *Signer) ImageID(seq uint64) string {
 	raw := binary.BigEndian.AppendUint64(make([]byte, 0, imageRawSize), seq)
 	raw = append(raw, s.mac("image", raw)...)
-	return base64.RawURLEncoding.EncodeToString(raw)
+	return tokenEncoding.EncodeToString(raw)
 }
 
 // ParseImageID checks an image id and returns its ticket's sequence number.
 func (s *Signer) ParseImageID(id string) (uint64, error) {
-	if len(id) > maxTokenChars {
+	if len(id) != tokenEncoding.EncodedLen(imageRawSize) {
 		return 0, ErrForgedToken
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(id)
+	raw, err := tokenEncoding.DecodeString(id)
 	if err != nil || len(raw) != imageRawSize {
 		return 0, ErrForgedToken
 	}
