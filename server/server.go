@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/catqms/catqms/hub"
 	"github.com/catqms/catqms/kitty"
@@ -41,10 +43,17 @@ type Config struct {
 	// address in one /IPv6BanPrefix is one client for bans and limits,
 	// because a single host usually owns a whole /64.
 	IPv6BanPrefix int
-	// AdminToken is the bearer token of the admin API (not served yet).
+	// AdminToken is the bearer token of the admin API (server/admin.go);
+	// empty turns it off: every admin path answers 404.
 	AdminToken string
 	// MaxWSPerClient caps the WebSocket connections of one client key.
 	MaxWSPerClient int
+	// TakeRate is how many tickets a second one client key may take, on
+	// average, in this process; rate.Inf turns the limit off.
+	TakeRate rate.Limit
+	// TakeBurst is how many tickets one client key may take at once
+	// before TakeRate applies.
+	TakeBurst int
 	// RequestTimeout bounds every API request and every store call the
 	// live feed makes.
 	RequestTimeout time.Duration
@@ -66,6 +75,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxWSPerClient < 0 {
 		return c, fmt.Errorf("server: MaxWSPerClient %d is negative", c.MaxWSPerClient)
+	}
+	if c.TakeRate == 0 {
+		c.TakeRate = DefaultTakeRate
+	}
+	if c.TakeRate < 0 || math.IsNaN(float64(c.TakeRate)) {
+		return c, fmt.Errorf("server: TakeRate %v is negative", c.TakeRate)
+	}
+	if c.TakeBurst == 0 {
+		c.TakeBurst = DefaultTakeBurst
+	}
+	if c.TakeBurst < 0 {
+		return c, fmt.Errorf("server: TakeBurst %d is negative", c.TakeBurst)
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
@@ -111,6 +132,7 @@ type Hub interface {
 // Deps are the parts the server is wired to.
 type Deps struct {
 	Line     queue.Line           // the ticket line; required
+	Admin    queue.Admin          // the operator's actions; required with Config.AdminToken
 	Images   ImageSource          // the pictures; required
 	Hub      Hub                  // the WebSocket fan-out; required, closed by the caller
 	Pages    http.Handler         // the web client; nil answers 404 for pages
@@ -122,6 +144,7 @@ type Deps struct {
 type Server struct {
 	cfg    Config
 	line   queue.Line
+	admin  queue.Admin
 	images ImageSource
 	hub    Hub
 	pages  http.Handler
@@ -132,6 +155,9 @@ type Server struct {
 	duration *prometheus.HistogramVec
 
 	live *liveFeed
+
+	takes *rateLimiter     // GET /api/v1/token per client key
+	now   func() time.Time // the rate limiter's clock; tests move it
 
 	wsMu    sync.Mutex
 	wsConns map[string]int // open WebSocket connections per client key
@@ -157,6 +183,8 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 		return nil, errors.New("server: Deps.Images is nil")
 	case deps.Hub == nil:
 		return nil, errors.New("server: Deps.Hub is nil")
+	case cfg.AdminToken != "" && deps.Admin == nil:
+		return nil, errors.New("server: Config.AdminToken is set but Deps.Admin is nil")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -167,12 +195,15 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		line:    deps.Line,
+		admin:   deps.Admin,
 		images:  deps.Images,
 		hub:     deps.Hub,
 		pages:   deps.Pages,
 		log:     deps.Logger,
 		reg:     deps.Registry,
 		wsConns: make(map[string]int),
+		takes:   newRateLimiter(cfg.TakeRate, cfg.TakeBurst, maxRateKeys),
+		now:     time.Now,
 	}
 	if err := s.registerMetrics(); err != nil {
 		return nil, err
@@ -214,13 +245,14 @@ func (s *Server) routes() *gin.Engine {
 	})
 
 	api := e.Group("/api/v1", noStore, s.timeout, limitBody)
-	api.GET("/token", s.takeTicket)
+	api.GET("/token", s.rateLimitTakes, s.takeTicket)
 	api.POST("/kitty", s.redeem)
 	api.DELETE("/kitty", s.endViewing)
 	api.GET("/ticket", s.ticketStatus)
 	api.DELETE("/ticket", s.leave)
 	api.GET("/queue", s.snapshot)
 	api.GET("/images/:id", s.image)
+	s.adminRoutes(api) // /api/v1/admin/…, only with an admin token
 	// The WebSocket lives as long as the browser stays: no request timeout.
 	e.GET("/api/v1/ws", noStore, s.websocket)
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // envPrefix starts the environment variable that mirrors every flag:
@@ -29,7 +32,11 @@ type config struct {
 	BanDuration     time.Duration  // how long a cheater's IP is banned
 	MaxTicketsPerIP int            // live tickets one client may hold
 	MaxQueue        int            // longest line
+	TakeRate        rate.Limit     // tickets a second one client may take; rate.Inf = no limit
+	TakeBurst       int            // tickets one client may take at once
+	MaxWSPerIP      int            // WebSocket connections one client may hold
 	TrustedProxies  []netip.Prefix // peers whose X-Forwarded-For is believed
+	IPv6BanPrefix   int            // prefix length that makes one IPv6 client
 	Images          string         // empty: the built-in kitties
 	AdminToken      string         // empty: the admin API is off
 	Secret          string         // empty: a key kept in the store
@@ -86,8 +93,16 @@ var options = []option{
 		parse: func(c *config, v string) (err error) { c.MaxTicketsPerIP, err = parseInt(v, 1, 0); return err }},
 	{name: "max-queue", def: "1000000", usage: "`length` of the longest line (at least 1)",
 		parse: func(c *config, v string) (err error) { c.MaxQueue, err = parseInt(v, 1, 0); return err }},
+	{name: "take-rate", def: "1/s", usage: "`rate` at which one client may take tickets, COUNT/PERIOD (e.g. 1/s, 30/m, 5/10s), or off",
+		parse: func(c *config, v string) (err error) { c.TakeRate, err = parseRate(v); return err }},
+	{name: "take-burst", def: "10", usage: "`number` of tickets one client may take at once before --take-rate applies (1..1000000)",
+		parse: func(c *config, v string) (err error) { c.TakeBurst, err = parseInt(v, 1, 1000000); return err }},
+	{name: "max-ws-per-ip", def: "20", usage: "`number` of WebSocket connections one client may hold (1..100000)",
+		parse: func(c *config, v string) (err error) { c.MaxWSPerIP, err = parseInt(v, 1, 100000); return err }},
 	{name: "trusted-proxies", def: "", usage: "comma-separated `CIDRs` or IPs whose X-Forwarded-For is believed",
 		parse: func(c *config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(v); return err }},
+	{name: "ipv6-ban-prefix", def: "64", usage: "prefix `length` (32..128) of the IPv6 network that counts as one client for bans and limits",
+		parse: func(c *config, v string) (err error) { c.IPv6BanPrefix, err = parseInt(v, 32, 128); return err }},
 	{name: "images", def: "", usage: "`folder` of pictures to serve instead of the built-in kitties",
 		parse: func(c *config, v string) error { c.Images = v; return nil }},
 	{name: "admin-token", def: "", secret: true, usage: "bearer `token` for the admin API (at least 16 characters); empty = admin API off",
@@ -327,6 +342,39 @@ func parseInt(v string, least, most int) (int, error) {
 		return 0, fmt.Errorf("must be from %d to %d", least, most)
 	}
 	return n, nil
+}
+
+// ratePeriods are the one-letter periods of a rate: 1/s is one a second.
+var ratePeriods = map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}
+
+// parseRate reads COUNT/PERIOD, e.g. 1/s, 30/m or 5/10s, as events a
+// second; "off" is no limit.
+func parseRate(v string) (rate.Limit, error) {
+	if strings.EqualFold(v, "off") {
+		return rate.Inf, nil
+	}
+	const want = "want COUNT/PERIOD, e.g. 1/s, 30/m or 5/10s, or off"
+	count, period, ok := strings.Cut(v, "/")
+	if !ok {
+		return 0, errors.New(want)
+	}
+	n, err := strconv.ParseFloat(count, 64)
+	if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+		return 0, errors.New(want)
+	}
+	d, ok := ratePeriods[period]
+	if !ok {
+		if d, err = time.ParseDuration(period); err != nil {
+			return 0, errors.New(want)
+		}
+	}
+	switch {
+	case n <= 0:
+		return 0, errors.New("the count must be more than 0 (use off for no limit)")
+	case d < time.Millisecond:
+		return 0, errors.New("the period must be at least 1ms")
+	}
+	return rate.Limit(n / d.Seconds()), nil
 }
 
 func parseBool(v string) (bool, error) {

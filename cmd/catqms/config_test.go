@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // env is a fake environment for getenv.
@@ -31,6 +33,10 @@ func TestConfigDefaults(t *testing.T) {
 		BanDuration:     time.Hour,
 		MaxTicketsPerIP: 10,
 		MaxQueue:        1000000,
+		TakeRate:        1,
+		TakeBurst:       10,
+		MaxWSPerIP:      20,
+		IPv6BanPrefix:   64,
 		LogFormat:       "text",
 		LogLevel:        slog.LevelInfo,
 		Line:            "kitties",
@@ -66,6 +72,18 @@ var validCases = []struct {
 	{"ban-duration", "720h", func(c config) any { return c.BanDuration }, 720 * time.Hour},
 	{"max-tickets-per-ip", "1", func(c config) any { return c.MaxTicketsPerIP }, 1},
 	{"max-queue", "5", func(c config) any { return c.MaxQueue }, 5},
+	{"take-rate", "30/m", func(c config) any { return c.TakeRate }, rate.Limit(0.5)},
+	{"take-rate", "5/10s", func(c config) any { return c.TakeRate }, rate.Limit(0.5)},
+	{"take-rate", "2.5/s", func(c config) any { return c.TakeRate }, rate.Limit(2.5)},
+	{"take-rate", "3600/h", func(c config) any { return c.TakeRate }, rate.Limit(1)},
+	{"take-rate", "OFF", func(c config) any { return c.TakeRate }, rate.Inf},
+	{"take-burst", "1", func(c config) any { return c.TakeBurst }, 1},
+	{"take-burst", "1000000", func(c config) any { return c.TakeBurst }, 1000000},
+	{"max-ws-per-ip", "1", func(c config) any { return c.MaxWSPerIP }, 1},
+	{"max-ws-per-ip", "500", func(c config) any { return c.MaxWSPerIP }, 500},
+	{"ipv6-ban-prefix", "48", func(c config) any { return c.IPv6BanPrefix }, 48},
+	{"ipv6-ban-prefix", "32", func(c config) any { return c.IPv6BanPrefix }, 32},
+	{"ipv6-ban-prefix", "128", func(c config) any { return c.IPv6BanPrefix }, 128},
 	{"trusted-proxies", "10.0.0.0/8, 192.168.1.7 ,fd00::/8,::1,10.1.2.3/16",
 		func(c config) any { return c.TrustedProxies },
 		[]netip.Prefix{
@@ -202,6 +220,20 @@ var invalidCases = []struct {
 	{"max-tickets-per-ip", "1.5", "not a whole number"},
 	{"max-queue", "-3", "at least 1"},
 	{"max-queue", "99999999999999999999", "not a whole number"},
+	{"take-rate", "1", "want COUNT/PERIOD"},
+	{"take-rate", "1/day", "want COUNT/PERIOD"},
+	{"take-rate", "x/s", "want COUNT/PERIOD"},
+	{"take-rate", "NaN/s", "want COUNT/PERIOD"},
+	{"take-rate", "0/s", "more than 0"},
+	{"take-rate", "-1/s", "more than 0"},
+	{"take-rate", "1/0s", "at least 1ms"},
+	{"take-burst", "0", "from 1 to 1000000"},
+	{"take-burst", "many", "not a whole number"},
+	{"max-ws-per-ip", "0", "from 1 to 100000"},
+	{"max-ws-per-ip", "100001", "from 1 to 100000"},
+	{"ipv6-ban-prefix", "31", "from 32 to 128"},
+	{"ipv6-ban-prefix", "129", "from 32 to 128"},
+	{"ipv6-ban-prefix", "/64", "not a whole number"},
 	{"trusted-proxies", "10.0.0.0/33", "not a CIDR"},
 	{"trusted-proxies", "10.0.0.1,proxy.local", "neither an IP nor a CIDR"},
 	{"admin-token", "short", "at least 16 characters"},

@@ -46,10 +46,6 @@ const (
 	maxHeaderBytes    = 16 << 10
 )
 
-// ipv6BanPrefix keys an IPv6 client by its /64: one host usually owns a whole
-// /64, so banning one address of it would ban nothing.
-const ipv6BanPrefix = 64
-
 // closeTimeout bounds the closing of the parts behind the HTTP server once
 // in-flight requests are done. The hub can need its write wait (10s) to get
 // close frames past slow clients; the rest closes at once.
@@ -235,11 +231,15 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 
 	p.srv, err = server.New(server.Config{
 		TrustedProxies: cfg.TrustedProxies,
-		IPv6BanPrefix:  ipv6BanPrefix,
+		IPv6BanPrefix:  cfg.IPv6BanPrefix,
+		MaxWSPerClient: cfg.MaxWSPerIP,
+		TakeRate:       cfg.TakeRate,
+		TakeBurst:      cfg.TakeBurst,
 		AdminToken:     cfg.AdminToken,
 		Version:        version,
 	}, server.Deps{
 		Line:   p.line,
+		Admin:  p.line,
 		Images: images,
 		Hub:    p.hub,
 		Pages:  frontend.Handler(),

@@ -1,0 +1,326 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/catqms/catqms/queue"
+)
+
+// The admin API: /api/v1/admin/…, served only when Config.AdminToken is
+// set, to requests that carry it as a bearer token. Every action is one
+// atomic operation of the line (queue.Admin); its change reaches every
+// watcher, on every replica, as a new snapshot like any other change.
+//
+// No separate "admin" WebSocket message is broadcast: the hub remembers its
+// last broadcast for browsers that connect later, which must be a snapshot,
+// and a message sent here would reach only this replica's browsers. The
+// snapshot shows what the action changed (paused, counters, calls).
+
+const (
+	// adminFailureDelay slows every answer to a wrong admin token, so that
+	// guessing is slow even before it is hopeless (tokens have 16+ characters).
+	adminFailureDelay = 250 * time.Millisecond
+	// defaultBanList and maxBanList bound GET /api/v1/admin/bans.
+	defaultBanList = 100
+	maxBanList     = 1000
+	// maxClientKeyLen bounds the client named in DELETE …/bans/{client}.
+	maxClientKeyLen = 64
+)
+
+// outcomeBody answers every admin action that changes the line.
+type outcomeBody struct {
+	Action   string   `json:"action"`
+	Version  int64    `json:"version"`          // the line's version after the action
+	Ticket   string   `json:"ticket,omitempty"` // the ticket acted on
+	Called   []string `json:"called"`           // tickets the action called
+	Counters int      `json:"counters"`
+	Paused   bool     `json:"paused"`
+}
+
+// banBody is one banned client.
+type banBody struct {
+	Client string    `json:"client"`
+	EndsAt time.Time `json:"ends_at"`
+}
+
+// bansBody answers GET /api/v1/admin/bans.
+type bansBody struct {
+	Bans  []banBody `json:"bans"`  // the latest first
+	Total int64     `json:"total"` // banned now, listed or not
+}
+
+// statsBody answers GET /api/v1/admin/stats.
+type statsBody struct {
+	Issued              int64   `json:"issued"`
+	Served              int64   `json:"served"`
+	Expired             int64   `json:"expired"`
+	Left                int64   `json:"left"`
+	Bans                int64   `json:"bans"` // bans ever made
+	MeanWaitSeconds     float64 `json:"mean_wait_seconds"`
+	MeanServiceSeconds  float64 `json:"mean_service_seconds"`
+	Length              int64   `json:"length"`
+	Counters            int     `json:"counters"`
+	Serving             int64   `json:"serving"`
+	Called              int64   `json:"called"`
+	Paused              bool    `json:"paused"`
+	ETASecondsPerTicket int64   `json:"eta_seconds_per_ticket"`
+}
+
+// counterBody is PUT /api/v1/admin/counters.
+type counterBody struct {
+	Counters *int `json:"counters"`
+}
+
+// skipBody is the optional body of POST /api/v1/admin/skip.
+type skipBody struct {
+	Ticket string `json:"ticket"`
+}
+
+// adminRoutes mounts the admin API on api when an admin token is set.
+// Without one, no admin route exists: every admin path answers 404.
+func (s *Server) adminRoutes(api *gin.RouterGroup) {
+	if s.cfg.AdminToken == "" {
+		return
+	}
+	a := api.Group("/admin", s.adminAuth)
+	a.POST("/pause", s.adminAction("pause", func(ctx context.Context, _ *gin.Context) (queue.Outcome, error) {
+		return s.admin.Pause(ctx)
+	}))
+	a.POST("/resume", s.adminAction("resume", func(ctx context.Context, _ *gin.Context) (queue.Outcome, error) {
+		return s.admin.Resume(ctx)
+	}))
+	a.POST("/call-next", s.adminAction("call_next", func(ctx context.Context, _ *gin.Context) (queue.Outcome, error) {
+		return s.admin.CallNext(ctx)
+	}))
+	a.POST("/skip", s.adminAction("skip", s.adminSkip))
+	a.PUT("/counters", s.adminAction("set_counters", s.adminSetCounters))
+	a.DELETE("/sessions/:label", s.adminAction("end_session", func(ctx context.Context, c *gin.Context) (queue.Outcome, error) {
+		return s.admin.EndSession(ctx, c.Param("label"))
+	}))
+	a.GET("/bans", s.adminBans)
+	// A catch-all, because an IPv6 client key is a prefix with a slash
+	// ("2001:db8::/64"), escaped or not.
+	a.DELETE("/bans/*client", s.adminAction("unban", s.adminUnban))
+	a.GET("/stats", s.adminStats)
+}
+
+// adminAuth lets through requests with the admin bearer token. A missing or
+// malformed Authorization header is 401 with a Bearer challenge; a wrong
+// token is 403, logged with the client's address and answered after a
+// short delay. Admin failures never ban: the admin's own address must not
+// lock itself out over a typo.
+func (s *Server) adminAuth(c *gin.Context) {
+	token, ok, err := bearerToken(c.Request.Header.Values("Authorization"))
+	if err != nil || !ok {
+		s.log.Warn("admin: no credentials", "client", clientFrom(c).IP.String(),
+			"method", c.Request.Method, "route", routeOf(c))
+		c.Header("WWW-Authenticate", `Bearer realm="catqms admin"`)
+		s.fail(c, queue.Errorf(queue.CodeUnauthorized, "send the admin token as Authorization: Bearer TOKEN"))
+		return
+	}
+	if !sameSecret(token, s.cfg.AdminToken) {
+		s.log.Warn("admin: wrong token", "client", clientFrom(c).IP.String(),
+			"method", c.Request.Method, "route", routeOf(c))
+		sleep(c.Request.Context(), adminFailureDelay)
+		s.fail(c, queue.Errorf(queue.CodeForbidden, "the admin token is wrong"))
+		return
+	}
+	c.Next()
+}
+
+// sameSecret compares two secrets in constant time. Hashing first makes
+// the time independent of their lengths too.
+func sameSecret(got, want string) bool {
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// adminAction makes a handler of one admin action: run it, log who did
+// what and how it went, and answer its outcome or its error.
+func (s *Server) adminAction(action string, run func(context.Context, *gin.Context) (queue.Outcome, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		out, err := run(c.Request.Context(), c)
+		s.logAdmin(c, action, err, out)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		called := out.Called
+		if called == nil {
+			called = []string{}
+		}
+		respond(c, http.StatusOK, outcomeBody{
+			Action: action, Version: out.Version, Ticket: out.Ticket, Called: called,
+			Counters: out.Counters, Paused: out.Paused,
+		})
+	}
+}
+
+// logAdmin records one admin action: what, by which address, the result
+// (ok, or the error code) and, when it worked, what it did. The record's
+// time says when.
+func (s *Server) logAdmin(c *gin.Context, action string, err error, out queue.Outcome) {
+	args := []any{"action", action, "client", clientFrom(c).IP.String()}
+	switch {
+	case err != nil:
+		args = append(args, "result", string(queue.ErrorCode(err)))
+	case out.Ticket != "":
+		args = append(args, "result", "ok", "ticket", out.Ticket, "called", out.Called, "version", out.Version)
+	default:
+		args = append(args, "result", "ok", "called", out.Called, "version", out.Version)
+	}
+	s.log.Info("admin action", args...)
+}
+
+// adminSkip is POST /api/v1/admin/skip, with an optional {"ticket": LABEL}.
+func (s *Server) adminSkip(ctx context.Context, c *gin.Context) (queue.Outcome, error) {
+	var body skipBody
+	present, err := readJSON(c.Request, &body)
+	if err != nil {
+		return queue.Outcome{}, err
+	}
+	if present && body.Ticket == "" {
+		return queue.Outcome{}, queue.Errorf(queue.CodeBadRequest, `send {"ticket": LABEL}, or no body to skip the ticket called longest ago`)
+	}
+	return s.admin.Skip(ctx, body.Ticket)
+}
+
+// adminSetCounters is PUT /api/v1/admin/counters with {"counters": N}.
+func (s *Server) adminSetCounters(ctx context.Context, c *gin.Context) (queue.Outcome, error) {
+	var body counterBody
+	present, err := readJSON(c.Request, &body)
+	if err != nil {
+		return queue.Outcome{}, err
+	}
+	if !present || body.Counters == nil {
+		return queue.Outcome{}, queue.Errorf(queue.CodeBadRequest, `send {"counters": N} with N from 1 to %d`, queue.MaxCounters)
+	}
+	return s.admin.SetCounters(ctx, *body.Counters)
+}
+
+// adminUnban is DELETE /api/v1/admin/bans/{client}.
+func (s *Server) adminUnban(ctx context.Context, c *gin.Context) (queue.Outcome, error) {
+	key, err := parseClientKey(strings.TrimPrefix(c.Param("client"), "/"))
+	if err != nil {
+		return queue.Outcome{}, err
+	}
+	return s.admin.Unban(ctx, key)
+}
+
+// parseClientKey checks a client key as GET …/bans lists it (an IPv4
+// address, an IPv6 prefix or address, or "unknown") and returns it in the
+// form the server keys clients by, so that "2001:DB8::/64" finds
+// "2001:db8::/64".
+func parseClientKey(s string) (string, error) {
+	if len(s) > maxClientKeyLen {
+		return "", queue.Errorf(queue.CodeBadRequest, "a client key is at most %d characters", maxClientKeyLen)
+	}
+	if s == "unknown" {
+		return s, nil
+	}
+	if ip, err := netip.ParseAddr(s); err == nil && ip.Zone() == "" {
+		return ip.Unmap().String(), nil
+	}
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked().String(), nil
+	}
+	return "", queue.Errorf(queue.CodeBadRequest, "%q is not a client key: an IPv4 address or an IPv6 prefix like 2001:db8::/64", truncate(s, maxClientKeyLen))
+}
+
+// adminBans is GET /api/v1/admin/bans[?limit=N]: the clients banned now.
+func (s *Server) adminBans(c *gin.Context) {
+	limit := defaultBanList
+	if v, ok := c.GetQuery("limit"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxBanList {
+			s.fail(c, queue.Errorf(queue.CodeBadRequest, "limit must be a whole number from 1 to %d", maxBanList))
+			return
+		}
+		limit = n
+	}
+	bans, total, err := s.admin.Bans(c.Request.Context(), limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	body := bansBody{Bans: make([]banBody, 0, len(bans)), Total: total}
+	for _, b := range bans {
+		body.Bans = append(body.Bans, banBody{Client: b.Client, EndsAt: b.EndsAt.UTC()})
+	}
+	respond(c, http.StatusOK, body)
+}
+
+// adminStats is GET /api/v1/admin/stats: the running totals and the line now.
+func (s *Server) adminStats(c *gin.Context) {
+	st, err := s.admin.AdminStats(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	respond(c, http.StatusOK, statsBody{
+		Issued:              st.Issued,
+		Served:              st.Served,
+		Expired:             st.Expired,
+		Left:                st.Left,
+		Bans:                st.Bans,
+		MeanWaitSeconds:     st.MeanWait.Seconds(),
+		MeanServiceSeconds:  st.MeanService.Seconds(),
+		Length:              st.Length,
+		Counters:            st.Counters,
+		Serving:             st.Serving,
+		Called:              st.Called,
+		Paused:              st.Paused,
+		ETASecondsPerTicket: etaSeconds(st.ETAPerTicket),
+	})
+}
+
+// readJSON decodes a JSON object body into v, refusing unknown fields and
+// anything after the object. An absent or blank body is not an error:
+// present is false.
+func readJSON(r *http.Request, v any) (present bool, err error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return false, nil
+	}
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+			return false, queue.Errorf(queue.CodeBadRequest, "the body is larger than %d bytes", maxBodyBytes)
+		}
+		return false, queue.Errorf(queue.CodeBadRequest, "the body could not be read")
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return false, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return true, queue.Errorf(queue.CodeBadRequest, "the body is not the JSON object this route takes: %s", truncate(err.Error(), 120))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return true, queue.Errorf(queue.CodeBadRequest, "the body has data after the JSON object")
+	}
+	return true, nil
+}
