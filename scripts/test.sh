@@ -3,7 +3,7 @@
 # (.ci/run execs this). Works from any directory, as root (CI) or as a user.
 #
 #   1. installs the system programs the integration tests need (redis-server,
-#      redis-sentinel, redis-tools, chromium) when they are missing;
+#      redis-sentinel, redis-tools, chromium, nginx-light) when they are missing;
 #   2. go vet, gofmt, go test -race, each timed, stopping at the first failure;
 #   3. on exit, stops anything the run left behind and removes its temp dir.
 #
@@ -14,20 +14,23 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Daemons (nginx, redis-server) live in sbin, which a user's PATH may lack.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 packages=("$@")
 ((${#packages[@]})) || packages=(./...)
 
 # Debian packages the tests need, and a command that proves each is there.
-PACKAGES=(redis-server redis-sentinel redis-tools chromium)
+PACKAGES=(redis-server redis-sentinel redis-tools chromium nginx-light)
 declare -A PACKAGE_COMMAND=(
 	[redis-server]=redis-server
 	[redis-sentinel]=redis-sentinel
 	[redis-tools]=redis-cli
 	[chromium]=chromium
+	[nginx-light]=nginx
 )
 # Services a package's postinst may start; stopped again if this run installed them.
-SERVICES=(redis-server redis-sentinel)
+SERVICES=(redis-server redis-sentinel nginx)
 
 created_policy_rc=0 # 1: this run wrote /usr/sbin/policy-rc.d and must remove it
 installed=()        # packages this run installed
@@ -309,6 +312,9 @@ govulncheck_local() {
 	go run ./scripts/vulnreport <"$out"
 }
 
+# The deployment topology with real processes: Redis with AOF, three
+# replicas behind nginx, a replica and then Redis killed during 100 visits.
+run_step "cluster smoke (3 replicas, nginx, faults)" scripts/cluster-smoke.sh
 run_step "staticcheck ./..." go run "$STATICCHECK" ./...
 run_step "govulncheck ./... (local database from ${VULNDB%@*})" govulncheck_local
 # The seed corpora (testdata/fuzz) ran with the tests above; these look for
