@@ -8,7 +8,7 @@
 import * as api from './api.js';
 import { LiveClient, liveURL } from './live.js';
 import { ServerClock, formatCountdown, humanWait, humanDuration } from './fmt.js';
-import { renderBoard, renderConn, tickCountdowns, lists } from './boardview.js';
+import { boardElements, renderBoard, renderConn, tickCountdowns, lists } from './boardview.js';
 import { byId, setText, show } from './dom.js';
 import { SoundPlayer, YOUR_TURN } from './sound.js';
 
@@ -50,14 +50,7 @@ const els = {
   leaveCancel: byId('leave-cancel'),
   notifyHint: byId('notify-hint'),
 };
-const boardEls = {
-  serving: byId('board-serving'),
-  called: byId('board-called'),
-  waiting: byId('board-waiting'),
-  length: byId('board-length'),
-  more: byId('board-more'),
-  paused: byId('board-paused'),
-};
+const boardEls = boardElements();
 
 const clock = new ServerClock();
 const sound = new SoundPlayer();

@@ -2,7 +2,7 @@
 // next in line, and each new call chimed and read out loud, one at a time.
 import { LiveClient, liveURL } from './live.js';
 import { ServerClock } from './fmt.js';
-import { renderBoard, renderConn, tickCountdowns, lists } from './boardview.js';
+import { boardElements, renderBoard, renderConn, tickCountdowns, lists } from './boardview.js';
 import { byId, setText, show } from './dom.js';
 import { SoundPlayer, CHIME } from './sound.js';
 import { Announcer } from './announce.js';
@@ -20,14 +20,7 @@ const els = {
   soundToggle: byId('sound-toggle'),
   siteUrl: byId('site-url'),
 };
-const boardEls = {
-  serving: byId('board-serving'),
-  called: byId('board-called'),
-  waiting: byId('board-waiting'),
-  length: byId('board-length'),
-  more: byId('board-more'),
-  paused: byId('board-paused'),
-};
+const boardEls = boardElements();
 
 const clock = new ServerClock();
 const sound = new SoundPlayer(0.35);

@@ -1,7 +1,7 @@
 // Rendering of the live line, shared by the ticket page and the TV board:
 // now serving, called (with the no-show countdown), the next 64 in columns of
 // 16, the line length, and the connection status.
-import { h, setText, show } from './dom.js';
+import { byId, h, setText, show } from './dom.js';
 import { formatCountdown } from './fmt.js';
 
 /** Returns the snapshot's lists, treating absent ones (JSON null) as empty. */
@@ -40,6 +40,18 @@ function ticketItem(tag, label, mine, ...rest) {
 
 function emptyItem(text) {
   return h('li', { className: 'empty' }, text);
+}
+
+/** The board's elements, by the ids both pages give them. */
+export function boardElements() {
+  return {
+    serving: byId('board-serving'),
+    called: byId('board-called'),
+    waiting: byId('board-waiting'),
+    length: byId('board-length'),
+    more: byId('board-more'),
+    paused: byId('board-paused'),
+  };
 }
 
 /**
