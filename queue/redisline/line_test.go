@@ -699,3 +699,40 @@ func TestStoreWipeKeepsVersionsGrowingAndSettings(t *testing.T) {
 		}
 	})
 }
+
+// TestReplicasHearEachOtherAtOnce: a change made through one Line reaches
+// another Line on the same store through pub/sub, well before its tick or
+// any resync would.
+func TestReplicasHearEachOtherAtOnce(t *testing.T) {
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) {
+			ctx := context.Background()
+			rdb := s.new(t)
+			listener, err := New(ctx, rdb, Options{Tick: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer listener.Close()
+			taker, err := New(ctx, rdb, Options{Tick: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer taker.Close()
+			for range 3 {
+				is, err := taker.Take(ctx, "a")
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, _ := taker.Snapshot(ctx)
+				deadline := time.Now().Add(time.Second)
+				for listener.version.Load() < want.Version {
+					if time.Now().After(deadline) {
+						t.Fatalf("listener at version %d, %s taken at %d: no notice within 1s",
+							listener.version.Load(), is.Ticket.Label, want.Version)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		})
+	}
+}

@@ -187,7 +187,9 @@ local function reply(code, seq, extra)
   end
   if dirty then
     r[2] = redis.call('INCR', K.ver)
-    redis.call('PUBLISH', K.chan, r[2] .. ' ' .. r[3])
+    -- %.0f, not tostring: Lua prints a number above 1e14 (the version is
+    -- microseconds) in exponent form, which no listener can parse.
+    redis.call('PUBLISH', K.chan, string.format('%.0f %.0f', r[2], r[3]))
   else
     r[2] = tonumber(redis.call('GET', K.ver))
   end
