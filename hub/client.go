@@ -54,8 +54,9 @@ type Client struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 
-	// send is the bounded queue drained by writePump. It is never closed
-	// (Send may race with shutdown); gone tells the writer to stop instead.
+	// send is the bounded queue the writer drains; a nil entry is a ping.
+	// It is never closed (Send may race with shutdown); gone tells the
+	// writer to stop instead.
 	send chan *websocket.PreparedMessage
 
 	// registered and unregistered are closed by the owner when it has added
@@ -64,11 +65,17 @@ type Client struct {
 	registered   chan struct{}
 	unregistered chan struct{}
 	readDone     chan struct{} // closed when readPump stops reading
-	writeDone    chan struct{} // closed when writePump has closed the connection
+	writeDone    chan struct{} // closed when the last writer has closed the connection
 
-	mu     sync.Mutex    // guards reason and the send-or-drop decision
+	mu     sync.Mutex    // guards reason, the send-or-drop decision and the writer state
 	reason goneReason    // zero while the client is live
 	gone   chan struct{} // closed when reason is set
+	// The writer is a goroutine that runs only while there is something to
+	// write: an idle connection holds no writer goroutine and no stack for
+	// it, which is most of a watcher's memory. At most one runs at a time.
+	started bool        // Serve has started the connection: writers may run
+	writing bool        // a writer goroutine is running, or the last one ran
+	pinger  *time.Timer // queues a ping every pingPeriod
 
 	valueMu sync.Mutex
 	value   any
@@ -143,11 +150,48 @@ func (c *Client) enqueue(pm *websocket.PreparedMessage) bool {
 	}
 	select {
 	case c.send <- pm:
+		c.wakeWriterLocked()
 		return true
 	default:
 		c.shutdownLocked(goneSlow)
 		return false
 	}
+}
+
+// start lets writers run once Serve has registered the client, and starts
+// the pings. c.mu is not held.
+func (c *Client) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.started = true
+	c.pinger = time.AfterFunc(c.hub.cfg.pingPeriod(), c.ping)
+	if c.reason != 0 || len(c.send) > 0 {
+		c.wakeWriterLocked()
+	}
+}
+
+// wakeWriterLocked starts a writer unless one is running. c.mu is held.
+func (c *Client) wakeWriterLocked() {
+	if c.started && !c.writing {
+		c.writing = true
+		go c.write()
+	}
+}
+
+// ping queues a ping, unless the queue is full: then the connection is
+// busy and the writes already show whether the peer is there.
+func (c *Client) ping() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason != 0 {
+		return
+	}
+	select {
+	case c.send <- nil:
+		c.wakeWriterLocked()
+	default:
+	}
+	c.pinger.Reset(c.hub.cfg.pingPeriod())
 }
 
 // shutdown marks the client gone (the first reason wins) and wakes the
@@ -171,6 +215,7 @@ func (c *Client) shutdownLocked(reason goneReason) {
 		_ = c.conn.Close()
 		c.hub.logger.Info("hub: dropped slow client", "remote", c.req.RemoteAddr)
 	}
+	c.wakeWriterLocked() // the writer ends the connection
 }
 
 func (c *Client) goneReason() goneReason {
@@ -179,44 +224,47 @@ func (c *Client) goneReason() goneReason {
 	return c.reason
 }
 
-// writePump is the only goroutine that writes to the connection (besides
-// gorilla's own control replies and Close, which are safe concurrently). It
-// owns closing the connection.
-func (c *Client) writePump() {
+// write is the writer: the only goroutine that writes to the connection
+// (besides gorilla's own control replies and Close, which are safe
+// concurrently). It drains the queue and returns when it is empty; the next
+// enqueue starts another. Once the client is gone, the writer that sees it
+// ends the connection, and no writer runs after it.
+func (c *Client) write() {
 	h := c.hub
-	ticker := time.NewTicker(h.cfg.pingPeriod())
-	defer func() {
-		ticker.Stop()
-		_ = c.conn.Close()
-		close(c.writeDone)
-		h.pumps.Done()
-	}()
 	for {
-		// Prefer leaving over writing what is still queued: the client
-		// resyncs from a snapshot anyway.
-		select {
-		case <-c.gone:
-			c.finish()
-			return
-		default:
+		c.mu.Lock()
+		leaving := c.reason != 0
+		var pm *websocket.PreparedMessage
+		if !leaving {
+			select {
+			case pm = <-c.send:
+			default:
+				c.writing = false
+				c.mu.Unlock()
+				return
+			}
 		}
-		select {
-		case <-c.gone:
+		c.mu.Unlock()
+		// Leaving wins over writing what is still queued: the client
+		// resyncs from a snapshot anyway.
+		if leaving {
 			c.finish()
+			c.pinger.Stop()
+			_ = c.conn.Close()
+			close(c.writeDone)
+			h.pumps.Done()
 			return
-		case pm := <-c.send:
+		}
+		var err error
+		if pm == nil {
+			err = c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.WriteWait))
+		} else {
 			_ = c.conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteWait))
-			if err := c.conn.WritePreparedMessage(pm); err != nil {
-				h.logger.Debug("hub: write failed", "remote", c.req.RemoteAddr, "err", err)
-				c.shutdown(goneWriteFailed)
-				return
-			}
-		case <-ticker.C:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.WriteWait)); err != nil {
-				h.logger.Debug("hub: ping failed", "remote", c.req.RemoteAddr, "err", err)
-				c.shutdown(goneWriteFailed)
-				return
-			}
+			err = c.conn.WritePreparedMessage(pm)
+		}
+		if err != nil {
+			h.logger.Debug("hub: write failed", "remote", c.req.RemoteAddr, "err", err)
+			c.shutdown(goneWriteFailed)
 		}
 	}
 }
@@ -224,7 +272,7 @@ func (c *Client) writePump() {
 // finish ends the connection according to why the client is gone.
 func (c *Client) finish() {
 	if c.goneReason() != goneHubClosed {
-		return // the deferred Close in writePump is all that is needed
+		return // the Close after finish is all that is needed
 	}
 	h := c.hub
 	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")

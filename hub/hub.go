@@ -34,7 +34,7 @@ const (
 	DefaultWriteWait       = 10 * time.Second
 	DefaultPongWait        = 60 * time.Second
 	DefaultMaxMessageSize  = 4096
-	DefaultReadBufferSize  = 1024
+	DefaultReadBufferSize  = 512
 	DefaultWriteBufferSize = 1024
 )
 
@@ -60,7 +60,8 @@ type Config struct {
 	// MaxMessageSize is the largest inbound message accepted; a larger one
 	// closes the connection with CloseMessageTooBig. Default 4096.
 	MaxMessageSize int64
-	// ReadBufferSize is the per-connection read buffer. Default 1024.
+	// ReadBufferSize is the per-connection read buffer. Browsers send only
+	// small messages, and every idle connection holds it. Default 512.
 	ReadBufferSize int
 	// WriteBufferSize is the size of the write buffers, which are taken from
 	// a pool shared by all connections of the hub only while a write is in
@@ -262,7 +263,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, handler Handler) err
 		h.pumps.Add(-2)
 		return ErrClosed
 	}
-	go c.writePump()
+	c.start() // the writer runs whenever there is something to write
 	go c.readPump()
 	return nil
 }
