@@ -138,7 +138,8 @@ type Line interface {
 	Ping(ctx context.Context) error
 	// Changes delivers a signal after any change to the line, made by this
 	// process or another. Signals coalesce: one pending signal stands for
-	// any number of changes. The channel is closed when the line is closed.
+	// any number of changes. After the line is closed nothing more is sent
+	// (the channel stays open).
 	Changes() <-chan struct{}
 }
 

@@ -217,8 +217,9 @@ func (l *Line) sharedSecret(ctx context.Context) ([]byte, error) {
 	return hex.DecodeString(stored)
 }
 
-// Close stops the line's goroutines and closes its Changes channel. It is
-// safe to call more than once.
+// Close stops the line's goroutines; Changes sends nothing more. It is
+// safe to call more than once. The Changes channel is not closed: a request
+// still running after a timed-out shutdown may finish a script and signal.
 func (l *Line) Close() error {
 	l.closeOnce.Do(func() {
 		close(l.stop)
@@ -226,7 +227,6 @@ func (l *Line) Close() error {
 			_ = l.pubsub.Close()
 		}
 		l.wg.Wait()
-		close(l.changes)
 	})
 	return nil
 }
@@ -261,9 +261,10 @@ type result struct {
 }
 
 func (l *Line) run(ctx context.Context, sc *redis.Script, args ...any) (any, error) {
-	argv := make([]any, 0, 2+len(l.settings)+len(args))
+	argv := make([]any, 0, 3+len(l.settings)+len(args))
 	argv = append(argv, l.prefix, l.clock.Now().UnixMilli())
 	argv = append(argv, l.settings...)
+	argv = append(argv, l.version.Load()) // the floor: versions never go back
 	argv = append(argv, args...)
 	v, err := sc.Run(ctx, l.rdb, []string{l.verKey}, argv...).Result()
 	if err != nil {
@@ -346,6 +347,11 @@ func (l *Line) saw(version, next int64) {
 
 // signal tells the consumer of Changes to look at the line again.
 func (l *Line) signal() {
+	select {
+	case <-l.stop:
+		return // closed: nobody listens any more
+	default:
+	}
 	select {
 	case l.changes <- struct{}{}:
 	default: // a signal is pending already: it stands for this one too
@@ -456,7 +462,9 @@ func (l *Line) parse(ctx context.Context, client, token string) (uint64, string,
 	if err != nil {
 		return 0, "", err
 	}
-	l.log.Warn("forged token: client banned", "client", client, "ban", l.opts.BanDuration)
+	if r.code == "forbidden" { // a new ban; repeats from a banned client are not news
+		l.log.Warn("forged token: client banned", "client", client, "ban", l.opts.BanDuration)
+	}
 	return 0, "", l.failure(r)
 }
 

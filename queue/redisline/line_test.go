@@ -664,7 +664,16 @@ func TestCloseTwice(t *testing.T) {
 	if err := errors.Join(l.Close(), l.Close()); err != nil {
 		t.Fatal(err)
 	}
-	for range l.Changes() { // a signal may still be buffered; then it must close
+	// A signal may still be buffered; after it, nothing more comes.
+	select {
+	case <-l.Changes():
+	default:
+	}
+	l.signal()
+	select {
+	case <-l.Changes():
+		t.Fatal("a signal after Close")
+	default:
 	}
 }
 
@@ -735,4 +744,32 @@ func TestReplicasHearEachOtherAtOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVersionsSurviveAFailoverToALaggingReplica: a new master that lags
+// holds a lower version than the replicas saw; the next operation lifts it
+// past what the caller saw and announces it.
+func TestVersionsSurviveAFailoverToALaggingReplica(t *testing.T) {
+	forEachStore(t, Options{}, func(t *testing.T, f *fixture) {
+		for range 5 {
+			f.take("a")
+		}
+		seen, _ := f.line.Snapshot(f.ctx)
+		// The promoted replica missed the last three changes.
+		if err := f.rdb.Set(f.ctx, f.line.verKey, seen.Version-3, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		after, err := f.line.Snapshot(f.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Version <= seen.Version {
+			t.Fatalf("version %d after the failover, %d seen before: it went back", after.Version, seen.Version)
+		}
+		is := f.take("b")
+		next, _ := f.line.Snapshot(f.ctx)
+		if next.Version <= after.Version {
+			t.Fatalf("version %d after taking %s, was %d", next.Version, is.Ticket.Label, after.Version)
+		}
+	})
 }

@@ -10,10 +10,11 @@
 -- ARGV[3…9] the line's settings: counters, head, view, keep and ban in ms,
 --          max queue, max tickets per client. They come with every call so
 --          that a store that lost its data still runs the line as configured.
--- ARGV[A…] the operation's own arguments (A = 10)
+-- ARGV[10] the highest version the calling replica has seen (its floor)
+-- ARGV[A…] the operation's own arguments (A = 11)
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
-local A = 10
+local A = 11
 local K = {
   ver = KEYS[1],
   seq = P .. 'seq',
@@ -184,6 +185,13 @@ local function reply(code, seq, extra)
   -- (no store makes a change per microsecond).
   if redis.call('EXISTS', K.ver) == 0 then
     redis.call('SET', K.ver, ARGV[2] .. '000')
+  end
+  -- Nor after a failover to a replica that lagged: a version below what a
+  -- caller has already seen is lifted past it, and announced, since the
+  -- line is not what watchers last saw.
+  if tonumber(redis.call('GET', K.ver)) < tonumber(ARGV[10]) then
+    redis.call('SET', K.ver, ARGV[10])
+    dirty = true
   end
   if dirty then
     r[2] = redis.call('INCR', K.ver)
