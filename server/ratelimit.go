@@ -132,7 +132,20 @@ func (l *rateLimiter) size() int {
 // per process, so N replicas allow up to N times the rate; the live ticket
 // cap (--max-tickets-per-ip) is in the store and holds across replicas.
 func (s *Server) rateLimitTakes(c *gin.Context) {
-	if ok, wait := s.takes.allow(clientFrom(c).Key, s.now()); !ok {
+	key := clientFrom(c).Key
+	if ok, wait := s.takes.allow(key, s.now()); !ok {
+		// SPEC: a banned client taking a ticket hears 403 banned, whatever
+		// else it did wrong; only the refused requests pay for the lookup.
+		left, err := s.line.BanRemaining(c.Request.Context(), key)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if left > 0 {
+			s.fail(c, &queue.Error{Code: queue.CodeBanned, RetryAfter: left,
+				Message: "this address is banned for presenting a forged token"})
+			return
+		}
 		s.fail(c, &queue.Error{
 			Code:       queue.CodeRateLimited,
 			Message:    "this client takes tickets too fast; try again after Retry-After seconds",

@@ -127,6 +127,12 @@ func TestTakeRateLimited(t *testing.T) {
 	e.take()
 	wantError(t, e.do(http.MethodGet, "/api/v1/token", nil), http.StatusTooManyRequests, queue.CodeRateLimited, true)
 
+	// A banned client over its rate hears that it is banned (SPEC), not 429.
+	wantError(t, e.redeem("forged", from("203.0.113.50")), http.StatusForbidden, queue.CodeForbidden, false)
+	for range 3 {
+		wantError(t, e.do(http.MethodGet, "/api/v1/token", nil, from("203.0.113.50")), http.StatusForbidden, queue.CodeBanned, true)
+	}
+
 	t.Run("off", func(t *testing.T) {
 		e := newTestServer(t, testOptions{cfg: Config{TakeRate: rate.Inf}, line: redisline.Options{MaxTicketsPerClient: 100}})
 		for range 30 {

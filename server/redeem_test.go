@@ -31,6 +31,8 @@ func badBodies() []struct {
 		{"no token at all", nil, nil},
 		{"empty JSON object", strings.NewReader(`{}`), []reqOption{ct("application/json")}},
 		{"empty JSON token", strings.NewReader(`{"token":""}`), []reqOption{ct("application/json")}},
+		{"blank JSON token", strings.NewReader(`{"token":"  "}`), []reqOption{ct("application/json")}},
+		{"blank form token", strings.NewReader("token=%20"), []reqOption{ct("application/x-www-form-urlencoded")}},
 		{"empty bearer", nil, []reqOption{header("Authorization", "Bearer ")}},
 		{"other auth scheme", nil, []reqOption{header("Authorization", "Basic dXNlcjpwdw==")}},
 		{"empty form token", strings.NewReader("token="), []reqOption{ct("application/x-www-form-urlencoded")}},

@@ -135,7 +135,7 @@ func jsonToken(body []byte) (string, error) {
 	if v.Token == nil {
 		return "", nil
 	}
-	if *v.Token == "" {
+	if strings.TrimSpace(*v.Token) == "" { // blank is missing: 400 (or banned), never a forgery
 		return "", queue.Errorf(queue.CodeBadRequest, "the token is empty")
 	}
 	return *v.Token, nil
@@ -149,7 +149,7 @@ func formToken(form url.Values) (string, error) {
 		return "", nil
 	case len(values) != 1:
 		return "", queue.Errorf(queue.CodeBadRequest, "send one token field")
-	case values[0] == "":
+	case strings.TrimSpace(values[0]) == "":
 		return "", queue.Errorf(queue.CodeBadRequest, "the token is empty")
 	}
 	return values[0], nil
