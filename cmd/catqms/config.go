@@ -271,7 +271,8 @@ func parsePort(s string) (int, error) {
 // redisSchemes are the URL schemes redisline.Dial understands. The full parse
 // happens in Dial; this only catches a wrong kind of URL early.
 var redisSchemes = map[string]bool{
-	"redis": true, "rediss": true, "redis-sentinel": true, "redis-cluster": true, "unix": true,
+	"redis": true, "rediss": true, "unix": true,
+	"redis-sentinel": true, "rediss-sentinel": true, "redis-cluster": true, "rediss-cluster": true,
 }
 
 func parseRedisURL(v string) (string, error) {

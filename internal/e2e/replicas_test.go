@@ -585,7 +585,9 @@ func TestReplicaKilledDeadlinesStillEnforced(t *testing.T) {
 }
 
 // TestWatcherSeesChangesFromAnotherReplica: a ticket taken on replica 1
-// reaches a WebSocket watcher on replica 3 within a second, every time.
+// reaches a WebSocket watcher on replica 3 within half a second, every time.
+// (The issue asks for a second at worst; without pub/sub a replica would
+// still catch up at its 1 s tick, so a second could not tell them apart.)
 func TestWatcherSeesChangesFromAnotherReplica(t *testing.T) {
 	redis := testenv.RedisServer(t)
 	svcs := startReplicas(t, 3, redis.URL())
@@ -601,8 +603,8 @@ func TestWatcherSeesChangesFromAnotherReplica(t *testing.T) {
 		})
 		d := m.At.Sub(start)
 		worst = max(worst, d)
-		if d > time.Second {
-			t.Errorf("%s taken on replica 1 reached replica 3's watcher after %v, want within 1s", label, d)
+		if d > 500*time.Millisecond {
+			t.Errorf("%s taken on replica 1 reached replica 3's watcher after %v, want within 500ms", label, d)
 		}
 	}
 	t.Logf("changes on replica 1 reached a watcher on replica 3 within %v (worst of 5)", worst.Round(time.Millisecond))

@@ -138,9 +138,9 @@ export class LiveClient {
           this.onTicket(msg);
           break;
         case 'stale':
-          // The server lost its store: its versions may start again from
-          // scratch, so the next snapshot is taken whatever its version.
-          this.lastVersion = -Infinity;
+          // The server lost its store. Versions still never go back (the
+          // store starts a lost version above every earlier one), so the
+          // next snapshot must be newer than the last one shown.
           this.setStatus({ stale: true });
           this.onStale();
           this.drop(ws);
