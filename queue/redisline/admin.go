@@ -2,6 +2,7 @@ package redisline
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -49,7 +50,8 @@ func loadAdminScripts() adminScriptSet {
 // lua/admin_lib.lua): the outcome, or the script's refusal as a domain
 // error. subject names what the action was about, for messages.
 func (l *Line) adminOp(ctx context.Context, sc *redis.Script, subject string, args ...any) (queue.Outcome, error) {
-	v, err := l.run(ctx, sc, args...)
+	op := queue.NewNonce() // the operation id: a replay answers, not acts (admin_lib.lua)
+	v, err := l.run(ctx, sc, append(args, hex.EncodeToString(op[:]))...)
 	if err != nil {
 		return queue.Outcome{}, err
 	}

@@ -361,3 +361,34 @@ func TestAdminStoreDown(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminReplayDoesNotActTwice: go-redis resends a script whose reply was
+// lost. A replayed skip (the same operation id) answers what the first run
+// did and expires nobody else.
+func TestAdminReplayDoesNotActTwice(t *testing.T) {
+	forEachStore(t, Options{}, func(t *testing.T, f *fixture) {
+		a, b := f.take("a"), f.take("b")
+		c := f.take("c")
+		const op = "0123456789abcdef0123456789abcdef"
+		first, err := f.line.run(f.ctx, adminScripts.skip, "0", op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := f.line.run(f.ctx, adminScripts.skip, "0", op) // the reply was "lost"
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(first) != fmt.Sprint(again) {
+			t.Fatalf("the replay answered %v, the first run %v", again, first)
+		}
+		f.wantState(a, queue.StateExpired)
+		f.wantState(b, queue.StateCalled) // not skipped by the replay
+		f.wantState(c, queue.StateWaiting)
+		// A new operation does act.
+		out, err := f.line.Skip(f.ctx, "")
+		if err != nil || out.Ticket != b.Ticket.Label {
+			t.Fatalf("a second skip = %+v, %v; want %s skipped", out, err, b.Ticket.Label)
+		}
+		f.wantState(c, queue.StateCalled)
+	})
+}

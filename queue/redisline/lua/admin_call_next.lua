@@ -5,7 +5,8 @@
 -- someone a no-show: that is admin_skip's job, so this refuses.
 -- Exactly one ticket is called, even on a line just shrunk below its busy
 -- counters: the operator asked for it, and the busy count does not grow.
-admin_begin()
+local replay = admin_begin()
+if replay then return replay end
 local nc = redis.call('ZCARD', K.called)
 if redis.call('ZCARD', K.line) <= nc then return admin_reply('nobody_waiting', 0) end
 local ended = 0

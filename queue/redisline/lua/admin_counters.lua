@@ -4,7 +4,8 @@
 -- simply calls nobody until fewer than the new number are busy.
 -- ARGV[A] the number of counters (the caller checks 1..1000).
 local n = tonumber(ARGV[A])
-admin_begin()
+local replay = admin_begin()
+if replay then return replay end
 if n ~= CFG.counters then dirty = true end
 redis.call('HSET', K.cfg, 'counters', ARGV[A])
 CFG.counters = n

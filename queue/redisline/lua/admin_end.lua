@@ -2,7 +2,8 @@
 -- the counter frees and the next ticket is called.
 -- ARGV[A] the ticket's seq.
 local seq = ARGV[A]
-admin_begin()
+local replay = admin_begin()
+if replay then return replay end
 local state = redis.call('HGET', tkey(seq), 's')
 if not state then return admin_reply('unknown', 0) end
 if state ~= 'serving' then return admin_reply('not_serving', seq) end

@@ -4,9 +4,19 @@
 --   {reply, counters, paused (0/1), {seqs the action called, in line order}}
 -- so watchers see the change at once (reply bumps the version and
 -- publishes when anything changed) and the operator sees its effect.
+--
+-- go-redis resends a script whose reply was lost, and an admin action must
+-- not act twice (a replayed skip would expire the next ticket too). Every
+-- action carries an operation id made by its caller as its last argument;
+-- its answer is kept under that id for two minutes, and a replay gets the
+-- kept answer instead of acting again.
 local called_before = {}
+local OP_KEY = P .. 'op:' .. ARGV[#ARGV]
 
+-- admin_begin returns the kept answer of a replay, or nil to go on.
 local function admin_begin()
+  local kept = redis.call('GET', OP_KEY)
+  if kept then return cjson.decode(kept) end
   advance()
   for _, seq in ipairs(redis.call('ZRANGE', K.called, 0, -1)) do
     called_before[seq] = true
@@ -25,5 +35,12 @@ local function admin_reply(code, seq, extra)
   end
   local paused = 0
   if CFG.paused then paused = 1 end
+  -- Numbers are kept as digit strings: cjson, like tostring, writes a
+  -- version (~1.8e15) in exponent form.
+  local kept = {}
+  for i, v in ipairs(r) do
+    if type(v) == 'number' then kept[i] = string.format('%.0f', v) else kept[i] = v end
+  end
+  redis.call('SET', OP_KEY, cjson.encode({kept, CFG.counters, paused, fresh}), 'PX', 120000)
   return {r, CFG.counters, paused, fresh}
 end

@@ -2,7 +2,8 @@
 -- every replica: the cfg hash overrides their settings. The line still
 -- moves while paused; only take refuses. Pausing twice changes nothing.
 local want = ARGV[A] == '1'
-admin_begin()
+local replay = admin_begin()
+if replay then return replay end
 if want ~= CFG.paused then
   if want then
     redis.call('HSET', K.cfg, 'paused', '1')

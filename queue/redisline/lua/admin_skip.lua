@@ -3,7 +3,8 @@
 -- ARGV[A] the ticket's seq, or 0 for the ticket called longest ago (the
 -- earliest deadline: every call gets the same head window).
 local seq = ARGV[A]
-admin_begin()
+local replay = admin_begin()
+if replay then return replay end
 if seq == '0' then
   local first = redis.call('ZRANGE', K.called, 0, 0)
   if #first == 0 then return admin_reply('not_called', 0) end

@@ -2,7 +2,8 @@
 -- the ban stay left; it may take new ones.
 -- ARGV[A] the client key.
 local client = ARGV[A]
-admin_begin()
+local replay = admin_begin()
+if replay then return replay end
 local left = banned(client)
 redis.call('ZREM', K.bans, client)
 redis.call('DEL', bkey(client))
