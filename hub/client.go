@@ -49,7 +49,7 @@ func (r goneReason) String() string {
 type Client struct {
 	hub     *Hub
 	conn    *websocket.Conn
-	req     *http.Request
+	remote  string // the peer's address, for logs
 	handler Handler
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -89,7 +89,7 @@ func newClient(h *Hub, conn *websocket.Conn, r *http.Request, handler Handler) *
 	return &Client{
 		hub:          h,
 		conn:         conn,
-		req:          r,
+		remote:       r.RemoteAddr,
 		handler:      handler,
 		ctx:          ctx,
 		cancel:       cancel,
@@ -115,10 +115,10 @@ func (c *Client) Send(data []byte) bool {
 	return c.enqueue(pm)
 }
 
-// Request returns the HTTP request that opened the connection, for the
-// client's address, headers and the like. Its context is already done; use
-// Context for the client's lifetime.
-func (c *Client) Request() *http.Request { return c.req }
+// RemoteAddr returns the network address of the peer that opened the
+// connection (the TCP peer, which may be a proxy). The upgrade request
+// itself is not kept: every idle connection would hold its headers.
+func (c *Client) RemoteAddr() string { return c.remote }
 
 // Context returns a context that is cancelled when the client is gone
 // (dropped, disconnected or the hub closed). It carries the upgrade
@@ -213,7 +213,7 @@ func (c *Client) shutdownLocked(reason goneReason) {
 		// Close may be called concurrently with the writer; it unblocks a
 		// write stuck on a full TCP buffer at once.
 		_ = c.conn.Close()
-		c.hub.logger.Info("hub: dropped slow client", "remote", c.req.RemoteAddr)
+		c.hub.logger.Info("hub: dropped slow client", "remote", c.remote)
 	}
 	c.wakeWriterLocked() // the writer ends the connection
 }
@@ -263,7 +263,7 @@ func (c *Client) write() {
 			err = c.conn.WritePreparedMessage(pm)
 		}
 		if err != nil {
-			h.logger.Debug("hub: write failed", "remote", c.req.RemoteAddr, "err", err)
+			h.logger.Debug("hub: write failed", "remote", c.remote, "err", err)
 			c.shutdown(goneWriteFailed)
 		}
 	}
@@ -305,7 +305,7 @@ func (c *Client) readPump() {
 		case <-h.quit:
 			<-h.ownerDone // the owner drops every client itself
 		}
-		h.logger.Debug("hub: client gone", "remote", c.req.RemoteAddr, "reason", c.goneReason().String())
+		h.logger.Debug("hub: client gone", "remote", c.remote, "reason", c.goneReason().String())
 		c.handler.OnClose(c)
 	}()
 
@@ -334,15 +334,15 @@ func (c *Client) logReadError(err error) {
 	var ce *websocket.CloseError
 	switch {
 	case c.goneReason() != 0:
-		log.Debug("hub: read ended", "remote", c.req.RemoteAddr, "err", err) // we ended it
+		log.Debug("hub: read ended", "remote", c.remote, "err", err) // we ended it
 	case errors.Is(err, websocket.ErrReadLimit):
-		log.Info("hub: inbound message too big", "remote", c.req.RemoteAddr, "limit", c.hub.cfg.MaxMessageSize)
+		log.Info("hub: inbound message too big", "remote", c.remote, "limit", c.hub.cfg.MaxMessageSize)
 	case errors.As(err, &ce) && ce.Code != websocket.CloseNormalClosure &&
 		ce.Code != websocket.CloseGoingAway && ce.Code != websocket.CloseNoStatusReceived &&
 		ce.Code != websocket.CloseAbnormalClosure: // 1006: the TCP connection just ended
-		log.Info("hub: peer closed with error", "remote", c.req.RemoteAddr, "code", ce.Code, "text", ce.Text)
+		log.Info("hub: peer closed with error", "remote", c.remote, "code", ce.Code, "text", ce.Text)
 	default:
 		// A goodbye, or the network went away: routine for browsers.
-		log.Debug("hub: read ended", "remote", c.req.RemoteAddr, "err", err)
+		log.Debug("hub: read ended", "remote", c.remote, "err", err)
 	}
 }

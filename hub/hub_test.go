@@ -288,8 +288,8 @@ func TestSlowClientIsDropped(t *testing.T) {
 		default:
 		}
 	}
-	if got := dropped.Request().Header.Get("X-Test-Client"); got != "slow" {
-		t.Fatalf("dropped client %q, want the slow one", got)
+	if got, want := dropped.RemoteAddr(), slow.conn.LocalAddr().String(); got != want {
+		t.Fatalf("dropped client %s, want the slow one (%s)", got, want)
 	}
 	if got := ts.hub.Clients(); got != fastClients {
 		t.Fatalf("Clients() = %d after drop, want %d", got, fastClients)
@@ -335,8 +335,8 @@ func TestClientSendReachesOnlyThatClient(t *testing.T) {
 	if in.data != `{"type":"watch","token":"t1"}` {
 		t.Fatalf("OnMessage data = %q", in.data)
 	}
-	if got := in.client.Request().Header.Get("X-Test-Client"); got != "a" {
-		t.Fatalf("OnMessage client = %q, want a", got)
+	if got, want := in.client.RemoteAddr(), a.LocalAddr().String(); got != want {
+		t.Fatalf("OnMessage client = %s, want a (%s)", got, want)
 	}
 	if got := in.client.Value(); got != `{"type":"watch","token":"t1"}` {
 		t.Fatalf("Value() = %v", got)
