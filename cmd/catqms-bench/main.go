@@ -1,0 +1,184 @@
+// Command catqms-bench is catqms's load generator. Every figure it reports
+// is measured side by side with a ceiling in the same run (redis-benchmark on
+// the same Lua script, a bare net/http handler doing the same go-redis call,
+// a bare gorilla/websocket hub, raw pub/sub, Redis keyspace events), because
+// absolute numbers on a noisy shared box mean little and ratios hold.
+//
+// Usage:
+//
+//	catqms-bench all   [flags]   every scenario, then BENCHMARKS.md and the charts
+//	catqms-bench s1…s6 [flags]   one scenario; prints its result as JSON
+//	catqms-bench report [flags]  BENCHMARKS.md and charts from saved results
+//	catqms-bench bare-http [flags]  the ceiling server of S1 (started by s1)
+//	catqms-bench bare-hub  [flags]  the ceiling server of S4 (started by s4)
+//	catqms-bench freeport           print a free loopback TCP port
+//
+// The scenario commands start (and stop) the catqms processes and the
+// ceiling servers themselves, pinned with taskset to the service CPU, against
+// the redis-server given by --redis. scripts/bench.sh starts that Redis and
+// runs "all".
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	cmd, args := os.Args[1], os.Args[2:]
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch cmd {
+	case "bare-http":
+		err = runBareHTTP(ctx, args)
+	case "bare-hub":
+		err = runBareHub(ctx, args)
+	case "hub-server":
+		err = runHubServer(ctx, args)
+	case "watch":
+		err = runWatch(ctx, args)
+	case "freeport":
+		var port int
+		if port, err = freePort(); err == nil {
+			fmt.Println(port)
+		}
+	case "report":
+		err = runReport(args)
+	case "all", "s1", "s2", "s3", "s4", "s5", "s6":
+		err = runScenarios(ctx, cmd, args)
+	default:
+		usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "catqms-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: catqms-bench all|s1|s2|s3|s4|s5|s6|report|bare-http|bare-hub|freeport [flags]")
+}
+
+// env is what every scenario needs: where Redis is, which binaries to run,
+// how to pin them, and how big to make the load.
+type env struct {
+	redisAddr  string // 127.0.0.1:PORT of the redis-server under test
+	catqmsBin  string
+	benchBin   string // this binary, for the ceiling servers
+	luaDir     string // queue/redisline/lua: the scripts the ceilings run
+	serviceCPU string // taskset list for catqms and the ceiling servers
+	clientCPU  string // taskset list for redis-benchmark (the load is on us)
+	quick      bool
+	reps       int
+	outDir     string // results JSON and logs
+	maxWatch   int    // largest S4 watcher count the open-file limit allows
+	log        func(format string, a ...any)
+	catqmsHelp string // catqms --help, for the flags this build has
+}
+
+func runScenarios(ctx context.Context, cmd string, args []string) error {
+	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
+	e := &env{}
+	fs.StringVar(&e.redisAddr, "redis", "", "address of the redis-server under test (required)")
+	fs.StringVar(&e.catqmsBin, "catqms", "catqms", "catqms binary")
+	fs.StringVar(&e.luaDir, "lua-dir", "queue/redisline/lua", "directory of the line's Lua scripts")
+	fs.StringVar(&e.serviceCPU, "service-cpu", "1", "taskset CPU list for catqms and the ceiling servers (empty: no pinning)")
+	fs.StringVar(&e.clientCPU, "client-cpu", "1", "taskset CPU list for redis-benchmark (empty: no pinning)")
+	fs.BoolVar(&e.quick, "quick", false, "a reduced version of every scenario")
+	fs.IntVar(&e.reps, "reps", 0, "repetitions of each measured pair (default 3, 1 with --quick)")
+	fs.StringVar(&e.outDir, "out", "bench-out", "directory for results and logs")
+	out := fs.String("md", "BENCHMARKS.md", "report to write (all only)")
+	docs := fs.String("docs", "docs", "directory for the charts (all only)")
+	cmdline := fs.String("cmdline", "", "the command that ran this, for the report")
+	_ = fs.Parse(args)
+	if e.redisAddr == "" {
+		return fmt.Errorf("--redis is required")
+	}
+	if e.reps == 0 {
+		e.reps = 3
+		if e.quick {
+			e.reps = 1
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	e.benchBin = self
+	if err := os.MkdirAll(e.outDir, 0o755); err != nil {
+		return err
+	}
+	var rl syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
+	e.maxWatch = int(rl.Cur) - 200
+	e.log = func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
+	}
+
+	res := &results{Quick: e.quick, Reps: e.reps, Started: time.Now().UTC(), Machine: machine(), NoFile: rl.Cur}
+	if *cmdline != "" {
+		res.Command = *cmdline
+	}
+	type step struct {
+		name string
+		run  func() error
+	}
+	steps := []step{
+		{"s1", func() (err error) { res.S1, err = runS1(ctx, e); return err }},
+		{"s2", func() (err error) { res.S2, err = runS2(ctx, e); return err }},
+		{"s3", func() (err error) { res.S3, err = runS3(ctx, e); return err }},
+		{"s4", func() (err error) { res.S4, err = runS4(ctx, e); return err }},
+		{"s5", func() (err error) { res.S5, err = runS5(ctx, e); return err }},
+		{"s6", func() (err error) { res.S6, err = runS6(ctx, e); return err }},
+	}
+	for _, s := range steps {
+		if cmd != "all" && cmd != s.name {
+			continue
+		}
+		start := time.Now()
+		e.log("=== %s", s.name)
+		if err := s.run(); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		res.Durations = append(res.Durations, stepTime{s.name, time.Since(start).Round(time.Second).String()})
+		e.log("=== %s done in %s", s.name, time.Since(start).Round(time.Second))
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	res.Finished = time.Now().UTC()
+	data, _ := json.MarshalIndent(res, "", "  ")
+	name := filepath.Join(e.outDir, cmd+".json")
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		return err
+	}
+	if cmd != "all" {
+		fmt.Println(string(data))
+		return nil
+	}
+	return writeReport(res, *out, *docs)
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// benchSecret signs tokens in every catqms the bench starts.
+const benchSecret = "catqms-bench-secret-0123456789abcdef"
+
+// proc is a server process the bench started.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	addr string // 127.0.0.1:PORT
+	done chan struct{}
+}
+
+// start runs bin with args, pinned to cpu with taskset when cpu is set, with
+// its output in outDir/name.log. The child dies with us (Pdeathsig).
+func (e *env) start(name, cpu, bin string, args ...string) (*proc, error) {
+	argv := append([]string{bin}, args...)
+	if cpu != "" {
+		argv = append([]string{"taskset", "-c", cpu}, argv...)
+	}
+	logf, err := os.OpenFile(filepath.Join(e.outDir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// pid is the server's process id (taskset execs the server in place).
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// stop sends SIGTERM and waits, then SIGKILL. Safe to call twice.
+func (p *proc) stop() {
+	if p == nil {
+		return
+	}
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// waitHTTP polls url until it answers 200, the process dies or 15s pass.
+func (p *proc) waitHTTP(ctx context.Context, url string) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited during start (see its log)", p.name)
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not answer %s in 15s", p.name, url)
+}
+
+// rssKB reads VmRSS of pid in kB.
+func rssKB(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			return strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for %d", pid)
+}
+
+// catqmsOpts are the flags of one catqms process beyond the common ones.
+type catqmsOpts struct {
+	counters   int
+	headWindow string
+	viewWindow string
+}
+
+// settings are the per-call arguments of lua/lib.lua after "now" (ARGV[3…10]):
+// the seven settings a catqms with these options sends, and the version
+// floor (0: a fresh caller), for the ceilings to send the same.
+func (o catqmsOpts) settings() []any {
+	dur := func(s string, def time.Duration) int64 {
+		if s == "" {
+			return def.Milliseconds()
+		}
+		d, _ := time.ParseDuration(s)
+		return d.Milliseconds()
+	}
+	return []any{
+		max(o.counters, 1),
+		dur(o.headWindow, time.Minute),
+		dur(o.viewWindow, time.Minute),
+		(24 * time.Hour).Milliseconds(), // keep: redisline's default, no flag
+		time.Hour.Milliseconds(),        // ban
+		maxQueue,
+		maxTicketsPerIP,
+		0, // version floor
+	}
+}
+
+const (
+	maxQueue        = 1_000_000_000
+	maxTicketsPerIP = 1_000_000_000
+	lineName        = "kitties"
+	linePrefix      = "catqms:{kitties}:"
+)
+
+// startCatqms starts one catqms on a free port against the bench's Redis and
+// waits until it is ready.
+func (e *env) startCatqms(ctx context.Context, name string, o catqmsOpts) (*proc, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	args := []string{
+		"--addr", addr,
+		"--redis-url", "redis://" + e.redisAddr + "/0",
+		"--secret", benchSecret,
+		"--log-level", "warn",
+		"--max-tickets-per-ip", strconv.Itoa(maxTicketsPerIP),
+		"--max-queue", strconv.Itoa(maxQueue),
+		"--trusted-proxies", "127.0.0.0/8",
+		"--counters", strconv.Itoa(max(o.counters, 1)),
+	}
+	// Newer catqms builds limit how fast one client takes tickets and how
+	// many WebSockets it holds; the bench is one client many times over.
+	if e.catqmsHas("take-rate") {
+		args = append(args, "--take-rate", "off")
+	}
+	if e.catqmsHas("max-ws-per-ip") {
+		args = append(args, "--max-ws-per-ip", "100000")
+	}
+	if o.headWindow != "" {
+		args = append(args, "--head-window", o.headWindow)
+	}
+	if o.viewWindow != "" {
+		args = append(args, "--view-window", o.viewWindow)
+	}
+	p, err := e.start(name, e.serviceCPU, e.catqmsBin, args...)
+	if err != nil {
+		return nil, err
+	}
+	p.addr = addr
+	if err := p.waitHTTP(ctx, "http://"+addr+"/readyz"); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// catqmsHas reports whether the catqms binary has the flag --name.
+func (e *env) catqmsHas(name string) bool {
+	if e.catqmsHelp == "" {
+		out, _ := exec.Command(e.catqmsBin, "--help").CombinedOutput()
+		e.catqmsHelp = string(out) + " "
+	}
+	return strings.Contains(e.catqmsHelp, "-"+name+" ")
+}
+
+// rdb is a go-redis client to the bench's Redis.
+func (e *env) rdb(pool int) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: e.redisAddr, PoolSize: pool, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second})
+}
+
+// flush empties the bench's Redis and its statistics.
+func (e *env) flush(ctx context.Context) error {
+	r := e.rdb(1)
+	defer r.Close()
+	if err := r.FlushAll(ctx).Err(); err != nil {
+		return err
+	}
+	return r.ConfigResetStat(ctx).Err()
+}
+
+// script is one operation script exactly as redisline sends it: lib.lua,
+// a newline, then the operation's file (see queue/redisline/scripts.go).
+type script struct {
+	name, src, sha string
+}
+
+func (e *env) script(name string) (script, error) {
+	lib, err := os.ReadFile(filepath.Join(e.luaDir, "lib.lua"))
+	if err != nil {
+		return script{}, err
+	}
+	op, err := os.ReadFile(filepath.Join(e.luaDir, name+".lua"))
+	if err != nil {
+		return script{}, err
+	}
+	src := string(lib) + "\n" + string(op)
+	sum := sha1.Sum([]byte(src))
+	return script{name: name, src: src, sha: hex.EncodeToString(sum[:])}, nil
+}
+
+// load loads the script into Redis (SCRIPT LOAD) and checks the SHA.
+func (s script) load(ctx context.Context, r *redis.Client) error {
+	sha, err := r.ScriptLoad(ctx, s.src).Result()
+	if err != nil {
+		return err
+	}
+	if sha != s.sha {
+		return fmt.Errorf("script %s: SHA %s, want %s", s.name, sha, s.sha)
+	}
+	return nil
+}
+
+// machineInfo describes the box.
+type machineInfo struct {
+	CPU    string `json:"cpu"`
+	Cores  int    `json:"cores"`
+	MemMB  int64  `json:"mem_mb"`
+	Kernel string `json:"kernel"`
+	Go     string `json:"go"`
+	Redis  string `json:"redis"`
+}
+
+func machine() machineInfo {
+	m := machineInfo{Cores: runtime.NumCPU(), Go: runtime.Version()}
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		// The machine's CPUs, not this process's: the bench runs pinned.
+		m.Cores = strings.Count(string(data), "\nprocessor") + map[bool]int{true: 1}[strings.HasPrefix(string(data), "processor")]
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok && m.CPU == "" {
+				m.CPU = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		f := strings.Fields(string(data))
+		if len(f) > 1 {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			m.MemMB = kb / 1024
+		}
+	}
+	if out, err := exec.Command("uname", "-r").Output(); err == nil {
+		m.Kernel = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command("redis-server", "--version").Output(); err == nil {
+		m.Redis = strings.TrimSpace(string(out))
+	}
+	return m
+}

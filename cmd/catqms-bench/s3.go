@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/catqms/catqms/queue"
+	"github.com/catqms/catqms/queue/redisline"
+)
+
+// s3Result: position lookup (the status script) and take at several line
+// lengths, measured inside Redis (INFO commandstats usec_per_call) against
+// ZRANK on the same sorted set, plus SLOWLOG entries over 1 ms.
+type s3Result struct {
+	Levels []s3Level `json:"levels"`
+}
+
+type s3Level struct {
+	Waiting    int64       `json:"waiting"`
+	StatusUsec float64     `json:"status_usec"` // EVALSHA of the status script, median of reps
+	TakeUsec   float64     `json:"take_usec"`   // EVALSHA of the take script
+	ZRankUsec  float64     `json:"zrank_usec"`
+	Reps       []s3Rep     `json:"reps"`
+	Slow       []slowEntry `json:"slowlog"` // entries over 1 ms during the measured calls
+	Calls      int         `json:"calls_per_phase"`
+}
+
+type s3Rep struct {
+	Status, Take, ZRank float64
+}
+
+func runS3(ctx context.Context, e *env) (*s3Result, error) {
+	levels := []int64{1_000, 100_000, 1_000_000}
+	calls, takes, sample, workers := 5000, 2000, 1000, 8
+	if e.quick {
+		levels = []int64{1_000, 10_000, 100_000}
+		calls, takes, sample = 1000, 500, 200
+	}
+	if err := e.flush(ctx); err != nil {
+		return nil, err
+	}
+	r := e.rdb(workers + 2)
+	defer r.Close()
+	if err := r.ConfigSet(ctx, "slowlog-log-slower-than", "1000").Err(); err != nil {
+		return nil, err
+	}
+	// The same Line catqms runs, in process, without its scheduler: the
+	// calls below are exactly catqms's calls.
+	line, err := redisline.New(ctx, r, redisline.Options{
+		Name: lineName, Secret: []byte(benchSecret), Tick: -1,
+		MaxQueue: maxQueue, MaxTicketsPerClient: maxTicketsPerIP,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer line.Close()
+	signer := line.Signer()
+
+	res := &s3Result{}
+	var filled int64
+	for _, n := range levels {
+		if err := fillLine(ctx, r, filled, n); err != nil {
+			return nil, err
+		}
+		filled = n
+		// Tickets to look up: spread over the whole line, each with a
+		// record and a token as if it had been taken.
+		sample := min(sample, int(n/2))
+		tokens := make([]string, sample)
+		members := make([]string, sample)
+		pipe := r.Pipeline()
+		picked := map[uint64]bool{}
+		for i := range sample {
+			seq := uint64(2 + rand.Int64N(n-1))
+			for picked[seq] {
+				seq = uint64(2 + rand.Int64N(n-1))
+			}
+			picked[seq] = true
+			nonce := queue.NewNonce()
+			pipe.HSet(ctx, fmt.Sprintf("%st:%d", linePrefix, seq), "s", "waiting", "c", "s3", "n", hex.EncodeToString(nonce[:]), "tk", time.Now().UnixMilli())
+			tokens[i] = signer.Token(seq, nonce)
+			members[i] = strconv.FormatUint(seq, 10)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, err
+		}
+		if err := line.Advance(ctx); err != nil { // the head is called once, before measuring
+			return nil, err
+		}
+		lv := s3Level{Waiting: n, Calls: calls}
+		if err := r.SlowLogReset(ctx).Err(); err != nil {
+			return nil, err
+		}
+		for range e.reps {
+			var rep s3Rep
+			if rep.Status, err = measureCmd(ctx, r, "evalsha", workers, calls, func(i int) error {
+				t, err := line.Status(ctx, "s3", tokens[i%sample])
+				if err == nil && t.Position < 1 {
+					err = fmt.Errorf("status of %s: position %d", tokens[i%sample][:8], t.Position)
+				}
+				return err
+			}); err != nil {
+				return nil, err
+			}
+			if rep.ZRank, err = measureCmd(ctx, r, "zrank", workers, calls, func(i int) error {
+				return r.ZRank(ctx, linePrefix+"line", members[i%sample]).Err()
+			}); err != nil {
+				return nil, err
+			}
+			if rep.Take, err = measureCmd(ctx, r, "evalsha", workers, takes, func(i int) error {
+				_, err := line.Take(ctx, "s3")
+				return err
+			}); err != nil {
+				return nil, err
+			}
+			// Take the new tickets off the line again, so the length stays n.
+			if err := trimLine(ctx, r, n); err != nil {
+				return nil, err
+			}
+			lv.Reps = append(lv.Reps, rep)
+		}
+		if lv.Slow, err = slowlog(ctx, r); err != nil {
+			return nil, err
+		}
+		lv.StatusUsec = medianOf(lv.Reps, func(x s3Rep) float64 { return x.Status })
+		lv.TakeUsec = medianOf(lv.Reps, func(x s3Rep) float64 { return x.Take })
+		lv.ZRankUsec = medianOf(lv.Reps, func(x s3Rep) float64 { return x.ZRank })
+		e.log("s3 %d waiting: status %.1fµs, take %.1fµs, ZRANK %.2fµs per call; slowlog >1ms: %d",
+			n, lv.StatusUsec, lv.TakeUsec, lv.ZRankUsec, len(lv.Slow))
+		res.Levels = append(res.Levels, lv)
+	}
+	return res, nil
+}
+
+// fillLine adds tickets from+1…to to the line's sorted set (no records:
+// only looked-up tickets need one) and sets the ticket counter to to.
+func fillLine(ctx context.Context, r *redis.Client, from, to int64) error {
+	const batch = 1000
+	pipe := r.Pipeline()
+	queued := 0
+	for start := from + 1; start <= to; start += batch {
+		zs := make([]redis.Z, 0, batch)
+		for s := start; s < start+batch && s <= to; s++ {
+			zs = append(zs, redis.Z{Score: float64(s), Member: s})
+		}
+		pipe.ZAdd(ctx, linePrefix+"line", zs...)
+		if queued++; queued == 100 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return err
+			}
+			queued = 0
+		}
+	}
+	pipe.Set(ctx, linePrefix+"seq", to, 0)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// trimLine removes tickets after n and resets the counter.
+func trimLine(ctx context.Context, r *redis.Client, n int64) error {
+	pipe := r.Pipeline()
+	pipe.ZRemRangeByScore(ctx, linePrefix+"line", "("+strconv.FormatInt(n, 10), "+inf")
+	pipe.Set(ctx, linePrefix+"seq", n, 0)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// measureCmd resets INFO commandstats, makes calls calls of do from workers
+// goroutines, and returns usec_per_call of cmd.
+func measureCmd(ctx context.Context, r *redis.Client, cmd string, workers, calls int, do func(i int) error) (float64, error) {
+	if err := r.ConfigResetStat(ctx).Err(); err != nil {
+		return 0, err
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  = make(chan int)
+	)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := do(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range calls {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return 0, first
+	}
+	st, err := commandStats(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	s, ok := st[cmd]
+	if !ok || s.Calls < int64(calls) {
+		return 0, fmt.Errorf("commandstats %s: %+v after %d calls", cmd, s, calls)
+	}
+	return s.UsecPerCall, nil
+}
