@@ -90,6 +90,25 @@ type Snapshot struct {
 	ETAPerTicketSec int64     `json:"eta_seconds_per_ticket"`
 }
 
+// StatusRequest names one ticket for Line.Statuses: the token and the client
+// key of the caller that presents it (for its ban).
+type StatusRequest struct {
+	Client string
+	Token  string
+}
+
+// StatusReply is Line.Statuses' answer for one StatusRequest: the ticket, or
+// in Err the *Error that Status would have returned for it.
+type StatusReply struct {
+	Ticket Ticket
+	Err    error
+}
+
+// StatusBatch is the most tickets a store reads in one step of Statuses;
+// longer lists take several steps. Callers that want one store round trip
+// per call pass at most this many.
+const StatusBatch = 512
+
 // Stats are the line's running totals, shared by every replica.
 type Stats struct {
 	Issued       int64
@@ -126,6 +145,12 @@ type Line interface {
 	Leave(ctx context.Context, client, token string) error
 	// Status reports a ticket's state and position.
 	Status(ctx context.Context, client, token string) (Ticket, error)
+	// Statuses reports many tickets at once: reply i is what Status would
+	// answer for reqs[i], its refusals (banned client, unknown ticket, a
+	// forged token, which bans its client first) included. The error is
+	// for the whole call (the store failed) and then there are no replies.
+	// It reads up to StatusBatch tickets per store step.
+	Statuses(ctx context.Context, reqs []StatusRequest) ([]StatusReply, error)
 	// Viewing returns the live session behind an image id, or CodeGone.
 	Viewing(ctx context.Context, imageID string) (Session, error)
 	// Snapshot returns the current line.

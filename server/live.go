@@ -21,9 +21,9 @@ const (
 	// feedResync is the longest time between two snapshot reads. Pub/sub
 	// can lose a message; this bounds how long a board can lag behind.
 	feedResync = 5 * time.Second
-	// watchWorkers is how many watched tickets are re-read at once after a
-	// snapshot.
-	watchWorkers = 8
+	// watchBatch is how many watched tickets one store call re-reads after
+	// a snapshot: the most the store reads in one step.
+	watchBatch = queue.StatusBatch
 )
 
 // staleMessage tells browsers that the board may be out of date.
@@ -165,9 +165,9 @@ func (f *liveFeed) broadcast(v any) {
 	f.s.hub.Broadcast(data)
 }
 
-// refreshWatchers re-reads every watched ticket with a few workers and
-// sends those that changed. It returns when all are done, so at most
-// watchWorkers store calls are in flight for the feed.
+// refreshWatchers re-reads every watched ticket, watchBatch at a time
+// with one store call each, and sends those that changed. The chunks run
+// one after another: at most one store call is in flight for the feed.
 func (f *liveFeed) refreshWatchers() {
 	f.mu.Lock()
 	list := make([]*wsSession, 0, len(f.watchers))
@@ -175,23 +175,47 @@ func (f *liveFeed) refreshWatchers() {
 		list = append(list, w)
 	}
 	f.mu.Unlock()
-	if len(list) == 0 {
+	for len(list) > 0 && f.ctx.Err() == nil {
+		n := min(len(list), watchBatch)
+		f.refreshBatch(list[:n])
+		list = list[n:]
+	}
+}
+
+// refreshBatch re-reads the tickets of batch with one Statuses call and
+// shows each answer as wsSession.refresh would. Every session's lock is
+// held from before the read until its answer is sent, as in refresh, so a
+// watch request's answer and the feed's never go out of order. Only this
+// goroutine holds more than one session lock, and nobody waits for one
+// while holding f.mu (which stopLocked takes), so no order is needed.
+func (f *liveFeed) refreshBatch(batch []*wsSession) {
+	held := make([]*wsSession, 0, len(batch))
+	reqs := make([]queue.StatusRequest, 0, len(batch))
+	for _, w := range batch {
+		w.mu.Lock()
+		if w.token == "" || w.client == nil {
+			w.mu.Unlock()
+			continue
+		}
+		held = append(held, w)
+		reqs = append(reqs, queue.StatusRequest{Client: w.key, Token: w.token})
+	}
+	if len(held) == 0 {
 		return
 	}
-	work := make(chan *wsSession)
-	var wg sync.WaitGroup
-	for range min(watchWorkers, len(list)) {
-		wg.Go(func() {
-			for w := range work {
-				w.refresh(f.ctx, false)
-			}
-		})
+	ctx, cancel := context.WithTimeout(f.ctx, f.s.cfg.RequestTimeout)
+	replies, err := f.s.line.Statuses(ctx, reqs)
+	cancel()
+	for i, w := range held {
+		if err != nil {
+			w.showLocked(ticketBody{}, err, false)
+		} else if replies[i].Err != nil {
+			w.showLocked(ticketBody{}, replies[i].Err, false)
+		} else {
+			w.showLocked(newTicketBody(replies[i].Ticket), nil, false)
+		}
+		w.mu.Unlock()
 	}
-	for _, w := range list {
-		work <- w
-	}
-	close(work)
-	wg.Wait()
 }
 
 func (f *liveFeed) watch(w *wsSession) {
@@ -283,7 +307,7 @@ func (w *wsSession) OnMessage(c *hub.Client, data []byte) {
 		w.client, w.token, w.last = c, msg.Token, nil
 		w.mu.Unlock()
 		w.s.live.watch(w)
-		w.refresh(c.Context(), true)
+		w.refresh(c.Context())
 	default:
 		w.sendError(c, queue.Errorf(queue.CodeBadRequest, "unknown message type %q", truncate(msg.Type, 40)))
 	}
@@ -295,12 +319,10 @@ func (w *wsSession) OnClose(*hub.Client) {
 	w.release()
 }
 
-// refresh reads the watched ticket and sends it if it changed. An error is
-// sent to the browser when it is the answer to a watch request (first), or
-// when it ends the watch; while the store is down the feed's "stale"
-// notice says enough. A ticket that reached a final state, or any refusal,
-// ends the watch.
-func (w *wsSession) refresh(parent context.Context, first bool) {
+// refresh reads the watched ticket and sends it: the answer to a watch
+// request. The live feed re-reads watched tickets in batches
+// (liveFeed.refreshBatch) and shows them the same way.
+func (w *wsSession) refresh(parent context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.token == "" || w.client == nil {
@@ -309,6 +331,15 @@ func (w *wsSession) refresh(parent context.Context, first bool) {
 	ctx, cancel := context.WithTimeout(parent, w.s.cfg.RequestTimeout)
 	defer cancel()
 	body, err := w.s.ticketOf(ctx, w.key, w.token)
+	w.showLocked(body, err, true)
+}
+
+// showLocked sends the watched ticket if it changed. An error is sent to
+// the browser when it is the answer to a watch request (first), or when it
+// ends the watch; while the store is down the feed's "stale" notice says
+// enough. A ticket that reached a final state, or any refusal, ends the
+// watch. w.mu is held.
+func (w *wsSession) showLocked(body ticketBody, err error, first bool) {
 	if err != nil {
 		unavailable := queue.ErrorCode(err) == queue.CodeUnavailable || queue.AsError(err) == nil
 		if first || !unavailable {

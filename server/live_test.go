@@ -1,15 +1,21 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/catqms/catqms/hub"
+	"github.com/catqms/catqms/kitty"
+	"github.com/catqms/catqms/queue"
 	"github.com/catqms/catqms/queue/redisline"
 )
 
@@ -283,5 +289,179 @@ func TestWebSocketStale(t *testing.T) {
 	m = c.next(5 * time.Second)
 	if m["type"] != "snapshot" || m["version"] != v {
 		t.Fatalf("after recovery: %v, want the snapshot of version %v", m, v)
+	}
+}
+
+// countingLine is a queue.Line that counts the ticket reads made through it.
+type countingLine struct {
+	queue.Line
+	mu       sync.Mutex
+	status   int   // Status calls
+	statuses []int // the length of each Statuses call
+}
+
+func (l *countingLine) Status(ctx context.Context, client, token string) (queue.Ticket, error) {
+	l.mu.Lock()
+	l.status++
+	l.mu.Unlock()
+	return l.Line.Status(ctx, client, token)
+}
+
+func (l *countingLine) Statuses(ctx context.Context, reqs []queue.StatusRequest) ([]queue.StatusReply, error) {
+	l.mu.Lock()
+	l.statuses = append(l.statuses, len(reqs))
+	l.mu.Unlock()
+	return l.Line.Statuses(ctx, reqs)
+}
+
+// reset forgets the calls so far.
+func (l *countingLine) reset() {
+	l.mu.Lock()
+	l.status, l.statuses = 0, nil
+	l.mu.Unlock()
+}
+
+func (l *countingLine) calls() (status int, statuses []int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.status, append([]int(nil), l.statuses...)
+}
+
+// countingServer serves a second Server on e's line, through a countingLine.
+func countingServer(t *testing.T, e *testEnv, cfg Config) (*httptest.Server, *countingLine) {
+	t.Helper()
+	line := &countingLine{Line: e.line}
+	h := hub.New(hub.Config{}, slog.New(slog.DiscardHandler))
+	t.Cleanup(func() { _ = h.Close() })
+	srv, err := newServer(cfg, Deps{Line: line, Images: kitty.Builtin(), Hub: h}, feedResync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return ts, line
+}
+
+// TestWebSocketWatchersReadInBatches watches one ticket from more
+// connections than one batch holds: after a change every watcher hears of
+// it, and the feed read the tickets with one Statuses call per batch and
+// no Status call at all.
+func TestWebSocketWatchersReadInBatches(t *testing.T) {
+	e := newTestServer(t, testOptions{})
+	n := watchBatch + 40
+	ts, line := countingServer(t, e, Config{MaxWSPerClient: n})
+	first, _ := e.take()
+	second, _ := e.take()
+
+	conns := make([]*wsClient, n)
+	for i := range conns {
+		c := mustDial(t, ts)
+		c.next(2 * time.Second) // the snapshot
+		c.send(map[string]string{"type": "watch", "token": second})
+		conns[i] = c
+	}
+	for _, c := range conns {
+		if m := c.until(5*time.Second, "a ticket message", ofType("ticket")); m["position"] != float64(2) {
+			t.Fatalf("ticket message = %v", m)
+		}
+	}
+	line.reset()
+
+	if w := e.do(http.MethodDelete, "/api/v1/ticket", nil, bearer(first)); w.Code != http.StatusNoContent {
+		t.Fatalf("leave = %d", w.Code)
+	}
+	for _, c := range conns {
+		m := c.until(5*time.Second, "the called update", ofType("ticket"))
+		if m["state"] != "called" || m["position"] != float64(1) {
+			t.Fatalf("update = %v", m)
+		}
+	}
+	status, statuses := line.calls()
+	if status != 0 {
+		t.Errorf("the feed made %d Status calls", status)
+	}
+	if len(statuses) < 2 {
+		t.Fatalf("Statuses calls %v: want the %d watchers in at least two batches", statuses, n)
+	}
+	sum := 0
+	for _, k := range statuses {
+		if k > queue.StatusBatch {
+			t.Errorf("a batch of %d, more than %d", k, queue.StatusBatch)
+		}
+		sum += k
+	}
+	if sum%n != 0 {
+		t.Errorf("Statuses calls %v do not cover the %d watchers per refresh", statuses, n)
+	}
+}
+
+// TestWebSocketWatchSendsOnlyChanges: a change elsewhere in the line brings
+// a snapshot but no repeat of an unchanged ticket.
+func TestWebSocketWatchSendsOnlyChanges(t *testing.T) {
+	e := newTestServer(t, testOptions{})
+	token, _ := e.take()
+	c := mustDial(t, e.serve())
+	v := c.next(2 * time.Second)["version"].(float64)
+	c.send(map[string]string{"type": "watch", "token": token})
+	if m := c.until(2*time.Second, "a ticket message", ofType("ticket")); m["state"] != "called" {
+		t.Fatalf("ticket message = %v", m)
+	}
+
+	e.take(from("198.51.100.7")) // behind the watched ticket: it does not change
+	c.until(2*time.Second, "a newer snapshot", func(m map[string]any) bool {
+		if m["type"] == "ticket" {
+			t.Fatalf("an unchanged ticket was sent again: %v", m)
+		}
+		return m["type"] == "snapshot" && m["version"].(float64) > v
+	})
+	_ = c.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, data, err := c.conn.ReadMessage(); err == nil {
+		t.Fatalf("a message after the snapshot: %s", data)
+	}
+}
+
+// TestWebSocketWatchEndsWhenTheWatcherIsBanned: a watcher whose client is
+// banned later hears "banned" from the feed once, and the watch ends.
+func TestWebSocketWatchEndsWhenTheWatcherIsBanned(t *testing.T) {
+	e := newTestServer(t, testOptions{})
+	first, _ := e.take()
+	second, _ := e.take()
+	ts := e.serve()
+	watcher, cheat := mustDial(t, ts), mustDial(t, ts) // both from 127.0.0.1
+	watcher.next(2 * time.Second)
+	cheat.next(2 * time.Second)
+	watcher.send(map[string]string{"type": "watch", "token": second})
+	if m := watcher.until(2*time.Second, "a ticket message", ofType("ticket")); m["state"] != "waiting" {
+		t.Fatalf("ticket message = %v", m)
+	}
+
+	cheat.send(map[string]string{"type": "watch", "token": "forged"})
+	if m := cheat.until(2*time.Second, "an error", ofType("error")); m["error"] != "forbidden" {
+		t.Fatalf("forged watch = %v", m)
+	}
+	m := watcher.until(2*time.Second, "an error", func(m map[string]any) bool {
+		if m["type"] == "ticket" {
+			t.Fatalf("a banned watcher got its ticket: %v", m)
+		}
+		return m["type"] == "error"
+	})
+	if m["error"] != "banned" || m["message"] == "" {
+		t.Fatalf("feed error = %v", m)
+	}
+
+	// The watch has ended: a change to the ticket sends nothing more.
+	if w := e.do(http.MethodDelete, "/api/v1/ticket", nil, bearer(first)); w.Code != http.StatusNoContent {
+		t.Fatalf("leave = %d", w.Code)
+	}
+	watcher.until(2*time.Second, "the snapshot of the leave", func(m map[string]any) bool {
+		if m["type"] != "snapshot" {
+			t.Fatalf("after the ban: %v", m)
+		}
+		return m["length"] == float64(1)
+	})
+	_ = watcher.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, data, err := watcher.conn.ReadMessage(); err == nil {
+		t.Fatalf("a message after the watch ended: %s", data)
 	}
 }

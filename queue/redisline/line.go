@@ -542,6 +542,72 @@ func (l *Line) Status(ctx context.Context, client, token string) (queue.Ticket, 
 	return l.ticket(r), nil
 }
 
+// statusFields is how many fields statuses.lua answers per ticket, after
+// the reply() header.
+const statusFields = 6
+
+// Statuses implements queue.Line. Tokens are checked first: a forged one
+// bans its client, as Status does, before any ticket is read. The others
+// are read queue.StatusBatch at a time, one script each, which advances
+// the line once and then reads every ticket as status.lua would.
+func (l *Line) Statuses(ctx context.Context, reqs []queue.StatusRequest) ([]queue.StatusReply, error) {
+	replies := make([]queue.StatusReply, len(reqs))
+	type parsed struct {
+		i     int
+		seq   uint64
+		nonce string
+	}
+	valid := make([]parsed, 0, len(reqs))
+	for i, rq := range reqs {
+		seq, nonce, err := l.parse(ctx, rq.Client, rq.Token)
+		if err != nil {
+			replies[i].Err = err
+			continue
+		}
+		valid = append(valid, parsed{i, seq, nonce})
+	}
+	for len(valid) > 0 {
+		chunk := valid[:min(len(valid), queue.StatusBatch)]
+		valid = valid[len(chunk):]
+		args := make([]any, 0, 3*len(chunk))
+		for _, p := range chunk {
+			args = append(args, reqs[p.i].Client, p.seq, p.nonce)
+		}
+		v, err := l.run(ctx, l.s.statuses, args...)
+		if err != nil {
+			return nil, err
+		}
+		a, ok := v.([]any)
+		if !ok || len(a) != 11+statusFields*len(chunk) {
+			return nil, fmt.Errorf("statuses script answered %T of %d for %d tickets", v, len(a), len(chunk))
+		}
+		head, err := l.decodeResult(a[:11])
+		if err != nil {
+			return nil, err
+		}
+		for k, p := range chunk {
+			f := a[11+statusFields*k:]
+			r := result{
+				code:      str(f[0]),
+				seq:       p.seq,
+				state:     queue.State(str(f[1])),
+				position:  num(f[2]),
+				deadline:  num(f[3]),
+				until:     num(f[4]),
+				extra:     num(f[5]),
+				called:    head.called,
+				perTicket: head.perTicket,
+			}
+			if r.code == "ok" {
+				replies[p.i].Ticket = l.ticket(r)
+			} else {
+				replies[p.i].Err = l.failure(r)
+			}
+		}
+	}
+	return replies, nil
+}
+
 // Viewing implements queue.Line.
 func (l *Line) Viewing(ctx context.Context, imageID string) (queue.Session, error) {
 	seq, err := l.signer.ParseImageID(imageID)

@@ -536,6 +536,7 @@ func TestStoreDownIsUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	batch := []queue.StatusRequest{{Client: "a", Token: is.Token}}
 	mr.Close()
 	checks := map[string]func() error{
 		"take":     func() error { _, err := l.Take(ctx, "a"); return err },
@@ -543,6 +544,7 @@ func TestStoreDownIsUnavailable(t *testing.T) {
 		"end":      func() error { return l.EndViewing(ctx, "a", is.Token) },
 		"leave":    func() error { return l.Leave(ctx, "a", is.Token) },
 		"status":   func() error { _, err := l.Status(ctx, "a", is.Token); return err },
+		"statuses": func() error { _, err := l.Statuses(ctx, batch); return err },
 		"snapshot": func() error { _, err := l.Snapshot(ctx); return err },
 		"stats":    func() error { _, err := l.Stats(ctx); return err },
 		"ban":      func() error { _, err := l.BanRemaining(ctx, "a"); return err },

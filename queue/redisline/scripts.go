@@ -14,7 +14,7 @@ var luaFiles embed.FS
 // lib.lua followed by the operation's own file, so every operation can
 // advance the line before it acts.
 type scripts struct {
-	advance, take, redeem, end, leave, status, ban, view, snapshot, stats *redis.Script
+	advance, take, redeem, end, leave, status, statuses, ban, view, snapshot, stats *redis.Script
 }
 
 func loadScripts() (*scripts, error) {
@@ -37,6 +37,7 @@ func loadScripts() (*scripts, error) {
 		end:      load("end"),
 		leave:    load("leave"),
 		status:   load("status"),
+		statuses: load("statuses"),
 		ban:      load("ban"),
 		view:     load("view"),
 		snapshot: load("snapshot"),
@@ -46,5 +47,5 @@ func loadScripts() (*scripts, error) {
 }
 
 func (s *scripts) all() []*redis.Script {
-	return []*redis.Script{s.advance, s.take, s.redeem, s.end, s.leave, s.status, s.ban, s.view, s.snapshot, s.stats}
+	return []*redis.Script{s.advance, s.take, s.redeem, s.end, s.leave, s.status, s.statuses, s.ban, s.view, s.snapshot, s.stats}
 }
