@@ -406,13 +406,14 @@ queues a ping through the same queue (so there is still exactly one writer at a 
 the writer that finds the client gone ends the connection as before (close frame on shutdown, drop of slow clients,
 ` + "`Close`" + ` waits for it). The default read buffer is 512 bytes instead of 1 KB (browsers send only small ` + "`watch`" + ` messages).
 After, same probe: 10,007 goroutines, stack 41 MB, live heap 49 MB, RSS 129 MB: **11.4 KB per connection** (−38 %).
-` + "`go test -race -count=3 ./hub`" + ` and ` + "`go test -race ./server`" + ` pass. The S4 table above is measured with the fix: catqms
-now holds 12.3–13.5 KB per idle connection (before the fix, the same S4 measurement gave 17.6 KB at 1,000 watchers),
-against 15.4–17.4 KB for the bare chat-style hub — better than the ceiling, still just over the 12 KB target. What is
-left per connection: the reader goroutine's 4 KB stack (gorilla's reads block, so a reader per connection stays), the
-retained upgrade request with its headers (~1.1 KB, kept for ` + "`Client.Request()`" + `; since dropped: the hub keeps only the peer's address), gorilla's ` + "`Conn`" + `, the server's
-` + "`wsSession`" + ` and GC headroom. Next steps, in hub/: keep only the request's address and headers instead of the whole
-` + "`*http.Request`" + `; and in cmd/catqms (not mine): a ` + "`GOMEMLIMIT`" + `/` + "`GOGC`" + ` suited to many idle connections.
+` + "`go test -race -count=3 ./hub`" + ` and ` + "`go test -race ./server`" + ` pass. A second change then dropped the upgrade request the
+hub kept per connection for ` + "`Client.Request()`" + ` (~1.1 KB with its headers; nothing but log lines used it): the hub keeps
+only the peer's address. The S4 table above is measured with both: catqms holds **10.7–11.4 KB per idle connection at
+5,000–15,000 watchers** and 13.2 KB at 1,000 (where heap growth of the process itself weighs more per connection), against
+15.3–16.9 KB for the bare chat-style hub; before the fixes, the same measurement gave 17.6 KB at 1,000. What is left per
+connection: the reader goroutine's 4 KB stack (gorilla's reads block, so a reader per connection stays), gorilla's
+` + "`Conn`" + ` and its 512-byte read buffer, the server's ` + "`wsSession`" + ` and GC headroom. A next step would be a
+` + "`GOMEMLIMIT`" + `/` + "`GOGC`" + ` suited to many idle connections.
 
 **S5 cross-replica propagation (a bug this benchmark found; fixed, and the S5 row above is measured with the fix).**
 The first full run measured p99 ≈ 1 s against 0.87 ms for raw pub/sub, and every replica logged
@@ -449,10 +450,10 @@ whose redeem and end paths write nothing (an optimistic ceiling). No fix in hub/
 candidates are in server/ (Gin middleware per request: metrics label formatting, slog per request at info level —
 the bench runs ` + "`--log-level warn`" + `) and redisline (see S3).
 
-**S4 latency at 10,000 watchers (missed; not fixed).** The "fan-out p99" column (from the snapshot's own ` + "`now`" + ` to its
-arrival) isolates the hub from the feed and the store; at 1 and 5 changes/s it is where almost all of catqms's p99 is, and
-the bare chat-style hub on the same clients is only somewhat faster — on this box neither meets 250 ms at 10,000 watchers
-at every rate. A broadcast is one ` + "`write(2)`" + ` per connection on catqms's single core (10,000 writes of ~1.4 KB), while the
+**S4 latency at 10,000 watchers (met at 1 and 5 changes/s, missed at 20/s; not fixed).** The "fan-out p99" column (from
+the snapshot's own ` + "`now`" + ` to its arrival) isolates the hub from the feed and the store; at 1 and 5 changes/s it is where
+almost all of catqms's p99 is, and the bare chat-style hub on the same clients is no faster. At 20 changes/s the bare hub
+falls far behind (it sends every change) while catqms coalesces; neither meets 250 ms there on this box. A broadcast is one ` + "`write(2)`" + ` per connection on catqms's single core (10,000 writes of ~1.4 KB), while the
 10,000 receiving sockets are read by the load generator on the other core, which it shares with Redis: the box, not the
 hub's design, sets most of this floor, and a 4-core box would split sender and receivers properly. This was not
 CPU-profiled in this session (time ran out after the memory fix). What remains in catqms's own path, by reading the code:
