@@ -15,16 +15,29 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// flagNames are the flags of cmd/catqms; each reads CATQMS_<UPPER_SNAKE>.
-// TODO(lead): derive this list from the real flag set once cmd/catqms
-// exports it, so that a renamed flag fails here.
-var flagNames = []string{
-	"addr", "redis-url", "head-window", "view-window", "counters",
-	"ban-duration", "max-tickets-per-ip", "max-queue", "trusted-proxies",
-	"images", "admin-token", "secret", "log-format", "log-level",
-	"allowed-origins", "healthcheck",
-	// Also in cmd/catqms/config.go today:
-	"line", "shutdown-timeout", "version",
+// flagNames are the flags of cmd/catqms, read from its options table (each
+// reads CATQMS_<UPPER_SNAKE>), so that a renamed or removed flag fails here.
+var flagNames = func() []string {
+	src, err := os.ReadFile("../cmd/catqms/config.go")
+	if err != nil {
+		panic(err) // the test runs in this package's directory
+	}
+	var names []string
+	for _, m := range regexp.MustCompile(`(?m)^\t\{name: "([a-z0-9-]+)"`).FindAllSubmatch(src, -1) {
+		names = append(names, string(m[1]))
+	}
+	return names
+}()
+
+// TestFlagNamesFound guards the parse above: it must find the flags SPEC
+// names, or every check below would pass on an empty list.
+func TestFlagNamesFound(t *testing.T) {
+	for _, want := range []string{"addr", "redis-url", "head-window", "view-window", "counters",
+		"ban-duration", "max-tickets-per-ip", "max-queue", "trusted-proxies", "images", "admin-token"} {
+		if !slices.Contains(flagNames, want) {
+			t.Errorf("flag --%s not found in cmd/catqms/config.go's options (found %v)", want, flagNames)
+		}
+	}
 }
 
 // containerPort is where catqms listens in every deployment (--addr :8080).

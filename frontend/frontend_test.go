@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"github.com/catqms/catqms/internal/testenv"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -261,7 +262,10 @@ func nodeDir(t *testing.T) (node, dir string) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed; skipping JavaScript checks")
+		if testenv.RequireIntegration() {
+			t.Fatal("node is not installed and CATQMS_REQUIRE_INTEGRATION=1: install it (apt-get install nodejs) or run scripts/test.sh, which does")
+		}
+		t.Skip("node is not installed; skipping JavaScript checks (apt-get install nodejs)")
 	}
 	dir = t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"type":"module"}`), 0o644); err != nil {

@@ -3,7 +3,7 @@
 # (.ci/run execs this). Works from any directory, as root (CI) or as a user.
 #
 #   1. installs the system programs the integration tests need (redis-server,
-#      redis-sentinel, redis-tools, chromium, nginx-light) when they are missing;
+#      redis-sentinel, redis-tools, chromium, nginx-light, nodejs) when missing;
 #   2. go vet, gofmt, go test -race, each timed, stopping at the first failure;
 #   3. on exit, stops anything the run left behind and removes its temp dir.
 #
@@ -21,13 +21,14 @@ packages=("$@")
 ((${#packages[@]})) || packages=(./...)
 
 # Debian packages the tests need, and a command that proves each is there.
-PACKAGES=(redis-server redis-sentinel redis-tools chromium nginx-light)
+PACKAGES=(redis-server redis-sentinel redis-tools chromium nginx-light nodejs)
 declare -A PACKAGE_COMMAND=(
 	[redis-server]=redis-server
 	[redis-sentinel]=redis-sentinel
 	[redis-tools]=redis-cli
 	[chromium]=chromium
 	[nginx-light]=nginx
+	[nodejs]=node # checks and unit-tests the page's JavaScript
 )
 # Services a package's postinst may start; stopped again if this run installed them.
 SERVICES=(redis-server redis-sentinel nginx)
