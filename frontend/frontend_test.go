@@ -1,7 +1,6 @@
 package frontend
 
 import (
-	"github.com/catqms/catqms/internal/testenv"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/catqms/catqms/internal/testenv"
 )
 
 func TestHandlerServes(t *testing.T) {
