@@ -68,3 +68,10 @@ func AsError(err error) *Error {
 	}
 	return nil
 }
+
+// ErrBanned is the answer to a banned client: when the ban ends, and why.
+func ErrBanned(left time.Duration) *Error {
+	return &Error{Code: CodeBanned, RetryAfter: left,
+		Message: fmt.Sprintf("this address is banned for presenting a forged token; the ban ends in %s",
+			(left + time.Second - 1).Truncate(time.Second))} // rounded up, as Retry-After
+}

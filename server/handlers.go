@@ -231,7 +231,7 @@ func (s *Server) requireToken(ctx context.Context, r *http.Request, key string, 
 	case banErr != nil:
 		return "", banErr
 	case left > 0:
-		return "", &queue.Error{Code: queue.CodeBanned, Message: "this client is banned for a while", RetryAfter: left}
+		return "", queue.ErrBanned(left)
 	}
 	return "", err
 }

@@ -142,8 +142,7 @@ func (s *Server) rateLimitTakes(c *gin.Context) {
 			return
 		}
 		if left > 0 {
-			s.fail(c, &queue.Error{Code: queue.CodeBanned, RetryAfter: left,
-				Message: "this address is banned for presenting a forged token"})
+			s.fail(c, queue.ErrBanned(left))
 			return
 		}
 		s.fail(c, &queue.Error{

@@ -401,9 +401,7 @@ func (l *Line) ticket(r result) queue.Ticket {
 func (l *Line) failure(r result) error {
 	switch r.code {
 	case "banned":
-		left := time.Duration(r.extra) * time.Millisecond
-		return &queue.Error{Code: queue.CodeBanned, RetryAfter: left,
-			Message: fmt.Sprintf("this address is banned for presenting a forged token; the ban ends in %s", roundUp(left))}
+		return queue.ErrBanned(time.Duration(r.extra) * time.Millisecond)
 	case "forbidden":
 		return &queue.Error{Code: queue.CodeForbidden, RetryAfter: time.Duration(r.extra) * time.Millisecond,
 			Message: fmt.Sprintf("this token was not issued by this service; this address is banned for %s", roundUp(l.opts.BanDuration))}
