@@ -28,6 +28,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -84,8 +86,10 @@ type env struct {
 	clientCPU  string // taskset list for redis-benchmark (the load is on us)
 	quick      bool
 	reps       int
-	outDir     string // results JSON and logs
-	maxWatch   int    // largest S4 watcher count the open-file limit allows
+	outDir     string    // results JSON and logs
+	maxWatch   int       // largest S4 watcher count the open-file limit allows
+	s4Watchers []int     // S4 watcher counts instead of the default ones
+	s4Rates    []float64 // S4 change rates instead of the default ones
 	log        func(format string, a ...any)
 	catqmsHelp string // catqms --help, for the flags this build has
 }
@@ -104,6 +108,20 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 	out := fs.String("md", "BENCHMARKS.md", "report to write (all only)")
 	docs := fs.String("docs", "docs", "directory for the charts (all only)")
 	cmdline := fs.String("cmdline", "", "the command that ran this, for the report")
+	fs.Func("s4-watchers", "S4 watcher counts, comma-separated (for profiling one cell)", func(v string) error {
+		return parseList(v, func(s string) error {
+			n, err := strconv.Atoi(s)
+			e.s4Watchers = append(e.s4Watchers, n)
+			return err
+		})
+	})
+	fs.Func("s4-rates", "S4 changes per second, comma-separated (for profiling one cell)", func(v string) error {
+		return parseList(v, func(s string) error {
+			r, err := strconv.ParseFloat(s, 64)
+			e.s4Rates = append(e.s4Rates, r)
+			return err
+		})
+	})
 	_ = fs.Parse(args)
 	if e.redisAddr == "" {
 		return fmt.Errorf("--redis is required")
@@ -171,6 +189,16 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 		return nil
 	}
 	return writeReport(res, *out, *docs)
+}
+
+// parseList calls f on each comma-separated item of v.
+func parseList(v string, f func(string) error) error {
+	for _, s := range strings.Split(v, ",") {
+		if err := f(strings.TrimSpace(s)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // freePort asks the kernel for a free loopback port.

@@ -60,6 +60,16 @@ func runS4(ctx context.Context, e *env) (*s4Result, error) {
 		counts = []int{1000}
 		windows = []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second}
 	}
+	if len(e.s4Watchers) > 0 {
+		counts = e.s4Watchers
+	}
+	if len(e.s4Rates) > 0 {
+		rates = e.s4Rates
+		windows = windows[:0]
+		for range rates {
+			windows = append(windows, 5*time.Second)
+		}
+	}
 	res := &s4Result{Rates: rates}
 	for _, w := range windows {
 		res.Windows = append(res.Windows, w.String())
