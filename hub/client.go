@@ -54,11 +54,6 @@ type Client struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 
-	// send is the bounded queue the writer drains; a nil entry is a ping.
-	// It is never closed (Send may race with shutdown); gone tells the
-	// writer to stop instead.
-	send chan *websocket.PreparedMessage
-
 	// registered and unregistered are closed by the owner when it has added
 	// or removed the client, so Serve returns and OnClose runs only once
 	// Clients() agrees.
@@ -67,15 +62,24 @@ type Client struct {
 	readDone     chan struct{} // closed when readPump stops reading
 	writeDone    chan struct{} // closed when the last writer has closed the connection
 
-	mu     sync.Mutex    // guards reason, the send-or-drop decision and the writer state
+	mu     sync.Mutex    // guards reason, queue and the writer state
 	reason goneReason    // zero while the client is live
 	gone   chan struct{} // closed when reason is set
+	// queue holds what the writer has still to send, oldest first, at most
+	// SendQueue entries. The message being written is no longer in it, so
+	// a queued broadcast can be replaced by a newer one without racing the
+	// write.
+	queue []outgoing
 	// The writer is a goroutine that runs only while there is something to
 	// write: an idle connection holds no writer goroutine and no stack for
 	// it, which is most of a watcher's memory. At most one runs at a time.
 	started bool        // Serve has started the connection: writers may run
 	writing bool        // a writer goroutine is running, or the last one ran
 	pinger  *time.Timer // queues a ping every pingPeriod
+
+	// Owned by the hub's owner goroutine.
+	slot int    // index in Hub.clients; -1 once removed
+	seq  uint64 // the last broadcast handed to this client
 
 	valueMu sync.Mutex
 	value   any
@@ -93,7 +97,6 @@ func newClient(h *Hub, conn *websocket.Conn, r *http.Request, handler Handler) *
 		handler:      handler,
 		ctx:          ctx,
 		cancel:       cancel,
-		send:         make(chan *websocket.PreparedMessage, h.cfg.SendQueue),
 		registered:   make(chan struct{}),
 		unregistered: make(chan struct{}),
 		readDone:     make(chan struct{}),
@@ -112,7 +115,7 @@ func (c *Client) Send(data []byte) bool {
 		c.hub.logger.Error("hub: prepare message", "err", err)
 		return false
 	}
-	return c.enqueue(pm)
+	return c.enqueue(pm, false)
 }
 
 // RemoteAddr returns the network address of the peer that opened the
@@ -140,22 +143,34 @@ func (c *Client) Value() any {
 	return c.value
 }
 
-// enqueue puts pm on the send queue without waiting. A full queue drops the
-// client. It reports whether pm was queued.
-func (c *Client) enqueue(pm *websocket.PreparedMessage) bool {
+// outgoing is one queued message.
+type outgoing struct {
+	pm    *websocket.PreparedMessage // nil: a ping
+	state bool                       // a broadcast that a newer one may replace
+}
+
+// enqueue puts pm on the send queue without waiting. A state (a broadcast)
+// replaces a state still waiting at the tail of the queue: the peer would
+// read the newer one right after it anyway, and nothing queued after the old
+// one is overtaken. A full queue drops the client. enqueue reports whether pm
+// was queued.
+func (c *Client) enqueue(pm *websocket.PreparedMessage, state bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.reason != 0 {
 		return false
 	}
-	select {
-	case c.send <- pm:
-		c.wakeWriterLocked()
+	if n := len(c.queue); state && n > 0 && c.queue[n-1].state {
+		c.queue[n-1].pm = pm
 		return true
-	default:
+	}
+	if len(c.queue) >= c.hub.cfg.SendQueue {
 		c.shutdownLocked(goneSlow)
 		return false
 	}
+	c.queue = append(c.queue, outgoing{pm: pm, state: state})
+	c.wakeWriterLocked()
+	return true
 }
 
 // start lets writers run once Serve has registered the client, and starts
@@ -165,7 +180,7 @@ func (c *Client) start() {
 	defer c.mu.Unlock()
 	c.started = true
 	c.pinger = time.AfterFunc(c.hub.cfg.pingPeriod(), c.ping)
-	if c.reason != 0 || len(c.send) > 0 {
+	if c.reason != 0 || len(c.queue) > 0 {
 		c.wakeWriterLocked()
 	}
 }
@@ -186,10 +201,9 @@ func (c *Client) ping() {
 	if c.reason != 0 {
 		return
 	}
-	select {
-	case c.send <- nil:
+	if len(c.queue) < c.hub.cfg.SendQueue {
+		c.queue = append(c.queue, outgoing{})
 		c.wakeWriterLocked()
-	default:
 	}
 	c.pinger.Reset(c.hub.cfg.pingPeriod())
 }
@@ -236,13 +250,16 @@ func (c *Client) write() {
 		leaving := c.reason != 0
 		var pm *websocket.PreparedMessage
 		if !leaving {
-			select {
-			case pm = <-c.send:
-			default:
+			n := len(c.queue)
+			if n == 0 {
 				c.writing = false
 				c.mu.Unlock()
 				return
 			}
+			pm = c.queue[0].pm
+			copy(c.queue, c.queue[1:]) // at most SendQueue pointers
+			c.queue[n-1] = outgoing{}
+			c.queue = c.queue[:n-1]
 		}
 		c.mu.Unlock()
 		// Leaving wins over writing what is still queued: the client

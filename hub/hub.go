@@ -4,10 +4,17 @@
 // goroutine holds the set of clients, and each connection has exactly one
 // reader and one writer goroutine. Like centrifugal/centrifuge it encodes a
 // broadcast once and hands every client the same prepared frame, and it never
-// waits for a slow client: a client whose bounded queue is full is dropped and
-// is expected to reconnect and resync. Unlike the chat example it never joins
-// queued messages into one frame, so every WebSocket message a client receives
-// is exactly one message passed to Broadcast or Send.
+// waits for a slow client. Unlike the chat example it never joins queued
+// messages into one frame, so every WebSocket message a client receives is
+// exactly one message passed to Broadcast or Send.
+//
+// A broadcast is a state, not an event: each one supersedes the one before
+// (a new client starts with the latest). A client that is behind gets the
+// newest state next rather than a backlog, because a broadcast still waiting
+// in its queue is replaced by the next one; so broadcasts never fill a queue,
+// and a client that stops reading is dropped when a write times out. Sends
+// are never replaced; a client whose queue of them is full is dropped. Either
+// way it is expected to reconnect and resync.
 //
 // The package knows nothing of queues or of the JSON it carries.
 package hub
@@ -17,6 +24,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,11 +52,24 @@ const (
 // Close fast when a peer never answers.
 const maxCloseGrace = time.Second
 
+// yieldEvery is how many clients the owner hands the latest broadcast to
+// before it lets other goroutines run. Each hand-off can start a writer
+// goroutine, and the scheduler runs goroutines in the order they became
+// runnable: handing a broadcast to 10,000 clients at once would put every
+// request, Redis reply and timer that becomes ready meanwhile behind 10,000
+// writes (the whole fan-out, 100 ms and more on one core). In steps, they get
+// their turn between steps, and a newer broadcast is picked up at once: the
+// clients not yet reached get only the newer one. A step also fits the
+// scheduler's local run queue (256 goroutines), so writers do not spill into
+// the global queue ahead of them.
+const yieldEvery = 128
+
 // Config tunes a Hub. Zero (or negative) fields take the defaults listed.
 type Config struct {
-	// SendQueue is the number of outgoing messages queued per client. A
-	// client whose queue is full is dropped rather than waited for.
-	// Default 32.
+	// SendQueue is the number of outgoing messages queued per client (a
+	// broadcast takes at most one place: a newer one replaces it while it
+	// waits). A client whose queue is full is dropped rather than waited
+	// for. Default 32.
 	SendQueue int
 	// WriteWait is the time allowed to write one message or control frame.
 	// Default 10s.
@@ -143,14 +164,11 @@ type Hub struct {
 	quit       chan struct{} // closed by Close
 	ownerDone  chan struct{} // closed when run returns
 
-	// pending holds broadcasts not yet fanned out. Broadcast only appends
-	// under a short lock, so it never waits for the owner, however many
-	// clients the owner is busy with; the owner takes the whole batch at
-	// once. Its size is not capped because each entry is one pointer to a
-	// shared prepared message and the owner never blocks on a client, so it
-	// drains the list at CPU speed.
+	// pending is the newest broadcast the owner has not taken yet.
+	// Broadcast only sets it under a short lock, so it never waits for the
+	// owner, however many clients the owner is busy with.
 	pendingMu sync.Mutex
-	pending   []*websocket.PreparedMessage
+	pending   *websocket.PreparedMessage
 
 	clientCount atomic.Int64
 
@@ -161,10 +179,18 @@ type Hub struct {
 	pumps     sync.WaitGroup
 	closeOnce sync.Once
 
-	// Owned by the run goroutine.
-	clients map[*Client]struct{}
+	// Owned by the run goroutine. The owner hands latest to the clients in
+	// the order of the clients slice, yieldEvery at a time, starting where
+	// it stopped: cursor is the next slot, todo how many slots are left to
+	// visit for latest. A new broadcast replaces latest and makes every
+	// slot due again, from the cursor on. Each client remembers which
+	// broadcast it was handed last (Client.seq), so none gets one twice.
+	clients []*Client // registered clients; nil marks a removed one's slot
+	live    int       // non-nil entries of clients
 	latest  *websocket.PreparedMessage
-	spare   []*websocket.PreparedMessage // reused batch buffer
+	seq     uint64 // number of latest: 1 for the first broadcast
+	cursor  int
+	todo    int
 }
 
 // New returns a Hub and starts its owner goroutine; Close stops it.
@@ -190,7 +216,6 @@ func newHub(cfg Config, logger *slog.Logger) *Hub {
 		wake:       make(chan struct{}, 1),
 		quit:       make(chan struct{}),
 		ownerDone:  make(chan struct{}),
-		clients:    make(map[*Client]struct{}),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		o = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o), "/"))
@@ -270,10 +295,11 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, handler Handler) err
 
 // Broadcast sends data to every client as one text message and remembers it
 // as the latest message for clients that connect later. The message is
-// encoded once and the same prepared frame is handed to every client.
+// encoded once and the same prepared frame is handed to every client. A
+// broadcast supersedes the one before: a client that has not been sent the
+// previous one yet gets only this one.
 //
-// Broadcast never blocks on clients: the owner goroutine does the fan-out,
-// and a client whose queue is full is dropped (it will reconnect and resync).
+// Broadcast never blocks on clients: the owner goroutine does the fan-out.
 // data may be reused after Broadcast returns. After Close it does nothing.
 func (h *Hub) Broadcast(data []byte) {
 	select {
@@ -288,7 +314,7 @@ func (h *Hub) Broadcast(data []byte) {
 		return
 	}
 	h.pendingMu.Lock()
-	h.pending = append(h.pending, pm)
+	h.pending = pm
 	h.pendingMu.Unlock()
 	select {
 	case h.wake <- struct{}{}:
@@ -320,68 +346,149 @@ func (h *Hub) Close() error {
 	return nil
 }
 
-// run is the owner goroutine: the only code that touches clients, latest and
-// spare.
+// run is the owner goroutine: the only code that touches clients, latest,
+// seq, cursor and todo. While a broadcast is still to be handed out it works
+// in steps and yields between them; otherwise it waits.
 func (h *Hub) run() {
 	defer close(h.ownerDone)
 	for {
+		if h.todo > 0 {
+			select {
+			case <-h.quit:
+				h.shutdownAll()
+				return
+			case c := <-h.register:
+				h.add(c)
+			case c := <-h.unregister:
+				h.unregistered(c)
+			case <-h.wake:
+				h.takePending()
+			default:
+				h.step()
+				runtime.Gosched()
+			}
+			continue
+		}
 		select {
 		case <-h.quit:
-			h.clientCount.Store(0)
-			for c := range h.clients {
-				c.shutdown(goneHubClosed)
-			}
-			clear(h.clients)
+			h.shutdownAll()
 			return
 		case c := <-h.register:
 			h.add(c)
 		case c := <-h.unregister:
-			// A client dropped during fan-out is already gone from the set.
-			delete(h.clients, c)
-			h.clientCount.Store(int64(len(h.clients)))
-			close(c.unregistered)
+			h.unregistered(c)
 		case <-h.wake:
-			h.flush()
+			h.takePending()
 		}
 	}
 }
 
-// add registers c. It first fans out what is already pending, so that the
-// latest message c starts with is the newest broadcast made before this
-// registration, and c then gets exactly the broadcasts after it.
-func (h *Hub) add(c *Client) {
-	h.flush()
-	if h.latest != nil {
-		c.enqueue(h.latest) // the queue is empty: cannot fail
+func (h *Hub) shutdownAll() {
+	h.clientCount.Store(0)
+	for _, c := range h.clients {
+		if c != nil {
+			c.shutdown(goneHubClosed)
+		}
 	}
-	h.clients[c] = struct{}{}
-	h.clientCount.Store(int64(len(h.clients)))
+	clear(h.clients)
+	h.clients, h.live = h.clients[:0], 0
+}
+
+// takePending makes the newest broadcast the latest, due to every client.
+func (h *Hub) takePending() {
+	h.pendingMu.Lock()
+	pm := h.pending
+	h.pending = nil
+	h.pendingMu.Unlock()
+	if pm == nil {
+		return
+	}
+	h.latest = pm
+	h.seq++
+	h.todo = len(h.clients)
+}
+
+// step hands latest to the next yieldEvery slots.
+func (h *Hub) step() {
+	for n := 0; n < yieldEvery && h.todo > 0; n++ {
+		if h.cursor >= len(h.clients) {
+			h.cursor = 0
+		}
+		c := h.clients[h.cursor]
+		h.cursor++
+		h.todo--
+		if c == nil || c.seq == h.seq {
+			continue
+		}
+		c.seq = h.seq
+		if !c.enqueue(h.latest, true) {
+			// Dropped for being slow, or already leaving: either way it
+			// gets nothing more.
+			h.remove(c)
+		}
+	}
+}
+
+// add registers c. It first takes a pending broadcast, so that the latest
+// message c starts with is the newest broadcast made before this
+// registration, and c then gets the broadcasts after it.
+func (h *Hub) add(c *Client) {
+	h.takePending()
+	c.seq = h.seq
+	if h.latest != nil {
+		c.enqueue(h.latest, true) // the queue is empty: cannot fail
+	}
+	c.slot = len(h.clients)
+	h.clients = append(h.clients, c)
+	if h.todo > 0 {
+		h.todo++ // the new slot lies on the fan-out's way round: count it
+	}
+	h.live++
+	h.clientCount.Store(int64(h.live))
 	close(c.registered)
 }
 
-// flush fans every pending broadcast out to every client, oldest first.
-func (h *Hub) flush() {
-	h.pendingMu.Lock()
-	batch := h.pending
-	h.pending = h.spare[:0]
-	h.pendingMu.Unlock()
-	if len(batch) == 0 {
-		h.spare = batch
-		return
+// unregistered removes a client whose reader has ended, unless a failed
+// hand-off removed it already, and lets the reader go on.
+func (h *Hub) unregistered(c *Client) {
+	if c.slot >= 0 {
+		h.remove(c)
 	}
-	for _, pm := range batch {
-		for c := range h.clients {
-			if !c.enqueue(pm) {
-				// Dropped for being slow, or already leaving: either way it
-				// gets nothing more, so stop iterating over it.
-				delete(h.clients, c)
-			}
+	close(c.unregistered)
+}
+
+// remove empties c's slot. Slots are compacted once half of them are empty.
+func (h *Hub) remove(c *Client) {
+	h.clients[c.slot] = nil
+	c.slot = -1
+	h.live--
+	h.clientCount.Store(int64(h.live))
+	if empty := len(h.clients) - h.live; empty >= 64 && empty >= h.live {
+		h.compact()
+	}
+}
+
+// compact drops the empty slots, keeping the order, and moves the cursor
+// with the clients. todo stays an upper bound of the slots left to visit
+// (the clients already handed latest are skipped by their seq).
+func (h *Hub) compact() {
+	j, cursor := 0, -1
+	for i, c := range h.clients {
+		if i == h.cursor {
+			cursor = j
+		}
+		if c != nil {
+			c.slot = j
+			h.clients[j] = c
+			j++
 		}
 	}
-	h.latest = batch[len(batch)-1]
-	h.clientCount.Store(int64(len(h.clients)))
-	clear(batch) // let old messages be collected
-	h.spare = batch[:0]
+	if cursor < 0 {
+		cursor = j
+	}
+	clear(h.clients[j:])
+	h.clients, h.cursor = h.clients[:j], cursor
+	h.todo = min(h.todo, j)
 }
 
 // checkOrigin protects browsers against cross-site WebSocket hijacking. The

@@ -16,8 +16,11 @@ import (
 const (
 	// feedMinInterval is the least time between two snapshot reads: a burst
 	// of changes becomes one snapshot, and the read after the burst's last
-	// signal shows the line as it ended.
-	feedMinInterval = 100 * time.Millisecond
+	// signal shows the line as it ended. It bounds the store reads of each
+	// replica (20 a second) and what a browser must render; the hub hands
+	// each snapshot out in steps and skips the ones a client has not been
+	// sent yet, so a short rest costs little even with many watchers.
+	feedMinInterval = 50 * time.Millisecond
 	// feedResync is the longest time between two snapshot reads. Pub/sub
 	// can lose a message; this bounds how long a board can lag behind.
 	feedResync = 5 * time.Second
