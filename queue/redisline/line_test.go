@@ -775,3 +775,62 @@ func TestVersionsSurviveAFailoverToALaggingReplica(t *testing.T) {
 		}
 	})
 }
+
+// TestReadsCatchUpOnlyWhenSomethingIsDue: status, statuses and snapshot
+// write nothing while nothing is due, and still enforce every deadline and
+// fill every free counter as a write would, with no scheduler running.
+func TestReadsCatchUpOnlyWhenSomethingIsDue(t *testing.T) {
+	forEachStore(t, Options{HeadWindow: 30 * time.Second}, func(t *testing.T, f *fixture) {
+		a, b, c := f.take("a"), f.take("b"), f.take("c")
+		version := func() int64 {
+			t.Helper()
+			s, err := f.line.Snapshot(f.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s.Version
+		}
+		v0 := version()
+		f.clock.Add(30*time.Second - time.Millisecond)
+		for range 3 {
+			if got := f.status(b); got.State != queue.StateWaiting || got.Position != 2 {
+				t.Fatalf("b = %+v, want waiting at 2", got)
+			}
+			if _, err := f.line.Statuses(f.ctx, []queue.StatusRequest{{Client: "w", Token: c.Token}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if v := version(); v != v0 {
+			t.Fatalf("version %d → %d after reads with nothing due", v0, v)
+		}
+
+		// a's deadline passes; only a read comes.
+		f.clock.Add(time.Millisecond)
+		if got := f.status(c); got.State != queue.StateWaiting || got.Position != 2 {
+			t.Fatalf("c = %+v after a's deadline, want waiting at 2", got)
+		}
+		if got := f.status(a); got.State != queue.StateExpired {
+			t.Fatalf("a = %+v, want expired by the read after its deadline", got)
+		}
+		if got := f.status(b); got.State != queue.StateCalled || got.Position != 1 {
+			t.Fatalf("b = %+v, want called at 1", got)
+		}
+		v1 := version()
+		if v1 <= v0 {
+			t.Fatalf("version %d → %d: the read that expired a did not announce it", v0, v1)
+		}
+
+		// A counter freed without anyone calling the next ticket (the
+		// setting raised in the store by hand): the next read calls c.
+		if err := f.rdb.HSet(f.ctx, "catqms:{"+f.line.opts.Name+"}:cfg", "counters", 2).Err(); err != nil {
+			t.Fatal(err)
+		}
+		snap, err := f.line.Snapshot(f.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(snap.Called) != 2 || snap.Version <= v1 {
+			t.Fatalf("snapshot after a counter freed: called %v at version %d (was %d), want b and c called at a newer version", snap.Called, snap.Version, v1)
+		}
+	})
+}

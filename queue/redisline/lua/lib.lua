@@ -144,6 +144,31 @@ local function next_deadline()
   return n
 end
 
+-- Whether advance() would change anything at NOW: a viewing session or a
+-- call whose time is up, or a free counter with a ticket waiting for it.
+-- Also returns what it read on the way, which reply() needs too: the next
+-- deadline and the number of called tickets.
+local function due()
+  local nd = next_deadline()
+  local nc = redis.call('ZCARD', K.called)
+  if nd > 0 and nd <= NOW then return true, nd, nc end
+  local free = CFG.counters - redis.call('ZCARD', K.serving) - nc
+  return free > 0 and redis.call('ZCARD', K.line) > nc, nd, nc
+end
+
+-- catch_up brings the line up to NOW for an operation that only reads:
+-- advance() when something is due, else nothing at all. It returns what
+-- reply() may reuse (nil after an advance), so a read of a line with nothing
+-- due costs a few reads and writes nothing.
+local function catch_up()
+  local pending, nd, nc = due()
+  if pending then
+    advance()
+    return nil
+  end
+  return {nd = nd, nc = nc}
+end
+
 -- Remaining ban of client in ms, 0 when none. The ban's end is data; the
 -- key's TTL only cleans up.
 local function banned(client)
@@ -165,10 +190,13 @@ end
 -- {code, version, nextDeadline, seq, state, position, deadline, until,
 --  called, perTicket, extra}
 -- Bumps the version and publishes it when the operation changed anything.
-local function reply(code, seq, extra)
+-- known is catch_up()'s answer, reused when nothing changed since; h is the
+-- ticket's {state, deadline, until} when the caller has read them already.
+local function reply(code, seq, extra, known, h)
   local r = {code, 0, 0, 0, '', 0, 0, 0, 0, 0, extra or 0}
+  if dirty then known = nil end
   if seq and seq ~= 0 then
-    local h = redis.call('HMGET', tkey(seq), 's', 'dl', 'un')
+    h = h or redis.call('HMGET', tkey(seq), 's', 'dl', 'un')
     r[4] = tonumber(seq)
     r[5] = h[1] or ''
     if h[1] == 'waiting' or h[1] == 'called' then
@@ -177,19 +205,24 @@ local function reply(code, seq, extra)
     r[7] = tonumber(h[2]) or 0
     r[8] = tonumber(h[3]) or 0
   end
-  r[9] = redis.call('ZCARD', K.called)
+  if known then
+    r[9], r[3] = known.nc, known.nd
+  else
+    r[9], r[3] = redis.call('ZCARD', K.called), next_deadline()
+  end
   r[10] = per_ticket()
-  r[3] = next_deadline()
   -- Versions never go back, even when the store loses its data: a missing
   -- version starts at now in microseconds, above any version counted before
   -- (no store makes a change per microsecond).
-  if redis.call('EXISTS', K.ver) == 0 then
-    redis.call('SET', K.ver, ARGV[2] .. '000')
+  local v = redis.call('GET', K.ver)
+  if not v then
+    v = ARGV[2] .. '000'
+    redis.call('SET', K.ver, v)
   end
   -- Nor after a failover to a replica that lagged: a version below what a
   -- caller has already seen is lifted past it, and announced, since the
   -- line is not what watchers last saw.
-  if tonumber(redis.call('GET', K.ver)) < tonumber(ARGV[10]) then
+  if tonumber(v) < tonumber(ARGV[10]) then
     redis.call('SET', K.ver, ARGV[10])
     dirty = true
   end
@@ -199,7 +232,7 @@ local function reply(code, seq, extra)
     -- microseconds) in exponent form, which no listener can parse.
     redis.call('PUBLISH', K.chan, string.format('%.0f %.0f', r[2], r[3]))
   else
-    r[2] = tonumber(redis.call('GET', K.ver))
+    r[2] = tonumber(v)
   end
   return r
 end

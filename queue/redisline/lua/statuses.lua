@@ -1,12 +1,12 @@
 -- statuses: many tickets' states and positions in one step, as status would
--- answer each, after bringing the line up to now once. The live feed reads
--- every watched ticket with it after each change.
+-- answer each, after bringing the line up to now once (catch_up). The live
+-- feed reads every watched ticket with it after each change.
 -- ARGV[A…] triples: client key, seq, nonce (at most StatusBatch of them).
 -- Answers reply('ok', 0) (version, next deadline, called count and the
 -- per-ticket estimate, for all), followed by six fields per ticket:
 -- {code, state, position, deadline, until, extra}, where code is 'ok',
 -- 'banned' (extra = ms of ban left) or 'unknown'.
-advance()
+local known = catch_up()
 local out = {}
 local function emit(code, state, position, deadline, until_, extra)
   local n = #out
@@ -36,7 +36,7 @@ for i = A, #ARGV, 3 do
     end
   end
 end
-local r = reply('ok', 0)
+local r = reply('ok', 0, 0, known)
 local base = #r
 for i = 1, #out do r[base + i] = out[i] end
 return r
