@@ -1,10 +1,13 @@
 package hub
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -76,6 +79,10 @@ type Client struct {
 	started bool        // Serve has started the connection: writers may run
 	writing bool        // a writer goroutine is running, or the last one ran
 	pinger  *time.Timer // queues a ping every pingPeriod
+
+	// Owned by the reader goroutine: see waitReadable.
+	br  *bufio.Reader   // the buffered reader gorilla reads from
+	raw syscall.RawConn // the socket, to wait on; nil when it cannot be
 
 	// Owned by the hub's owner goroutine.
 	slot int    // index in Hub.clients; -1 once removed
@@ -332,6 +339,10 @@ func (c *Client) readPump() {
 		return c.conn.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
 	})
 	for {
+		if err := c.waitReadable(); err != nil {
+			c.logReadError(err)
+			return
+		}
 		kind, data, err := c.conn.ReadMessage()
 		if err != nil {
 			c.logReadError(err)
@@ -362,4 +373,57 @@ func (c *Client) logReadError(err error) {
 		// A goodbye, or the network went away: routine for browsers.
 		log.Debug("hub: read ended", "remote", c.remote, "err", err)
 	}
+}
+
+// An idle connection's reader is parked waiting for the peer, and the
+// runtime halves a goroutine's stack (at a GC) only while it uses less than a
+// quarter of it. Parked deep inside gorilla's ReadMessage the reader keeps a
+// 4 KB stack; so
+// the reader first waits for the socket to become readable, from a shallow
+// frame, and calls ReadMessage only when there is something to read. At
+// 10,000 idle watchers that is 20 MB. It needs the buffered reader gorilla
+// reads from (hijackWriter provides it), because bytes already in it would
+// not make the socket readable again, and the socket itself.
+
+// hijackWriter gives the upgrade a buffered reader of the hub's own, of the
+// configured size, instead of net/http's 4 KB one, and keeps it for the
+// client. Gorilla reads through the hijacked reader when its own
+// ReadBufferSize is zero.
+type hijackWriter struct {
+	http.ResponseWriter
+	size int
+	br   *bufio.Reader
+}
+
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		// Gorilla refuses a client that sent data before the handshake
+		// finished; it must see that data to do so.
+		return conn, brw, err
+	}
+	w.br = bufio.NewReaderSize(conn, w.size)
+	return conn, bufio.NewReadWriter(w.br, brw.Writer), nil
+}
+
+// watchIdle lets waitReadable wait on the socket under br, when it can.
+func (c *Client) watchIdle(br *bufio.Reader) {
+	sc, ok := c.conn.NetConn().(syscall.Conn)
+	if br == nil || !ok {
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	c.br, c.raw = br, raw
+}
+
+// waitReadable returns once the peer has sent something (or the connection
+// failed, or the read deadline passed), without reading it.
+func (c *Client) waitReadable() error {
+	if c.raw == nil || c.br.Buffered() > 0 {
+		return nil
+	}
+	return c.raw.Read(readable)
 }

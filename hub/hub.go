@@ -228,7 +228,9 @@ func newHub(cfg Config, logger *slog.Logger) *Hub {
 		h.allowed = append(h.allowed, o)
 	}
 	h.upgrader = websocket.Upgrader{
-		ReadBufferSize:  cfg.ReadBufferSize,
+		// Zero: gorilla then reads through the buffered reader Hijack
+		// returns, which hijackWriter makes cfg.ReadBufferSize bytes.
+		ReadBufferSize:  0,
 		WriteBufferSize: cfg.WriteBufferSize,
 		// One pool per hub (one WriteBufferSize): an idle connection then
 		// holds no write buffer at all.
@@ -266,13 +268,15 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, handler Handler) err
 	h.pumps.Add(2)
 	h.mu.Unlock()
 
-	conn, err := h.upgrader.Upgrade(w, r, nil)
+	hw := &hijackWriter{ResponseWriter: w, size: h.cfg.ReadBufferSize}
+	conn, err := h.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		h.pumps.Add(-2)
 		h.logger.Debug("hub: upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return err
 	}
 	c := newClient(h, conn, r, handler)
+	c.watchIdle(hw.br)
 
 	// Register before the pumps start so that nothing (not even a Send from
 	// OnMessage) can reach the client before the latest broadcast.

@@ -1,0 +1,97 @@
+package hub_test
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/catqms/catqms/hub"
+)
+
+// maskedText is one client-to-server text frame (clients must mask).
+func maskedText(payload string) []byte {
+	mask := [4]byte{0x12, 0x34, 0x56, 0x78}
+	b := []byte{0x81, 0x80 | byte(len(payload))}
+	b = append(b, mask[:]...)
+	for i := range len(payload) {
+		b = append(b, payload[i]^mask[i%4])
+	}
+	return b
+}
+
+// TestMessagesArrivingTogetherAreAllRead: the reader waits on the socket
+// only when its buffer is empty. Two messages that arrive in one segment sit
+// in the buffer together after the first is read; the second must be
+// handled at once, not when the peer next sends something.
+func TestMessagesArrivingTogetherAreAllRead(t *testing.T) {
+	rec := newRecorder()
+	ts := newTestServer(t, hub.Config{}, rec)
+	rc := dialRaw(t, ts.url, nil)
+	ts.waitServed(t, 1)
+
+	want := []string{`{"n":1}`, `{"n":2}`, `{"n":3}`}
+	together := append(maskedText(want[0]), maskedText(want[1])...)
+	together = append(together, maskedText(want[2])...)
+	if _, err := rc.conn.Write(together); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		select {
+		case m := <-rec.messages:
+			if m.data != w {
+				t.Fatalf("got %s, want %s", m.data, w)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("%s, sent in the same segment as the one before, was not read", w)
+		}
+	}
+	// And one more, alone, after the reader went back to waiting.
+	if _, err := rc.conn.Write(maskedText(`{"n":4}`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-rec.messages:
+		if m.data != `{"n":4}` {
+			t.Fatalf("got %s, want {\"n\":4}", m.data)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a message sent to an idle reader was not read")
+	}
+}
+
+// TestIdleReaderKeepsASmallStack: an idle connection's reader waits for
+// the peer from a shallow frame, so the runtime can keep its stack at the
+// 2 KB minimum (parked inside gorilla's read it needs 4 KB).
+func TestIdleReaderKeepsASmallStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("connects hundreds of clients")
+	}
+	const clients = 300
+	ts := newTestServer(t, hub.Config{}, nil)
+	ts.hub.Broadcast([]byte(`{"seq":1}`))
+	stack := func() uint64 {
+		runtime.GC()
+		runtime.GC() // stacks shrink during a GC; the second sees them shrunk
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.StackInuse
+	}
+	before := stack()
+	raws := make([]*rawClient, clients)
+	for i := range raws {
+		raws[i] = dialRaw(t, ts.url, nil) // raw clients run no goroutines here
+	}
+	ts.waitServed(t, clients)
+	for _, rc := range raws {
+		if _, err := rc.readMessageFrame(); err != nil { // the latest; its writer is done
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // writers exit after their write
+	after := stack()
+	per := float64(after-before) / clients
+	t.Logf("stack in use: %d → %d bytes, %.0f per idle connection", before, after, per)
+	if per > 3<<10 {
+		t.Fatalf("%.0f bytes of stack per idle connection, want the 2 KB minimum (under 3 KB)", per)
+	}
+}
