@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,6 +47,40 @@ func (s *Server) registerMetrics() error {
 		}
 	}
 	return nil
+}
+
+// observerKey is the label values of one child of the request histogram.
+type observerKey struct {
+	route, method string
+	status        int
+}
+
+// observerCache keeps the request histogram's children. WithLabelValues on
+// every request formats the status, hashes the three values and checks
+// them; the routes, methods and statuses are few (observe bounds them), so
+// each child is looked up once and then found here.
+type observerCache struct {
+	mu sync.RWMutex
+	m  map[observerKey]prometheus.Observer
+}
+
+// observerFor returns the request histogram's child for the label values.
+func (s *Server) observerFor(route, method string, status int) prometheus.Observer {
+	key := observerKey{route, method, status}
+	s.observers.mu.RLock()
+	o, ok := s.observers.m[key]
+	s.observers.mu.RUnlock()
+	if ok {
+		return o
+	}
+	o = s.duration.WithLabelValues(route, method, strconv.Itoa(status))
+	s.observers.mu.Lock()
+	if s.observers.m == nil {
+		s.observers.m = make(map[observerKey]prometheus.Observer)
+	}
+	s.observers.m[key] = o
+	s.observers.mu.Unlock()
+	return o
 }
 
 // metricsHandler serves the registry in the Prometheus text format.

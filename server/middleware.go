@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -65,13 +64,20 @@ func (s *Server) observe(c *gin.Context) {
 	if c.GetBool(ctxUpgraded) {
 		status = http.StatusSwitchingProtocols
 	}
-	s.duration.WithLabelValues(route, method, strconv.Itoa(status)).Observe(elapsed.Seconds())
+	s.observerFor(route, method, status).Observe(elapsed.Seconds())
 
 	level := slog.LevelInfo
 	if quietRoutes[route] {
 		level = slog.LevelDebug
 	}
-	s.log.Log(c.Request.Context(), level, "request",
+	// Log checks the level itself, but only after its arguments are built:
+	// boxing them and formatting the client address cost allocations on
+	// every request even when the level is off (warn, in production).
+	ctx := c.Request.Context()
+	if !s.log.Enabled(ctx, level) {
+		return
+	}
+	s.log.Log(ctx, level, "request",
 		"method", method,
 		"route", route,
 		"status", status,
@@ -135,9 +141,11 @@ func (s *Server) timeout(c *gin.Context) {
 	c.Next()
 }
 
-// limitBody caps the API request body at maxBodyBytes.
+// limitBody caps the API request body at maxBodyBytes. A request without
+// a body keeps http.NoBody, which needs no cap and which bodyToken knows
+// to skip without reading.
 func limitBody(c *gin.Context) {
-	if c.Request.Body != nil {
+	if c.Request.Body != nil && c.Request.Body != http.NoBody {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 	}
 	c.Next()

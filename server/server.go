@@ -151,8 +151,9 @@ type Server struct {
 	log    *slog.Logger
 	reg    *prometheus.Registry
 
-	engine   *gin.Engine
-	duration *prometheus.HistogramVec
+	engine    *gin.Engine
+	duration  *prometheus.HistogramVec
+	observers observerCache // duration's children, by label values
 
 	live *liveFeed
 
