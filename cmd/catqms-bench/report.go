@@ -249,6 +249,11 @@ func reportS2(b *strings.Builder, s *s2Result) {
 	p("| go-redis, the 3 scripts per visit, 64 goroutines | %s | | |\n", f0(s.Direct))
 	p("| **catqms / redis-benchmark** | **%s×** | | |\n", f2(ratio(s.Visits, s.Ceiling)))
 	p("| catqms / go-redis scripts | %s× | | |\n\n", f2(ratio(s.Visits, s.Direct)))
+	if s.CatqmsCPU > 0 {
+		p("CPU used during the visits, as a share of one core (medians): catqms %.0f %% (it has CPU 1 to itself), ", 100*s.CatqmsCPU)
+		p("Redis %.0f %% and the load generator %.0f %%, which share CPU 0: %.0f %% of it. ", 100*s.RedisCPU, 100*s.LoadCPU, 100*(s.RedisCPU+s.LoadCPU))
+		p("Whichever core is full is the limit; redis-benchmark's ceiling runs with Redis alone on CPU 0.\n\n")
+	}
 	p("**Exactly one winner per ticket.** Over the run the bench started %d visits and got %d successful redeems; the store counts %d tickets served (every redeemed ticket was served exactly once: %s). ",
 		s.IssuedAll, s.RedeemedAll, s.ServedInStore, map[bool]string{true: "yes", false: "**no**"}[s.RedeemedAll == s.ServedInStore])
 	p("Then, for each of %d tickets, 64 clients (each its own address, half on each of two replicas) redeemed the same token at the same instant: ", s.ContestTickets)
@@ -314,7 +319,7 @@ func reportS4(b *strings.Builder, s *s4Result) {
 func reportS5(b *strings.Builder, s *s5Result) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## S5 — cross-replica propagation\n\n")
-	p("Two catqms replicas on the same Redis; %d WebSocket watchers on replica B; %d tickets taken on replica A per repetition at %g/s (125 ms apart, so the feed's 100 ms coalescing never holds one back). ", s.Watchers, s.Changes, s.Rate)
+	p("Two catqms replicas on the same Redis; %d WebSocket watchers on replica B; %d tickets taken on replica A per repetition at %g/s (125 ms apart, so the feed's 50 ms rest between snapshot reads never holds one back). ", s.Watchers, s.Changes, s.Rate)
 	p("Latency is from just before the take request is sent to A until a watcher on B receives the snapshot that shows it: A's HTTP handling, the take script, PUBLISH, B's subscriber, B's snapshot script and B's WebSocket write. ")
 	p("Ceiling: go-redis PUBLISH → go-redis subscriber on the same Redis, the same number of messages at the same pace.\n\n")
 	p("| | p50 ms | p99 ms |\n|---|---|---|\n")

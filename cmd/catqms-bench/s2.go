@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,20 +22,25 @@ import (
 // fast as 64 clients go, and a contention check: 64 clients, half on each of
 // two replicas, redeem the same token at the same instant.
 type s2Result struct {
-	Clients  int      `json:"clients"`
-	Counters int      `json:"counters"`
-	Duration string   `json:"duration"`
-	Reps     []s2Rep  `json:"reps"`
-	Visits   float64  `json:"visits_per_s_median"`
-	Errors   int      `json:"errors"`
-	P50ms    float64  `json:"visit_p50_ms"`
-	P99ms    float64  `json:"visit_p99_ms"`
-	RBTake   float64  `json:"rb_take_rps_median"`
-	RBRedeem float64  `json:"rb_redeem_rps_median"`
-	RBEnd    float64  `json:"rb_end_rps_median"`
-	Ceiling  float64  `json:"rb_visits_per_s_median"`
-	Direct   float64  `json:"direct_visits_per_s_median"`
-	RBArgs   []string `json:"rb_command_take"`
+	Clients  int     `json:"clients"`
+	Counters int     `json:"counters"`
+	Duration string  `json:"duration"`
+	Reps     []s2Rep `json:"reps"`
+	Visits   float64 `json:"visits_per_s_median"`
+	Errors   int     `json:"errors"`
+	P50ms    float64 `json:"visit_p50_ms"`
+	P99ms    float64 `json:"visit_p99_ms"`
+	RBTake   float64 `json:"rb_take_rps_median"`
+	RBRedeem float64 `json:"rb_redeem_rps_median"`
+	RBEnd    float64 `json:"rb_end_rps_median"`
+	Ceiling  float64 `json:"rb_visits_per_s_median"`
+	Direct   float64 `json:"direct_visits_per_s_median"`
+	// Share of one core each process used during the visits (medians):
+	// which of them was the limit.
+	CatqmsCPU float64  `json:"catqms_cpu"`
+	RedisCPU  float64  `json:"redis_cpu"`
+	LoadCPU   float64  `json:"load_cpu"`
+	RBArgs    []string `json:"rb_command_take"`
 
 	// Exactly one winner per ticket.
 	IssuedAll      int64 `json:"issued_total"`      // visits started by the bench, all runs
@@ -51,6 +59,7 @@ type s2Rep struct {
 	RBRedeem rbResult   `json:"rb_redeem"`
 	RBEnd    rbResult   `json:"rb_end"`
 	Direct   float64    `json:"direct_visits_per_s"`
+	CPU      [3]float64 `json:"cpu_catqms_redis_load"`
 }
 
 type takeBody struct {
@@ -116,9 +125,15 @@ func runS2(ctx context.Context, e *env) (*s2Result, error) {
 	for i := range e.reps {
 		var rep s2Rep
 		base := "http://" + a.addr
+		pids := []int{a.pid(), redisPID(ctx, r), os.Getpid()}
+		cpu0, t0 := cpuSeconds(pids), time.Now()
 		rep.Visits = closedLoop(ctx, clients, warm, dur, func(ctx context.Context, w int) bool {
 			return visit(ctx, base, fmt.Sprintf("10.2.0.%d", w))
 		})
+		cpu1, wall := cpuSeconds(pids), time.Since(t0).Seconds()
+		for k := range rep.CPU {
+			rep.CPU[k] = (cpu1[k] - cpu0[k]) / wall
+		}
 		if rep.RBTake, _, err = e.redisBenchmark(ctx, clients, rbN, rb.take...); err != nil {
 			return nil, err
 		}
@@ -132,9 +147,9 @@ func runS2(ctx context.Context, e *env) (*s2Result, error) {
 			return nil, err
 		}
 		res.Reps = append(res.Reps, rep)
-		e.log("s2 rep %d: %.0f visits/s (p99 %.1fms, errors %d) | redis-benchmark take %.0f redeem %.0f end %.0f /s → %.0f visits/s | direct scripts %.0f visits/s",
-			i+1, rep.Visits.RPS, rep.Visits.P99ms, rep.Visits.Errors, rep.RBTake.RPS, rep.RBRedeem.RPS, rep.RBEnd.RPS,
-			harmonic(rep.RBTake.RPS, rep.RBRedeem.RPS, rep.RBEnd.RPS), rep.Direct)
+		e.log("s2 rep %d: %.0f visits/s (p99 %.1fms, errors %d; CPU catqms %.0f%%, redis %.0f%%, load %.0f%%) | redis-benchmark take %.0f redeem %.0f end %.0f /s → %.0f visits/s | direct scripts %.0f visits/s",
+			i+1, rep.Visits.RPS, rep.Visits.P99ms, rep.Visits.Errors, 100*rep.CPU[0], 100*rep.CPU[1], 100*rep.CPU[2],
+			rep.RBTake.RPS, rep.RBRedeem.RPS, rep.RBEnd.RPS, harmonic(rep.RBTake.RPS, rep.RBRedeem.RPS, rep.RBEnd.RPS), rep.Direct)
 	}
 	res.Visits = medianOf(res.Reps, func(r s2Rep) float64 { return r.Visits.RPS })
 	res.P50ms = medianOf(res.Reps, func(r s2Rep) float64 { return r.Visits.P50ms })
@@ -144,6 +159,9 @@ func runS2(ctx context.Context, e *env) (*s2Result, error) {
 	res.RBEnd = medianOf(res.Reps, func(r s2Rep) float64 { return r.RBEnd.RPS })
 	res.Ceiling = medianOf(res.Reps, func(r s2Rep) float64 { return harmonic(r.RBTake.RPS, r.RBRedeem.RPS, r.RBEnd.RPS) })
 	res.Direct = medianOf(res.Reps, func(r s2Rep) float64 { return r.Direct })
+	res.CatqmsCPU = medianOf(res.Reps, func(r s2Rep) float64 { return r.CPU[0] })
+	res.RedisCPU = medianOf(res.Reps, func(r s2Rep) float64 { return r.CPU[1] })
+	res.LoadCPU = medianOf(res.Reps, func(r s2Rep) float64 { return r.CPU[2] })
 	for _, rep := range res.Reps {
 		res.Errors += rep.Visits.Errors
 	}
@@ -358,4 +376,45 @@ func directVisits(ctx context.Context, e *env, r *redis.Client, o catqmsOpts, wo
 		return 0, err
 	}
 	return float64(done.Load()) / dur.Seconds(), nil
+}
+
+// cpuSeconds is the CPU time (user + system) each process has used so far;
+// 0 for one that cannot be read.
+func cpuSeconds(pids []int) []float64 {
+	out := make([]float64, len(pids))
+	for i, pid := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses and may
+		// hold spaces: state is the first, utime the 12th, stime the 13th.
+		_, rest, ok := bytes.Cut(data, []byte(") "))
+		f := strings.Fields(string(rest))
+		if !ok || len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseFloat(f[11], 64)
+		st, _ := strconv.ParseFloat(f[12], 64)
+		out[i] = (ut + st) / clockTicks
+	}
+	return out
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat times: 100 on Linux.
+const clockTicks = 100
+
+// redisPID asks Redis for its process id (0 if it will not say).
+func redisPID(ctx context.Context, r *redis.Client) int {
+	info, err := r.Info(ctx, "server").Result()
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			pid, _ := strconv.Atoi(v)
+			return pid
+		}
+	}
+	return 0
 }

@@ -29,7 +29,7 @@ type s5Rep struct {
 }
 
 func runS5(ctx context.Context, e *env) (*s5Result, error) {
-	const watchersN, rate = 10, 8.0 // changes 125 ms apart: no coalescing by the feed's 100 ms rest
+	const watchersN, rate = 10, 8.0 // changes 125 ms apart: the feed's 50 ms rest never holds one back
 	changes := 80
 	if e.quick {
 		changes = 16
