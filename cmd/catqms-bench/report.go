@@ -1,6 +1,7 @@
 package main
 
 import (
+	_ "embed"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -396,80 +397,7 @@ func chartS4(s *s4Result, file string) error {
 }
 
 // profileNotes is what profiling found, and what was changed because of
-// it. The figures in it were measured with the probes named there, in the
-// same session as the run above.
-const profileNotes = `## Profiles, causes and fixes
-
-**S4 memory per idle connection (fixed in ` + "`hub/`" + `).** Profiled in process with ` + "`catqms-bench hub-server`" + ` (catqms's own
-` + "`hub`" + ` package behind net/http, with ` + "`net/http/pprof`" + ` and ` + "`runtime.MemStats`" + ` after a GC) and 10,000 idle watchers from
-` + "`catqms-bench watch`" + `. Before: 20,007 goroutines, **stack in use 82 MB (8.2 KB per connection)**, live heap 63 MB, RSS 200 MB:
-**18.5 KB per connection** (the S4 quick run measured 17.6 KB per connection for catqms and for the bare chat-style hub alike).
-Every connection held two goroutines — a reader parked in ` + "`bufio.Reader.fill`" + ` and a writer parked in ` + "`select`" + ` — and
-with Go's adaptive initial stack size each started at 4 KB. The heap profile (` + "`go tool pprof -sample_index=inuse_space`" + `)
-showed the rest: the retained upgrade request and its headers (~1.1 KB), gorilla's ` + "`Conn`" + ` (~0.55 KB), its 1 KB read buffer,
-the client's channels and context, and the writer's ping ` + "`time.Ticker`" + `.
-The fix (hub/client.go, hub/hub.go): the writer is no longer a goroutine per connection but runs **only while there is
-something to write** — an enqueue starts one if none runs, it drains the queue and exits; pings are a ` + "`time.AfterFunc`" + ` that
-queues a ping through the same queue (so there is still exactly one writer at a time, and one JSON object per frame);
-the writer that finds the client gone ends the connection as before (close frame on shutdown, drop of slow clients,
-` + "`Close`" + ` waits for it). The default read buffer is 512 bytes instead of 1 KB (browsers send only small ` + "`watch`" + ` messages).
-After, same probe: 10,007 goroutines, stack 41 MB, live heap 49 MB, RSS 129 MB: **11.4 KB per connection** (−38 %).
-` + "`go test -race -count=3 ./hub`" + ` and ` + "`go test -race ./server`" + ` pass. A second change then dropped the upgrade request the
-hub kept per connection for ` + "`Client.Request()`" + ` (~1.1 KB with its headers; nothing but log lines used it): the hub keeps
-only the peer's address. The S4 table above is measured with both: catqms holds **10.7–11.4 KB per idle connection at
-5,000–15,000 watchers** and 13.2 KB at 1,000 (where heap growth of the process itself weighs more per connection), against
-15.3–16.9 KB for the bare chat-style hub; before the fixes, the same measurement gave 17.6 KB at 1,000. What is left per
-connection: the reader goroutine's 4 KB stack (gorilla's reads block, so a reader per connection stays), gorilla's
-` + "`Conn`" + ` and its 512-byte read buffer, the server's ` + "`wsSession`" + ` and GC headroom. A next step would be a
-` + "`GOMEMLIMIT`" + `/` + "`GOGC`" + ` suited to many idle connections.
-
-**S5 cross-replica propagation (a bug this benchmark found; fixed, and the S5 row above is measured with the fix).**
-The first full run measured p99 ≈ 1 s against 0.87 ms for raw pub/sub, and every replica logged
-` + "`ignoring a malformed change message payload=\"1.7957748332371e+15 1795774949220\"`" + ` for every change: ` + "`lua/lib.lua`" + `
-starts a missing version at *now in microseconds* (~1.8e15) and published it with Lua's number-to-string (` + "`%.14g`" + `),
-which writes ` + "`1.7957748332371e+15`" + `; ` + "`listen()`" + ` (schedule.go) could not parse it, so no change notice ever reached another
-replica — a watcher on B saw a change made on A only at B's 1 s scheduler tick or its 5 s feed resync. ` + "`reply()`" + ` now publishes
-` + "`string.format('%.0f %.0f', version, deadline)`" + `, and ` + "`TestReplicasHearEachOtherAtOnce`" + ` in redisline requires a second Line
-(whose own tick is an hour) to hear every change within a second; it fails on the old code.
-What remains of S5 above the raw pub/sub ceiling is B's own path after the notice, which the ceiling does not have:
-the feed reads a snapshot (one script round trip), encodes it and hands it to the hub, whose writer sends it; on this box
-B shares its core with the other replica, and Redis and the watcher share the other. It was not profiled further.
-
-**S3 lookup and take vs ZRANK (cause in ` + "`queue/redisline/lua`" + `).** A lookup is one EVALSHA of lib.lua + status.lua: the
-chunk re-creates its ~15 local functions and the K and CFG tables on every call, reads the cfg hash, advances the line
-(two ZRANGEBYSCOREs, ZCARDs and a ZRANGE), checks the ban (GET), looks the ticket up (HMGET) and builds the reply (HMGET,
-ZRANK, ZCARD, HGET, two ZRANGEs, EXISTS, GET): about 16 Redis calls and a Lua call frame, against one ZRANK. It is flat in
-the line's length (everything is O(log n)), so "flat" holds, but ≤ 2× ZRANK cannot hold for any script: the EVALSHA
-dispatch alone costs about one ZRANK. The suggested fix, for ` + "`queue/redisline`" + `: load the scripts once as a Redis 7
-function library (` + "`FUNCTION LOAD`" + `, ` + "`FCALL`" + `), so the helpers are defined once and not per call; give status a read-only
-fast path (` + "`FCALL_RO`" + `) that skips ` + "`advance()`" + ` when the earliest called/serving deadline is still in the future (one
-ZRANGE … WITHSCORES decides it) and skips the ` + "`EXISTS`" + `/` + "`GET`" + ` of the version when nothing changed. That leaves HMGET + ZRANK +
-ZCARD + HGET — expected 3–5× ZRANK. The SLOWLOG entries over 1 ms are not
-the scripts' own cost: they include an O(1) ` + "`ZCARD`" + ` at 4.4 ms, a plain ` + "`ZRANK`" + ` at 3.7 ms and a ` + "`SET`" + ` at 3 ms inside
-scripts — Redis descheduled on the core it shares with the load generator (and other sessions' tests on this box);
-the median script is 20–40 µs. A dedicated core for Redis is needed to judge "nothing over 1 ms" fairly.
-
-**S1 and S2 on two cores.** Redis, the load generator and (in S1) redis-benchmark's server side share CPU 0 while catqms
-or the ceiling server has CPU 1 to itself, so S1 measures mostly Redis and the shared core: catqms and the bare handler
-land within noise of each other. In S2 a visit is three HTTP requests through Gin, token HMAC checks and three scripts;
-catqms on its single core is the limit (it runs at 100 % of CPU 1 while Redis has headroom), so visits/s is about half
-of the go-redis loop running the same three scripts without HTTP and about a third of redis-benchmark's combined figure,
-whose redeem and end paths write nothing (an optimistic ceiling). No fix in hub/ or server/live.go applies; the
-candidates are in server/ (Gin middleware per request: metrics label formatting, slog per request at info level —
-the bench runs ` + "`--log-level warn`" + `) and redisline (see S3).
-
-**S4 latency at 10,000 watchers (met at 1 and 5 changes/s, missed at 20/s; not fixed).** The "fan-out p99" column (from
-the snapshot's own ` + "`now`" + ` to its arrival) isolates the hub from the feed and the store; at 1 and 5 changes/s it is where
-almost all of catqms's p99 is, and the bare chat-style hub on the same clients is no faster. At 20 changes/s the bare hub
-falls far behind (it sends every change) while catqms coalesces; neither meets 250 ms there on this box. A broadcast is one ` + "`write(2)`" + ` per connection on catqms's single core (10,000 writes of ~1.4 KB), while the
-10,000 receiving sockets are read by the load generator on the other core, which it shares with Redis: the box, not the
-hub's design, sets most of this floor, and a 4-core box would split sender and receivers properly. This was not
-CPU-profiled in this session (time ran out after the memory fix). What remains in catqms's own path, by reading the code:
-` + "`SetWriteDeadline`" + ` before every message (a timer update per connection per broadcast; once per drain would do), the
-feed's snapshot read (one script) before each broadcast, and at 20 changes/s the feed's 100 ms coalescing
-(` + "`feedMinInterval`" + `), which holds a change for up to 100 ms by design — yet at 20/s catqms beats the bare hub, which
-sends every change and falls behind. Plain watchers cost the feed nothing per client. A watcher that sends ` + "`watch`" + `
-is re-read after each snapshot, 512 to one batched script (` + "`Line.Statuses`" + `, statuses.lua; it was one status script per
-watcher before): for 1,000 watchers on redis-server, 5.6–8.1 ms per round instead of 132–149 ms
-(` + "`go test -bench BenchmarkWatchers ./queue/redisline`" + `). That path is not in S4, which measures plain watchers.
-`
+// it: written by hand, with the probes and figures named in it.
+//
+//go:embed profiles.md
+var profileNotes string
