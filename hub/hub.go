@@ -82,7 +82,10 @@ type Config struct {
 	// closes the connection with CloseMessageTooBig. Default 4096.
 	MaxMessageSize int64
 	// ReadBufferSize is the per-connection read buffer. Browsers send only
-	// small messages, and every idle connection holds it. Default 512.
+	// small messages, and every idle connection holds it. Default and
+	// least 512: gorilla reads through the hub's buffer (which the reader
+	// must see, to wait on the socket only when it is empty) only if it is
+	// larger than 256 bytes.
 	ReadBufferSize int
 	// WriteBufferSize is the size of the write buffers, which are taken from
 	// a pool shared by all connections of the hub only while a write is in
@@ -110,9 +113,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxMessageSize <= 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
 	}
-	if c.ReadBufferSize <= 0 {
-		c.ReadBufferSize = DefaultReadBufferSize
-	}
+	c.ReadBufferSize = max(c.ReadBufferSize, DefaultReadBufferSize)
 	if c.WriteBufferSize <= 0 {
 		c.WriteBufferSize = DefaultWriteBufferSize
 	}

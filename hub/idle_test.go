@@ -95,3 +95,26 @@ func TestIdleReaderKeepsASmallStack(t *testing.T) {
 		t.Fatalf("%.0f bytes of stack per idle connection, want the 2 KB minimum (under 3 KB)", per)
 	}
 }
+
+// TestSmallReadBufferIsRaised: a read buffer gorilla would not read
+// through (256 bytes or less) is raised to the least one it does, so the
+// reader still sees what is buffered.
+func TestSmallReadBufferIsRaised(t *testing.T) {
+	rec := newRecorder()
+	ts := newTestServer(t, hub.Config{ReadBufferSize: 64}, rec)
+	rc := dialRaw(t, ts.url, nil)
+	ts.waitServed(t, 1)
+	if _, err := rc.conn.Write(append(maskedText(`{"n":1}`), maskedText(`{"n":2}`)...)); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{`{"n":1}`, `{"n":2}`} {
+		select {
+		case m := <-rec.messages:
+			if m.data != w {
+				t.Fatalf("got %s, want %s", m.data, w)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("%s was not read", w)
+		}
+	}
+}
