@@ -104,6 +104,7 @@ func newClient(h *Hub, conn *websocket.Conn, r *http.Request, handler Handler) *
 		handler:      handler,
 		ctx:          ctx,
 		cancel:       cancel,
+		slot:         -1,
 		registered:   make(chan struct{}),
 		unregistered: make(chan struct{}),
 		readDone:     make(chan struct{}),
