@@ -162,14 +162,18 @@ func summary(b *strings.Builder, res *results) {
 			s.ContestWinners, s.ContestTickets, s.ContestLate, verdict(ok))
 	}
 	if s := res.S3; s != nil && len(s.Levels) > 0 {
-		worst, slow := 0.0, 0
+		worst, floor, slow := 0.0, 0.0, 0
+		var at s3Level
 		for _, l := range s.Levels {
-			worst = math.Max(worst, math.Max(ratio(l.StatusUsec, l.ZRankUsec), ratio(l.TakeUsec, l.ZRankUsec)))
+			if r := math.Max(ratio(l.StatusUsec, l.ZRankUsec), ratio(l.TakeUsec, l.ZRankUsec)); r > worst {
+				worst, at = r, l
+			}
+			floor = math.Max(floor, ratio(l.FloorUsec, l.ZRankUsec))
 			slow += len(l.Slow)
 		}
 		last, first := s.Levels[len(s.Levels)-1], s.Levels[0]
-		p("| S3 | µs per call in Redis, worst of lookup/take at any length | %s µs (lookup at %d) | %s µs (ZRANK) | %s× | ≤ %.0f× | %s |\n",
-			f1(last.StatusUsec), last.Waiting, f2(last.ZRankUsec), f1(worst), s3Target, verdict(worst <= s3Target))
+		p("| S3 | µs per call in Redis, worst of lookup/take at any length | lookup %s µs, take %s µs (at %d) | %s µs (ZRANK); a script doing only that ZRANK: up to %s× | %s× | ≤ %.0f× | %s |\n",
+			f1(at.StatusUsec), f1(at.TakeUsec), at.Waiting, f2(at.ZRankUsec), f1(floor), f1(worst), s3Target, verdict(worst <= s3Target))
 		p("| S3 | SLOWLOG entries over 1 ms | %d | | | 0 | %s |\n", slow, verdict(slow == 0))
 		flat := math.Max(ratio(last.StatusUsec, first.StatusUsec), ratio(last.TakeUsec, first.TakeUsec))
 		p("| S3 | flat: µs at %d vs %d waiting | %s× | ZRANK: %s× | | ≤ %.1f× | %s |\n", last.Waiting, first.Waiting, f2(flat),
