@@ -356,23 +356,12 @@ func (h *Hub) Close() error {
 // in steps and yields between them; otherwise it waits.
 func (h *Hub) run() {
 	defer close(h.ownerDone)
+	ready := make(chan struct{})
+	close(ready)
 	for {
+		var work <-chan struct{} // ready while a broadcast is still to be handed out
 		if h.todo > 0 {
-			select {
-			case <-h.quit:
-				h.shutdownAll()
-				return
-			case c := <-h.register:
-				h.add(c)
-			case c := <-h.unregister:
-				h.unregistered(c)
-			case <-h.wake:
-				h.takePending()
-			default:
-				h.step()
-				runtime.Gosched()
-			}
-			continue
+			work = ready
 		}
 		select {
 		case <-h.quit:
@@ -384,6 +373,14 @@ func (h *Hub) run() {
 			h.unregistered(c)
 		case <-h.wake:
 			h.takePending()
+		case <-work:
+			select {
+			case <-h.wake: // a newer broadcast first: it supersedes this one
+				h.takePending()
+			default:
+			}
+			h.step()
+			runtime.Gosched()
 		}
 	}
 }

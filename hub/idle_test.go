@@ -19,6 +19,21 @@ func maskedText(payload string) []byte {
 	return b
 }
 
+// wantInbound waits for the handler to receive want, in order.
+func wantInbound(t *testing.T, rec *recorder, why string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		select {
+		case m := <-rec.messages:
+			if m.data != w {
+				t.Fatalf("got %s, want %s", m.data, w)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("%s was not read: %s", w, why)
+		}
+	}
+}
+
 // TestMessagesArrivingTogetherAreAllRead: the reader waits on the socket
 // only when its buffer is empty. Two messages that arrive in one segment sit
 // in the buffer together after the first is read; the second must be
@@ -35,28 +50,12 @@ func TestMessagesArrivingTogetherAreAllRead(t *testing.T) {
 	if _, err := rc.conn.Write(together); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range want {
-		select {
-		case m := <-rec.messages:
-			if m.data != w {
-				t.Fatalf("got %s, want %s", m.data, w)
-			}
-		case <-time.After(2 * time.Second):
-			t.Fatalf("%s, sent in the same segment as the one before, was not read", w)
-		}
-	}
+	wantInbound(t, rec, "sent in one segment with the one before", want...)
 	// And one more, alone, after the reader went back to waiting.
 	if _, err := rc.conn.Write(maskedText(`{"n":4}`)); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case m := <-rec.messages:
-		if m.data != `{"n":4}` {
-			t.Fatalf("got %s, want {\"n\":4}", m.data)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("a message sent to an idle reader was not read")
-	}
+	wantInbound(t, rec, "sent to an idle reader", `{"n":4}`)
 }
 
 // TestIdleReaderKeepsASmallStack: an idle connection's reader waits for
@@ -107,14 +106,5 @@ func TestSmallReadBufferIsRaised(t *testing.T) {
 	if _, err := rc.conn.Write(append(maskedText(`{"n":1}`), maskedText(`{"n":2}`)...)); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{`{"n":1}`, `{"n":2}`} {
-		select {
-		case m := <-rec.messages:
-			if m.data != w {
-				t.Fatalf("got %s, want %s", m.data, w)
-			}
-		case <-time.After(2 * time.Second):
-			t.Fatalf("%s was not read", w)
-		}
-	}
+	wantInbound(t, rec, "sent in one segment with the one before", `{"n":1}`, `{"n":2}`)
 }

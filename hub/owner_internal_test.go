@@ -29,6 +29,17 @@ func queued(c *Client) []string {
 
 func ptr(v any) string { return fmt.Sprintf("%p", v) }
 
+// addClients registers n connectionless clients with h, the test being the
+// owner.
+func addClients(h *Hub, n int) []*Client {
+	cs := make([]*Client, n)
+	for i := range cs {
+		cs[i] = newOwnedClient(h)
+		h.add(cs[i])
+	}
+	return cs
+}
+
 // TestAddDeliversBroadcastStillPending pins the registration order without
 // racing the owner goroutine: a broadcast that Broadcast has accepted but the
 // owner has not taken yet must be what a new client receives first, not
@@ -74,11 +85,7 @@ func TestAddDeliversBroadcastStillPending(t *testing.T) {
 func TestFanOutInStepsPicksUpNewerBroadcast(t *testing.T) {
 	h := newHub(Config{}, nil)
 	const n = 3*yieldEvery + 5
-	cs := make([]*Client, n)
-	for i := range cs {
-		cs[i] = newOwnedClient(h)
-		h.add(cs[i])
-	}
+	cs := addClients(h, n)
 	h.Broadcast([]byte(`{"seq":1}`))
 	h.takePending()
 	older := ptr(h.latest)
@@ -125,11 +132,7 @@ func TestFanOutInStepsPicksUpNewerBroadcast(t *testing.T) {
 func TestRemoveAndCompactKeepTheFanOut(t *testing.T) {
 	h := newHub(Config{}, nil)
 	const n = 4 * yieldEvery
-	cs := make([]*Client, n)
-	for i := range cs {
-		cs[i] = newOwnedClient(h)
-		h.add(cs[i])
-	}
+	cs := addClients(h, n)
 	h.Broadcast([]byte(`{"seq":1}`))
 	h.takePending()
 	h.step()
