@@ -1,7 +1,8 @@
 -- lib.lua is prepended to every operation script. Each script is one atomic
--- step of the line; they all first "advance" the line to NOW, so deadlines
--- are enforced by whichever script runs first after they pass, on any
--- replica, and never depend on Redis key expiry.
+-- step of the line; they all first "advance" the line to NOW (the reads only
+-- when something is due: catch_up), so deadlines are enforced by whichever
+-- script runs first after they pass, on any replica, and never depend on
+-- Redis key expiry.
 --
 -- KEYS[1]  the line's version key: it routes the script to the line's shard
 --          (every key of a line shares the hash tag {name}).
