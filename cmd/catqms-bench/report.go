@@ -324,7 +324,7 @@ func reportS4(b *strings.Builder, s *s4Result) {
 func reportS5(b *strings.Builder, s *s5Result) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## S5 — cross-replica propagation\n\n")
-	p("Two catqms replicas on the same Redis; %d WebSocket watchers on replica B; %d tickets taken on replica A per repetition at %g/s (125 ms apart, so the feed's 50 ms rest between snapshot reads never holds one back). ", s.Watchers, s.Changes, s.Rate)
+	p("Two catqms replicas on the same Redis; %d WebSocket watchers on replica B; %d tickets taken on replica A per repetition at %g/s (125 ms apart, so the feed's 50 ms rest between snapshot reads never holds one back), after 5 unmeasured ones to warm up. ", s.Watchers, s.Changes, s.Rate)
 	p("Latency is from just before the take request is sent to A until a watcher on B receives the snapshot that shows it: A's HTTP handling, the take script, PUBLISH, B's subscriber, B's snapshot script and B's WebSocket write. ")
 	p("Ceiling: go-redis PUBLISH → go-redis subscriber on the same Redis, the same number of messages at the same pace.\n\n")
 	p("| | p50 ms | p99 ms |\n|---|---|---|\n")
