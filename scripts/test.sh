@@ -261,6 +261,10 @@ say "    CATQMS_REQUIRE_INTEGRATION=$CATQMS_REQUIRE_INTEGRATION TMPDIR=$TMPDIR C
 run_step "go vet ${packages[*]}" go vet "${packages[@]}"
 run_step "gofmt -l ." check_gofmt
 run_step "go test -race -count=1 ${packages[*]}" go test -race -count=1 -timeout 15m "${packages[@]}"
+# Stack sizes, which the race detector enlarges: the test skips under -race
+# and runs here without it.
+run_step "go test -count=1 ./hub -run TestIdleReaderKeepsASmallStack (no -race)" \
+	go test -count=1 -run '^TestIdleReaderKeepsASmallStack$' -v ./hub
 
 # ---------------------------------------------------------------- EXTRA STEPS
 # Supply chain and bad input. The tools run with `go run pkg@version`, which
