@@ -182,7 +182,7 @@ type Hub struct {
 
 	// Owned by the run goroutine. The owner hands latest to the clients in
 	// the order of the clients slice, yieldEvery at a time, starting where
-	// it stopped: cursor is the next slot, todo how many slots are left to
+	// it stopped: cursor is the next slot, left how many slots are left to
 	// visit for latest. A new broadcast replaces latest and makes every
 	// slot due again, from the cursor on. Each client remembers which
 	// broadcast it was handed last (Client.seq), so none gets one twice.
@@ -191,7 +191,7 @@ type Hub struct {
 	latest  *websocket.PreparedMessage
 	seq     uint64 // number of latest: 1 for the first broadcast
 	cursor  int
-	todo    int
+	left    int
 }
 
 // New returns a Hub and starts its owner goroutine; Close stops it.
@@ -352,7 +352,7 @@ func (h *Hub) Close() error {
 }
 
 // run is the owner goroutine: the only code that touches clients, latest,
-// seq, cursor and todo. While a broadcast is still to be handed out it works
+// seq, cursor and left. While a broadcast is still to be handed out it works
 // in steps and yields between them; otherwise it waits.
 func (h *Hub) run() {
 	defer close(h.ownerDone)
@@ -360,7 +360,7 @@ func (h *Hub) run() {
 	close(ready)
 	for {
 		var work <-chan struct{} // ready while a broadcast is still to be handed out
-		if h.todo > 0 {
+		if h.left > 0 {
 			work = ready
 		}
 		select {
@@ -407,18 +407,18 @@ func (h *Hub) takePending() {
 	}
 	h.latest = pm
 	h.seq++
-	h.todo = len(h.clients)
+	h.left = len(h.clients)
 }
 
 // step hands latest to the next yieldEvery slots.
 func (h *Hub) step() {
-	for n := 0; n < yieldEvery && h.todo > 0; n++ {
+	for n := 0; n < yieldEvery && h.left > 0; n++ {
 		if h.cursor >= len(h.clients) {
 			h.cursor = 0
 		}
 		c := h.clients[h.cursor]
 		h.cursor++
-		h.todo--
+		h.left--
 		if c == nil || c.seq == h.seq {
 			continue
 		}
@@ -442,8 +442,8 @@ func (h *Hub) add(c *Client) {
 	}
 	c.slot = len(h.clients)
 	h.clients = append(h.clients, c)
-	if h.todo > 0 {
-		h.todo++ // the new slot lies on the fan-out's way round: count it
+	if h.left > 0 {
+		h.left++ // the new slot lies on the fan-out's way round: count it
 	}
 	h.live++
 	h.clientCount.Store(int64(h.live))
@@ -471,7 +471,7 @@ func (h *Hub) remove(c *Client) {
 }
 
 // compact drops the empty slots, keeping the order, and moves the cursor
-// with the clients. todo stays an upper bound of the slots left to visit
+// with the clients. left stays an upper bound of the slots left to visit
 // (the clients already handed latest are skipped by their seq).
 func (h *Hub) compact() {
 	j, cursor := 0, -1
@@ -490,7 +490,7 @@ func (h *Hub) compact() {
 	}
 	clear(h.clients[j:])
 	h.clients, h.cursor = h.clients[:j], cursor
-	h.todo = min(h.todo, j)
+	h.left = min(h.left, j)
 }
 
 // checkOrigin protects browsers against cross-site WebSocket hijacking. The

@@ -58,7 +58,7 @@ func TestAddDeliversBroadcastStillPending(t *testing.T) {
 	if len(got) != 1 || got[0] == ptr(first) || got[0] != ptr(h.latest) {
 		t.Fatalf("new client has %v queued, want only the latest %s", got, ptr(h.latest))
 	}
-	for h.todo > 0 {
+	for h.left > 0 {
 		h.step()
 	}
 	if got := queued(c); len(got) != 0 {
@@ -66,7 +66,7 @@ func TestAddDeliversBroadcastStillPending(t *testing.T) {
 	}
 	h.Broadcast([]byte(`{"seq":3}`))
 	h.takePending()
-	for h.todo > 0 {
+	for h.left > 0 {
 		h.step()
 	}
 	if got := queued(c); len(got) != 1 || got[0] != ptr(h.latest) {
@@ -101,7 +101,7 @@ func TestFanOutInStepsPicksUpNewerBroadcast(t *testing.T) {
 		t.Fatalf("late client starts with %v, want the newer %s", got, newer)
 	}
 	steps := 0
-	for h.todo > 0 {
+	for h.left > 0 {
 		h.step()
 		steps++
 	}
@@ -144,7 +144,7 @@ func TestRemoveAndCompactKeepTheFanOut(t *testing.T) {
 	if len(h.clients) != n/2 {
 		t.Fatalf("%d slots after half the clients left, want them compacted to %d", len(h.clients), n/2)
 	}
-	for h.todo > 0 {
+	for h.left > 0 {
 		h.step()
 	}
 	for i := 1; i < n; i += 2 {
