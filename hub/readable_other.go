@@ -2,6 +2,7 @@
 
 package hub
 
-// readable stands in where peeking at a socket is not implemented: the
-// reader then waits inside gorilla's read, as it would without it.
+// readable is the fallback for systems other than Linux, where the hub does
+// not peek at sockets: it always answers true, so the reader waits inside
+// gorilla's read, as it would without the shallow wait.
 func readable(uintptr) bool { return true }
