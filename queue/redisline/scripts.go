@@ -3,6 +3,7 @@ package redisline
 import (
 	"embed"
 	"fmt"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -10,42 +11,75 @@ import (
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
-// scripts holds one atomic script per operation on the line. Each is
-// lib.lua followed by the operation's own file, so every operation can
-// advance the line before it acts.
-type scripts struct {
-	advance, take, redeem, end, leave, status, statuses, ban, view, snapshot, stats *redis.Script
-}
+// The scripts, one atomic operation each: lua/<name>.lua behind the
+// generated key layout (keys.go) and lua/lib.lua; an admin action
+// (admin_*.lua but admin_bans) also behind lua/admin_lib.lua. They are
+// built once. Script.Run sends EVALSHA and, when the store does not know
+// the script (NOSCRIPT: a restarted or wiped store), EVAL with its source,
+// which loads it again: this is the one loader.
+var scripts = loadScripts()
 
-func loadScripts() (*scripts, error) {
-	lib, err := luaFiles.ReadFile("lua/lib.lua")
-	if err != nil {
-		return nil, err
-	}
-	load := func(name string) *redis.Script {
-		src, e := luaFiles.ReadFile("lua/" + name + ".lua")
-		if e != nil {
-			err = fmt.Errorf("script %s: %w", name, e)
-			return nil
+// The operations. Adding one: write lua/<name>.lua with its header (its
+// ARGV from ARGV[A], its reply), name it here, and call it from one typed
+// method through Line.call.
+const (
+	scriptAdvance  = "advance"
+	scriptTake     = "take"
+	scriptRedeem   = "redeem"
+	scriptEnd      = "end"
+	scriptLeave    = "leave"
+	scriptStatus   = "status"
+	scriptStatuses = "statuses"
+	scriptBan      = "ban"
+	scriptBanLeft  = "ban_left"
+	scriptView     = "view"
+	scriptSnapshot = "snapshot"
+	scriptStats    = "stats"
+	scriptSecret   = "secret"
+
+	scriptAdminBans     = "admin_bans"
+	scriptAdminCallNext = "admin_call_next"
+	scriptAdminCounters = "admin_counters"
+	scriptAdminEnd      = "admin_end"
+	scriptAdminPause    = "admin_pause"
+	scriptAdminSkip     = "admin_skip"
+	scriptAdminUnban    = "admin_unban"
+)
+
+func loadScripts() map[string]*redis.Script {
+	read := func(name string) string {
+		src, err := luaFiles.ReadFile("lua/" + name + ".lua")
+		if err != nil {
+			panic(fmt.Sprintf("redisline: embedded script %s: %v", name, err)) // a build defect
 		}
-		return redis.NewScript(string(lib) + "\n" + string(src))
+		return string(src)
 	}
-	s := &scripts{
-		advance:  load("advance"),
-		take:     load("take"),
-		redeem:   load("redeem"),
-		end:      load("end"),
-		leave:    load("leave"),
-		status:   load("status"),
-		statuses: load("statuses"),
-		ban:      load("ban"),
-		view:     load("view"),
-		snapshot: load("snapshot"),
-		stats:    load("stats"),
+	base := luaPreamble() + read("lib") + "\n"
+	admin := base + read("admin_lib") + "\n"
+	entries, err := luaFiles.ReadDir("lua")
+	if err != nil {
+		panic(fmt.Sprintf("redisline: embedded scripts: %v", err))
 	}
-	return s, err
+	out := map[string]*redis.Script{}
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".lua")
+		switch {
+		case name == "lib" || name == "admin_lib":
+			continue
+		case strings.HasPrefix(name, "admin_") && name != scriptAdminBans:
+			out[name] = redis.NewScript(admin + read(name))
+		default:
+			out[name] = redis.NewScript(base + read(name))
+		}
+	}
+	return out
 }
 
-func (s *scripts) all() []*redis.Script {
-	return []*redis.Script{s.advance, s.take, s.redeem, s.end, s.leave, s.status, s.statuses, s.ban, s.view, s.snapshot, s.stats}
+// script returns the operation name's script.
+func script(name string) *redis.Script {
+	sc, ok := scripts[name]
+	if !ok {
+		panic("redisline: no script " + name) // a defect in this package
+	}
+	return sc
 }
