@@ -138,3 +138,11 @@ type SystemClock struct{}
 
 // Now returns the current time.
 func (SystemClock) Now() time.Time { return time.Now() }
+
+// WaitETA is the line's estimate of a waiting ticket's wait: one share of
+// the wait (the line's measure of how long a counter is held, over the
+// counters) for each ticket ahead of it that is not called yet, and at
+// least one share.
+func WaitETA(position, called int64, share time.Duration) time.Duration {
+	return time.Duration(max(position-called, 1)) * share
+}

@@ -331,7 +331,7 @@ func (l *Line) ticket(t ticketReply, called, share int64) queue.Ticket {
 	switch out.State {
 	case queue.StateWaiting:
 		out.Position = t.Position
-		out.ETA = time.Duration(max(t.Position-called, 1)*share) * time.Millisecond
+		out.ETA = queue.WaitETA(t.Position, called, time.Duration(share)*time.Millisecond)
 	case queue.StateCalled:
 		out.Position = t.Position
 		out.Deadline = ms(t.Deadline)
@@ -396,7 +396,12 @@ func (l *Line) parse(ctx context.Context, client, token string) (uint64, string,
 
 // Take issues a new ticket at the end of the line.
 func (l *Line) Take(ctx context.Context, client string) (queue.Issued, error) {
-	nonce := queue.NewNonce()
+	return l.take(ctx, client, queue.NewNonce())
+}
+
+// take is Take with the token's nonce given; a take resent with the same
+// nonce answers the ticket the first one issued.
+func (l *Line) take(ctx context.Context, client string, nonce [16]byte) (queue.Issued, error) {
 	r, err := l.op(ctx, scriptTake, client, hex.EncodeToString(nonce[:]))
 	if err != nil {
 		return queue.Issued{}, err
