@@ -66,6 +66,8 @@ var ticketFields = []ticketField{
 	{"called_at", "ca", "when it was called, ms (a counter is held from then)"},
 	{"deadline", "dl", "while called: when the call expires, ms"},
 	{"ends", "un", "while serving: when the session ends, ms"},
+	{"redeemed", "rs", "when it was redeemed, ms (the record of a visit; benchmark S6 reads it)"},
+	{"finished", "f", "when it was served, expired or left, ms (likewise)"},
 }
 
 // luaPreamble is the Lua that opens every script: the key layout and the

@@ -17,7 +17,7 @@ var luaFiles embed.FS
 // built once. Script.Run sends EVALSHA and, when the store does not know
 // the script (NOSCRIPT: a restarted or wiped store), EVAL with its source,
 // which loads it again: this is the one loader.
-var scripts = loadScripts()
+var scripts, scriptSources = loadScripts()
 
 // The operations. Adding one: write lua/<name>.lua with its header (its
 // ARGV from ARGV[A], its reply), name it here, and call it from one typed
@@ -46,7 +46,7 @@ const (
 	scriptAdminUnban    = "admin_unban"
 )
 
-func loadScripts() map[string]*redis.Script {
+func loadScripts() (map[string]*redis.Script, map[string]string) {
 	read := func(name string) string {
 		src, err := luaFiles.ReadFile("lua/" + name + ".lua")
 		if err != nil {
@@ -60,19 +60,27 @@ func loadScripts() map[string]*redis.Script {
 	if err != nil {
 		panic(fmt.Sprintf("redisline: embedded scripts: %v", err))
 	}
-	out := map[string]*redis.Script{}
+	out, sources := map[string]*redis.Script{}, map[string]string{}
 	for _, e := range entries {
 		name := strings.TrimSuffix(e.Name(), ".lua")
 		switch {
 		case name == "lib" || name == "admin_lib":
 			continue
 		case strings.HasPrefix(name, "admin_") && name != scriptAdminBans:
-			out[name] = redis.NewScript(admin + read(name))
+			sources[name] = admin + read(name)
 		default:
-			out[name] = redis.NewScript(base + read(name))
+			sources[name] = base + read(name)
 		}
+		out[name] = redis.NewScript(sources[name])
 	}
-	return out
+	return out, sources
+}
+
+// ScriptSource returns operation name's script exactly as a Line sends
+// it, for tools that run the scripts themselves (the benchmarks' ceilings).
+func ScriptSource(name string) (string, bool) {
+	src, ok := scriptSources[name]
+	return src, ok
 }
 
 // script returns the operation name's script.

@@ -54,7 +54,7 @@ end
 -- against its client, and let its record go after keep ms.
 local function finish(seq, state)
   local t = tkey(seq)
-  redis.call('HSET', t, F.state, state)
+  redis.call('HSET', t, F.state, state, F.finished, NOW)
   redis.call('PEXPIRE', t, CFG.keep)
   local client = redis.call('HGET', t, F.client)
   if client then redis.call('SREM', ckey(client), seq) end

@@ -13,7 +13,7 @@ if state == 'called' then
   redis.call('ZREM', K.called, seq)
   redis.call('ZREM', K.line, seq)
   redis.call('ZADD', K.serving, NOW + CFG.view, seq)
-  redis.call('HSET', tkey(seq), F.state, 'serving', F.ends, NOW + CFG.view)
+  redis.call('HSET', tkey(seq), F.state, 'serving', F.redeemed, NOW, F.ends, NOW + CFG.view)
   dirty = true
   return reply('ok', seq)
 end
