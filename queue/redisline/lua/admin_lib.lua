@@ -36,8 +36,10 @@ local function admin_reply(code, seq, fields)
   end
   local paused = 0
   if CFG.paused then paused = 1 end
-  local more = fields or {}
-  push(more, 'counters', CFG.counters, 'paused', paused, 'called_now', fresh)
+  local more = {'counters', CFG.counters, 'paused', paused, 'called_now', fresh}
+  if fields then
+    for i = 1, #fields do more[6 + i] = fields[i] end
+  end
   local r = reply(code, seq, more)
   -- Numbers are kept as digit strings: cjson, like tostring, writes a
   -- version (~1.8e15) in exponent form. The decoder reads both.

@@ -43,13 +43,6 @@ local CFG = {
 
 local dirty = false
 
--- push appends values to list r.
-local function push(r, ...)
-  local n = select('#', ...)
-  for i = 1, n do r[#r + 1] = select(i, ...) end
-  return r
-end
-
 -- A ticket finished (served, expired or left): record it, stop counting it
 -- against its client, and let its record go after keep ms.
 local function finish(seq, state)
@@ -190,17 +183,24 @@ local function lookup(seq, nonce)
   return h[1]
 end
 
--- ticket_fields are the pairs that describe ticket seq: its seq, state,
--- position (while in line), deadline (called) and until (serving). h is
--- its {state, deadline, until} when the caller has read them already.
-local function ticket_fields(r, seq, h)
+-- ticket_fields are the pairs that describe ticket seq, after code: its
+-- seq, state, position (while in line), deadline (called) and until
+-- (serving). h is its {state, deadline, until} when the caller has read
+-- them already. With room, the list has reply()'s pairs too, to fill in
+-- place: one table constructor, as tables that grow are slow in Lua.
+local function ticket_fields(code, seq, h, room)
   h = h or redis.call('HMGET', tkey(seq), F.state, F.deadline, F.ends)
   local position = 0
   if h[1] == 'waiting' or h[1] == 'called' then
     position = redis.call('ZRANK', K.line, seq) + 1
   end
-  return push(r, 'seq', tonumber(seq), 'state', h[1] or '', 'position', position,
-    'deadline', tonumber(h[2]) or 0, 'until', tonumber(h[3]) or 0)
+  local state, deadline, ends = h[1] or '', tonumber(h[2]) or 0, tonumber(h[3]) or 0
+  if room then
+    return {'code', code, 'seq', tonumber(seq), 'state', state, 'position', position,
+      'deadline', deadline, 'until', ends, 'version', 0, 'now', 0, 'next', 0, 'called', 0, 'share', 0}
+  end
+  return {'code', code, 'seq', tonumber(seq), 'state', state, 'position', position,
+    'deadline', deadline, 'until', ends}
 end
 
 -- reply is every operation's answer, as field/value pairs:
@@ -210,14 +210,18 @@ end
 --   next     the earliest deadline in the line, ms (0 = none)
 --   called   how many tickets are called
 --   share    the line's estimate of one ticket's share of the wait, ms
--- then ticket_fields of seq (unless seq is 0), then the pairs in fields.
+-- and, unless seq is 0, ticket_fields of seq, then the pairs in fields.
 -- It bumps the version and publishes it when the operation changed
 -- anything. known is catch_up()'s answer, reused when nothing changed
 -- since; h is passed on to ticket_fields.
 local function reply(code, seq, fields, known, h)
-  local r = {'code', code}
+  local r, at
+  if seq and seq ~= 0 then
+    r, at = ticket_fields(code, seq, h, true), 13
+  else
+    r, at = {'code', code, 'version', 0, 'now', 0, 'next', 0, 'called', 0, 'share', 0}, 3
+  end
   if dirty then known = nil end
-  if seq and seq ~= 0 then ticket_fields(r, seq, h) end
   local nc, nd
   if known then
     nc, nd = known.nc, known.nd
@@ -245,9 +249,10 @@ local function reply(code, seq, fields, known, h)
     -- microseconds) in exponent form, which no listener can parse.
     redis.call('PUBLISH', K.chan, string.format('%.0f %.0f', v, nd))
   end
-  push(r, 'version', tonumber(v), 'now', NOW, 'next', nd, 'called', nc, 'share', per_ticket())
+  r[at + 1], r[at + 3], r[at + 5], r[at + 7], r[at + 9] = tonumber(v), NOW, nd, nc, per_ticket()
   if fields then
-    for i = 1, #fields do r[#r + 1] = fields[i] end
+    local n = #r
+    for i = 1, #fields do r[n + i] = fields[i] end
   end
   return r
 end
