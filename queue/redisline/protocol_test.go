@@ -182,3 +182,22 @@ type storeError string
 
 func (e storeError) Error() string { return string(e) }
 func (storeError) RedisError()     {}
+
+// TestScriptsReloadAfterTheStoreForgetsThem: a store that restarted or ran
+// SCRIPT FLUSH answers NOSCRIPT; the one loader sends the script again and
+// the operation goes through.
+func TestScriptsReloadAfterTheStoreForgetsThem(t *testing.T) {
+	forEachStore(t, Options{}, func(t *testing.T, f *fixture) {
+		a := f.take("a")
+		if err := f.rdb.ScriptFlush(f.ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.status(a); got.State != queue.StateCalled {
+			t.Fatalf("a after SCRIPT FLUSH: %+v", got)
+		}
+		exists, err := f.rdb.ScriptExists(f.ctx, script(scriptStatus).Hash()).Result()
+		if err != nil || len(exists) != 1 || !exists[0] {
+			t.Fatalf("the status script is not loaded again: %v %v", exists, err)
+		}
+	})
+}
