@@ -76,12 +76,12 @@ func labelSeq(label string) (uint64, error) {
 // Pause stops taking tickets (CodePaused) until Resume; the line still
 // moves. Pausing a paused line changes nothing.
 func (l *Line) Pause(ctx context.Context) (queue.Outcome, error) {
-	return l.adminOp(ctx, scriptAdminPause, "", "1")
+	return l.adminOp(ctx, "admin_pause", "", "1")
 }
 
 // Resume lets people take tickets again.
 func (l *Line) Resume(ctx context.Context) (queue.Outcome, error) {
-	return l.adminOp(ctx, scriptAdminPause, "", "0")
+	return l.adminOp(ctx, "admin_pause", "", "0")
 }
 
 // CallNext calls the next waiting ticket now. When every counter is busy,
@@ -89,7 +89,7 @@ func (l *Line) Resume(ctx context.Context) (queue.Outcome, error) {
 // CodeNobodyWaiting when nobody waits; CodeCountersBusy when every counter
 // holds a called ticket, not a session (Skip one instead).
 func (l *Line) CallNext(ctx context.Context) (queue.Outcome, error) {
-	return l.adminOp(ctx, scriptAdminCallNext, "")
+	return l.adminOp(ctx, "admin_call_next", "")
 }
 
 // Skip expires a called ticket now as a no-show, and the next ticket is
@@ -104,7 +104,7 @@ func (l *Line) Skip(ctx context.Context, label string) (queue.Outcome, error) {
 			return queue.Outcome{}, err
 		}
 	}
-	return l.adminOp(ctx, scriptAdminSkip, label, strconv.FormatUint(seq, 10))
+	return l.adminOp(ctx, "admin_skip", label, strconv.FormatUint(seq, 10))
 }
 
 // SetCounters sets the number of service slots for every replica, at
@@ -114,7 +114,7 @@ func (l *Line) SetCounters(ctx context.Context, n int) (queue.Outcome, error) {
 	if n < 1 || n > queue.MaxCounters {
 		return queue.Outcome{}, queue.Errorf(queue.CodeBadRequest, "counters must be 1 to %d, not %d", queue.MaxCounters, n)
 	}
-	return l.adminOp(ctx, scriptAdminCounters, "", n)
+	return l.adminOp(ctx, "admin_counters", "", n)
 }
 
 // EndSession ends the viewing session of ticket label now, as if its
@@ -125,7 +125,7 @@ func (l *Line) EndSession(ctx context.Context, label string) (queue.Outcome, err
 	if err != nil {
 		return queue.Outcome{}, err
 	}
-	return l.adminOp(ctx, scriptAdminEnd, label, strconv.FormatUint(seq, 10))
+	return l.adminOp(ctx, "admin_end", label, strconv.FormatUint(seq, 10))
 }
 
 // Unban lifts client's ban; CodeNotFound when it is not banned.
@@ -133,7 +133,7 @@ func (l *Line) Unban(ctx context.Context, client string) (queue.Outcome, error) 
 	if client == "" {
 		return queue.Outcome{}, queue.Errorf(queue.CodeBadRequest, "name the client to unban")
 	}
-	return l.adminOp(ctx, scriptAdminUnban, client, client)
+	return l.adminOp(ctx, "admin_unban", client, client)
 }
 
 // Bans lists up to limit clients banned now, the latest ban first, and
@@ -141,14 +141,14 @@ func (l *Line) Unban(ctx context.Context, client string) (queue.Outcome, error) 
 func (l *Line) Bans(ctx context.Context, limit int) ([]queue.Ban, int64, error) {
 	limit = min(max(limit, 1), maxBanList)
 	var r bansReply
-	if err := l.call(ctx, scriptAdminBans, &r, limit); err != nil {
+	if err := l.call(ctx, "admin_bans", &r, limit); err != nil {
 		return nil, 0, err
 	}
 	if r.Code != "ok" {
-		return nil, 0, l.adminRefusal(scriptAdminBans, r.lineReply, "")
+		return nil, 0, l.adminRefusal("admin_bans", r.lineReply, "")
 	}
 	if len(r.Clients) != len(r.Ends) {
-		return nil, 0, fmt.Errorf("redisline: %s: %w", scriptAdminBans, protocolErr("%d clients, %d ends", len(r.Clients), len(r.Ends)))
+		return nil, 0, fmt.Errorf("redisline: %s: %w", "admin_bans", protocolErr("%d clients, %d ends", len(r.Clients), len(r.Ends)))
 	}
 	bans := make([]queue.Ban, len(r.Clients))
 	for i, client := range r.Clients {

@@ -369,10 +369,10 @@ func TestAdminReplayDoesNotActTwice(t *testing.T) {
 		c := f.take("c")
 		const op = "0123456789abcdef0123456789abcdef"
 		var first, again adminReply
-		if err := f.line.call(f.ctx, scriptAdminSkip, &first, "0", op); err != nil {
+		if err := f.line.call(f.ctx, "admin_skip", &first, "0", op); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.line.call(f.ctx, scriptAdminSkip, &again, "0", op); err != nil { // the reply was "lost"
+		if err := f.line.call(f.ctx, "admin_skip", &again, "0", op); err != nil { // the reply was "lost"
 			t.Fatal(err)
 		}
 		if fmt.Sprintf("%+v", first) != fmt.Sprintf("%+v", again) {

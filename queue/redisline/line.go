@@ -178,7 +178,7 @@ func (l *Line) sharedSecret(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	var r secretReply
-	if err := l.call(ctx, scriptSecret, &r, hex.EncodeToString(fresh)); err != nil {
+	if err := l.call(ctx, "secret", &r, hex.EncodeToString(fresh)); err != nil {
 		return nil, err
 	}
 	if r.Code != "ok" {
@@ -384,14 +384,14 @@ func (l *Line) parse(ctx context.Context, client, token string) (uint64, string,
 	if err == nil {
 		return seq, hex.EncodeToString(nonce[:]), nil
 	}
-	r, err := l.op(ctx, scriptBan, client)
+	r, err := l.op(ctx, "ban", client)
 	if err != nil {
 		return 0, "", err
 	}
 	if r.Code == "forbidden" { // a new ban; repeats from a banned client are not news
 		l.log.Warn("forged token: client banned", "client", client, "ban", l.set.BanDuration)
 	}
-	return 0, "", l.refusal(scriptBan, r)
+	return 0, "", l.refusal("ban", r)
 }
 
 // Take issues a new ticket at the end of the line.
@@ -402,12 +402,12 @@ func (l *Line) Take(ctx context.Context, client string) (queue.Issued, error) {
 // take is Take with the token's nonce given; a take resent with the same
 // nonce answers the ticket the first one issued.
 func (l *Line) take(ctx context.Context, client string, nonce [16]byte) (queue.Issued, error) {
-	r, err := l.op(ctx, scriptTake, client, hex.EncodeToString(nonce[:]))
+	r, err := l.op(ctx, "take", client, hex.EncodeToString(nonce[:]))
 	if err != nil {
 		return queue.Issued{}, err
 	}
 	if r.Code != "ok" {
-		return queue.Issued{}, l.refusal(scriptTake, r)
+		return queue.Issued{}, l.refusal("take", r)
 	}
 	return queue.Issued{Token: l.signer.Token(uint64(r.Seq), nonce), Ticket: l.ticket(r.ticketReply, r.Called, r.Share)}, nil
 }
@@ -433,7 +433,7 @@ func (l *Line) holderOp(ctx context.Context, name, client, token string) (lineRe
 // ticket returns its session again. A token this service did not issue
 // bans the client (CodeForbidden).
 func (l *Line) Redeem(ctx context.Context, client, token string) (queue.Session, error) {
-	r, err := l.holderOp(ctx, scriptRedeem, client, token)
+	r, err := l.holderOp(ctx, "redeem", client, token)
 	if err != nil {
 		return queue.Session{}, err
 	}
@@ -447,20 +447,20 @@ func (l *Line) session(t ticketReply) queue.Session {
 
 // EndViewing ends a serving ticket's session now and frees its counter.
 func (l *Line) EndViewing(ctx context.Context, client, token string) error {
-	_, err := l.holderOp(ctx, scriptEnd, client, token)
+	_, err := l.holderOp(ctx, "end", client, token)
 	return err
 }
 
 // Leave takes a waiting or called ticket out of the line; a serving one
 // ends its session.
 func (l *Line) Leave(ctx context.Context, client, token string) error {
-	_, err := l.holderOp(ctx, scriptLeave, client, token)
+	_, err := l.holderOp(ctx, "leave", client, token)
 	return err
 }
 
 // Status reports a ticket's state and position.
 func (l *Line) Status(ctx context.Context, client, token string) (queue.Ticket, error) {
-	r, err := l.holderOp(ctx, scriptStatus, client, token)
+	r, err := l.holderOp(ctx, "status", client, token)
 	if err != nil {
 		return queue.Ticket{}, err
 	}
@@ -497,11 +497,11 @@ func (l *Line) Statuses(ctx context.Context, reqs []queue.StatusRequest) ([]queu
 			args = append(args, reqs[p.i].Client, p.seq, p.nonce)
 		}
 		var r statusesReply
-		if err := l.call(ctx, scriptStatuses, &r, args...); err != nil {
+		if err := l.call(ctx, "statuses", &r, args...); err != nil {
 			return nil, err
 		}
 		if len(r.Tickets) != len(chunk) {
-			return nil, fmt.Errorf("redisline: %s: %w", scriptStatuses,
+			return nil, fmt.Errorf("redisline: %s: %w", "statuses",
 				protocolErr("%d tickets answered for %d asked", len(r.Tickets), len(chunk)))
 		}
 		for k, p := range chunk {
@@ -512,7 +512,7 @@ func (l *Line) Statuses(ctx context.Context, reqs []queue.StatusRequest) ([]queu
 			}
 			one := r.lineReply
 			one.Code, one.Ban, one.ticketReply = item.Code, item.Ban, item.ticketReply
-			replies[p.i].Err = l.refusal(scriptStatuses, one)
+			replies[p.i].Err = l.refusal("statuses", one)
 		}
 	}
 	return replies, nil
@@ -524,12 +524,12 @@ func (l *Line) Viewing(ctx context.Context, imageID string) (queue.Session, erro
 	if err != nil {
 		return queue.Session{}, queue.Errorf(queue.CodeNotFound, "no such picture")
 	}
-	r, err := l.op(ctx, scriptView, seq)
+	r, err := l.op(ctx, "view", seq)
 	if err != nil {
 		return queue.Session{}, err
 	}
 	if r.Code != "ok" {
-		return queue.Session{}, l.refusal(scriptView, r)
+		return queue.Session{}, l.refusal("view", r)
 	}
 	if state := queue.State(r.State); state != queue.StateServing {
 		if state == "" {
@@ -542,12 +542,12 @@ func (l *Line) Viewing(ctx context.Context, imageID string) (queue.Session, erro
 
 // BanRemaining returns how long client stays banned; 0 when not banned.
 func (l *Line) BanRemaining(ctx context.Context, client string) (time.Duration, error) {
-	r, err := l.op(ctx, scriptBanLeft, client)
+	r, err := l.op(ctx, "ban_left", client)
 	if err != nil {
 		return 0, err
 	}
 	if r.Code != "ok" {
-		return 0, l.refusal(scriptBanLeft, r)
+		return 0, l.refusal("ban_left", r)
 	}
 	return time.Duration(r.Ban) * time.Millisecond, nil
 }
@@ -561,9 +561,9 @@ func (l *Line) Advance(ctx context.Context) error {
 }
 
 func (l *Line) advance(ctx context.Context) (lineReply, error) {
-	r, err := l.op(ctx, scriptAdvance)
+	r, err := l.op(ctx, "advance")
 	if err == nil && r.Code != "ok" {
-		err = l.refusal(scriptAdvance, r)
+		err = l.refusal("advance", r)
 	}
 	return r, err
 }
@@ -571,14 +571,14 @@ func (l *Line) advance(ctx context.Context) (lineReply, error) {
 // Snapshot returns the visible line, at one version and the line's time.
 func (l *Line) Snapshot(ctx context.Context) (queue.Snapshot, error) {
 	var r snapshotReply
-	if err := l.call(ctx, scriptSnapshot, &r, queue.SnapshotWaiting); err != nil {
+	if err := l.call(ctx, "snapshot", &r, queue.SnapshotWaiting); err != nil {
 		return queue.Snapshot{}, err
 	}
 	if r.Code != "ok" {
-		return queue.Snapshot{}, l.refusal(scriptSnapshot, r.lineReply)
+		return queue.Snapshot{}, l.refusal("snapshot", r.lineReply)
 	}
 	if len(r.Serving)%2 != 0 || len(r.Calls)%2 != 0 {
-		return queue.Snapshot{}, fmt.Errorf("redisline: %s: %w", scriptSnapshot, protocolErr("odd seq/time lists"))
+		return queue.Snapshot{}, fmt.Errorf("redisline: %s: %w", "snapshot", protocolErr("odd seq/time lists"))
 	}
 	snap := queue.Snapshot{
 		Version:         r.Version,
@@ -613,11 +613,11 @@ func (l *Line) Stats(ctx context.Context) (queue.Stats, error) {
 
 func (l *Line) stats(ctx context.Context) (queue.AdminStats, error) {
 	var r statsReply
-	if err := l.call(ctx, scriptStats, &r); err != nil {
+	if err := l.call(ctx, "stats", &r); err != nil {
 		return queue.AdminStats{}, err
 	}
 	if r.Code != "ok" {
-		return queue.AdminStats{}, l.refusal(scriptStats, r.lineReply)
+		return queue.AdminStats{}, l.refusal("stats", r.lineReply)
 	}
 	mean := func(sum, n int64) time.Duration {
 		if n == 0 {

@@ -444,11 +444,11 @@ func TestReplayedTakeIssuesOneTicket(t *testing.T) {
 	forEachStore(t, Options{}, func(t *testing.T, f *fixture) {
 		nonce := queue.NewNonce()
 		arg := hex.EncodeToString(nonce[:])
-		r1, err := f.line.op(f.ctx, scriptTake, "a", arg)
+		r1, err := f.line.op(f.ctx, "take", "a", arg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r2, err := f.line.op(f.ctx, scriptTake, "a", arg) // the reply was "lost"
+		r2, err := f.line.op(f.ctx, "take", "a", arg) // the reply was "lost"
 		if err != nil {
 			t.Fatal(err)
 		}

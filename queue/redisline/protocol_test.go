@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -195,9 +196,27 @@ func TestScriptsReloadAfterTheStoreForgetsThem(t *testing.T) {
 		if got := f.status(a); got.State != queue.StateCalled {
 			t.Fatalf("a after SCRIPT FLUSH: %+v", got)
 		}
-		exists, err := f.rdb.ScriptExists(f.ctx, script(scriptStatus).Hash()).Result()
+		exists, err := f.rdb.ScriptExists(f.ctx, script("status").Hash()).Result()
 		if err != nil || len(exists) != 1 || !exists[0] {
 			t.Fatalf("the status script is not loaded again: %v %v", exists, err)
 		}
 	})
+}
+
+// TestEveryScriptIsCalled: each operation script is run by a typed method
+// (by its name), so none is dead.
+func TestEveryScriptIsCalled(t *testing.T) {
+	var code strings.Builder
+	for _, f := range []string{"line.go", "admin.go"} {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code.Write(src)
+	}
+	for name := range scripts {
+		if !strings.Contains(code.String(), `"`+name+`"`) {
+			t.Errorf("no method runs lua/%s.lua", name)
+		}
+	}
 }

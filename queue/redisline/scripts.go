@@ -14,37 +14,13 @@ var luaFiles embed.FS
 // The scripts, one atomic operation each: lua/<name>.lua behind the
 // generated key layout (keys.go) and lua/lib.lua; an admin action
 // (admin_*.lua but admin_bans) also behind lua/admin_lib.lua. They are
-// built once. Script.Run sends EVALSHA and, when the store does not know
-// the script (NOSCRIPT: a restarted or wiped store), EVAL with its source,
-// which loads it again: this is the one loader.
+// built once and named by their file: adding an operation is writing
+// lua/<name>.lua with its header (its ARGV from ARGV[A], its reply) and
+// one typed method that runs it through Line.call. Script.Run sends
+// EVALSHA and, when the store does not know the script (NOSCRIPT: a
+// restarted or wiped store), EVAL with its source, which loads it again:
+// this is the one loader.
 var scripts, scriptSources = loadScripts()
-
-// The operations. Adding one: write lua/<name>.lua with its header (its
-// ARGV from ARGV[A], its reply), name it here, and call it from one typed
-// method through Line.call.
-const (
-	scriptAdvance  = "advance"
-	scriptTake     = "take"
-	scriptRedeem   = "redeem"
-	scriptEnd      = "end"
-	scriptLeave    = "leave"
-	scriptStatus   = "status"
-	scriptStatuses = "statuses"
-	scriptBan      = "ban"
-	scriptBanLeft  = "ban_left"
-	scriptView     = "view"
-	scriptSnapshot = "snapshot"
-	scriptStats    = "stats"
-	scriptSecret   = "secret"
-
-	scriptAdminBans     = "admin_bans"
-	scriptAdminCallNext = "admin_call_next"
-	scriptAdminCounters = "admin_counters"
-	scriptAdminEnd      = "admin_end"
-	scriptAdminPause    = "admin_pause"
-	scriptAdminSkip     = "admin_skip"
-	scriptAdminUnban    = "admin_unban"
-)
 
 func loadScripts() (map[string]*redis.Script, map[string]string) {
 	read := func(name string) string {
@@ -66,7 +42,7 @@ func loadScripts() (map[string]*redis.Script, map[string]string) {
 		switch {
 		case name == "lib" || name == "admin_lib":
 			continue
-		case strings.HasPrefix(name, "admin_") && name != scriptAdminBans:
+		case strings.HasPrefix(name, "admin_") && name != "admin_bans": // a read, no operation id
 			sources[name] = admin + read(name)
 		default:
 			sources[name] = base + read(name)
