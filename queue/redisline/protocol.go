@@ -30,9 +30,9 @@ type lineReply struct {
 	Code    string `lua:"code,required"`
 	Version int64  `lua:"version,required"`
 	Now     int64  `lua:"now,required"` // the line's clock, Unix ms
-	Next    int64  `lua:"next"`   // the earliest deadline, Unix ms; 0 = none
-	Called  int64  `lua:"called"` // tickets called now
-	Share   int64  `lua:"share"`  // one ticket's share of the wait, ms
+	Next    int64  `lua:"next"`         // the earliest deadline, Unix ms; 0 = none
+	Called  int64  `lua:"called"`       // tickets called now
+	Share   int64  `lua:"share"`        // one ticket's share of the wait, ms
 	ticketReply
 	Ban   int64 `lua:"ban"`   // banned/forbidden: ms of ban left; unban: ms that were left
 	Limit int64 `lua:"limit"` // too_many, full: the limit reached
