@@ -20,9 +20,11 @@ type Settings struct {
 	Keep                time.Duration // how long a finished ticket's record is kept
 }
 
-// DefaultSettings are the defaults of the command, the server and every
-// store: the one place they are written.
-var DefaultSettings = Settings{
+// DefaultSettings returns the defaults of the command, the server and
+// every store: the one place they are written.
+func DefaultSettings() Settings { return defaultSettings }
+
+var defaultSettings = Settings{
 	Name:                "kitties",
 	HeadWindow:          60 * time.Second,
 	ViewWindow:          60 * time.Second,
@@ -40,6 +42,7 @@ const (
 	MaxWindow      = 24 * time.Hour // longest head or view window
 	MinBanDuration = time.Second    // shortest ban
 	MaxCounters    = 1000           // most service slots, at start or set live
+	MaxBanList     = 1000           // most bans one listing answers
 )
 
 // NameRE is what a line name must match.
@@ -47,7 +50,7 @@ var NameRE = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 
 // WithDefaults returns s with every zero field set to its default.
 func (s Settings) WithDefaults() Settings {
-	d := DefaultSettings
+	d := defaultSettings
 	if s.Name == "" {
 		s.Name = d.Name
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -63,9 +64,9 @@ const (
 	// adminFailureDelay slows every answer to a wrong admin token, so that
 	// guessing is slow even before it is hopeless (tokens have 16+ characters).
 	adminFailureDelay = 250 * time.Millisecond
-	// defaultBanList and maxBanList bound GET /api/v1/admin/bans.
+	// defaultBanList is how many bans GET /api/v1/admin/bans lists
+	// unless asked (queue.MaxBanList at most).
 	defaultBanList = 100
-	maxBanList     = 1000
 	// maxClientKeyLen bounds the client named in DELETE …/bans/{client}.
 	maxClientKeyLen = 64
 )
@@ -188,6 +189,18 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
+// adminWords words the errors an operator reads differently from a holder:
+// ending a session that is not one is said of the ticket, not of the
+// holder's request.
+func adminWords(err error) error {
+	if qe := queue.AsError(err); qe != nil && qe.Code == queue.CodeNotServing && qe.Message == "" {
+		worded := *qe
+		worded.Message = fmt.Sprintf("ticket %s is %s: it has no viewing session", qe.Ticket, qe.State)
+		return &worded
+	}
+	return err
+}
+
 // adminAction makes a handler of one admin action: run it, log who did
 // what and how it went, and answer its outcome or its error.
 func (s *Server) adminAction(action string, run func(context.Context, *gin.Context) (queue.Outcome, error)) gin.HandlerFunc {
@@ -195,7 +208,7 @@ func (s *Server) adminAction(action string, run func(context.Context, *gin.Conte
 		out, err := run(c.Request.Context(), c)
 		s.logAdmin(c, action, err, out)
 		if err != nil {
-			s.fail(c, err)
+			s.fail(c, adminWords(err))
 			return
 		}
 		called := out.Called
@@ -285,8 +298,8 @@ func (s *Server) adminBans(c *gin.Context) {
 	limit := defaultBanList
 	if v, ok := c.GetQuery("limit"); ok {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxBanList {
-			s.fail(c, queue.Errorf(queue.CodeBadRequest, "limit must be a whole number from 1 to %d", maxBanList))
+		if err != nil || n < 1 || n > queue.MaxBanList {
+			s.fail(c, queue.Errorf(queue.CodeBadRequest, "limit must be a whole number from 1 to %d", queue.MaxBanList))
 			return
 		}
 		limit = n

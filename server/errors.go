@@ -72,7 +72,7 @@ var errorTable = map[queue.Code]errorKind{
 		return fmt.Sprintf("ticket %s is number %d in line; it is not your turn yet", e.Ticket, e.Position)
 	}},
 	queue.CodeNotServing: {http.StatusConflict, nil, func(e *queue.Error) string {
-		return fmt.Sprintf("ticket %s is %s: it has no viewing session to end", e.Ticket, e.State)
+		return fmt.Sprintf("ticket %s is %s: there is no viewing session to end", e.Ticket, e.State)
 	}},
 	queue.CodeNobodyWaiting: {http.StatusConflict, nil, say("nobody is waiting to be called")},
 	queue.CodeCountersBusy: {http.StatusConflict, nil,
@@ -166,6 +166,19 @@ func (s *Server) fail(c *gin.Context, err error) {
 		c.Header("Retry-After", strconv.FormatInt(retrySeconds(retry), 10))
 	}
 	c.AbortWithStatusJSON(status, newErrorBody(qe))
+}
+
+// backgroundError logs a store error met outside a request (the live feed,
+// a scrape) and reports whether it was a defect: a defect is logged as an
+// error and counted, as a 500 is; the store not answering is a warning.
+func (s *Server) backgroundError(what string, err error) (defect bool) {
+	if qe, _, _ := s.policy.describe(err); qe.Code == queue.CodeInternal {
+		s.log.Error(what+": internal error", "err", err)
+		s.internalErrors.Inc()
+		return true
+	}
+	s.log.Warn(what+": the queue store is not answering", "err", err)
+	return false
 }
 
 // newErrorBody shows qe with the extra fields its code carries.

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/catqms/catqms/queue"
+	"github.com/catqms/catqms/queue/redisline"
 )
 
 // TestErrorTableWordsTheFacts: the words and Retry-After of each code come
@@ -37,7 +38,7 @@ func TestErrorTableWordsTheFacts(t *testing.T) {
 			http.StatusConflict, "ticket A004 is waiting, not called", 0},
 		{&queue.Error{Code: queue.CodeNotCalled}, http.StatusConflict, "no ticket is called now", 0},
 		{&queue.Error{Code: queue.CodeNotServing, Ticket: "A000", State: queue.StateCalled},
-			http.StatusConflict, "ticket A000 is called: it has no viewing session to end", 0},
+			http.StatusConflict, "ticket A000 is called: there is no viewing session to end", 0},
 		{&queue.Error{Code: queue.CodeGone, Ticket: "A001", State: queue.StateServed},
 			http.StatusGone, "ticket A001 is served; take a new ticket", 0},
 		{&queue.Error{Code: queue.CodeGone, State: queue.StateExpired},
@@ -105,6 +106,15 @@ func (garbageHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // 503 "the store is not answering".
 func TestStoreGarbageIsInternalNotUnavailable(t *testing.T) {
 	e := newTestServer(t, testOptions{storeHook: garbageHook{}})
+	// The live feed reads the line at once: it reports the defect, once,
+	// as a defect, and tells browsers so.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(e.logs.String(), "live feed: snapshot: internal error"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the live feed did not report the defect:\n%s", e.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := testutil.ToFloat64(e.srv.internalErrors)
 	for _, target := range []string{"/api/v1/token", "/api/v1/queue"} {
 		w := e.do(http.MethodGet, target, nil)
 		m := wantError(t, w, http.StatusInternalServerError, queue.CodeInternal, false)
@@ -112,10 +122,30 @@ func TestStoreGarbageIsInternalNotUnavailable(t *testing.T) {
 			t.Fatalf("GET %s: %v (Retry-After %q)", target, m, w.Header().Get("Retry-After"))
 		}
 	}
-	if n := testutil.ToFloat64(e.srv.internalErrors); n != 2 {
-		t.Fatalf("catqms_internal_errors_total = %v, want 2", n)
+	if n := testutil.ToFloat64(e.srv.internalErrors) - before; n != 2 {
+		t.Fatalf("catqms_internal_errors_total grew by %v for two 500s, want 2", n)
+	}
+	if strings.Contains(e.logs.String(), "not answering") {
+		t.Fatalf("a defect was logged as the store not answering:\n%s", e.logs.String())
 	}
 	if logs := e.logs.String(); !strings.Contains(logs, `unknown field \"surprise\"`) && !strings.Contains(logs, `unknown field "surprise"`) {
 		t.Fatalf("the log does not say what was wrong:\n%s", logs)
+	}
+}
+
+// TestAdminWordsNotServing: the operator reads of the ticket, the holder
+// of their request — the two wordings the store used to give.
+func TestAdminWordsNotServing(t *testing.T) {
+	e := newAdminServer(t, redisline.Options{})
+	e.take()
+	w := e.admin(http.MethodDelete, "/sessions/A000", "")
+	if m := wantError(t, w, http.StatusConflict, queue.CodeNotServing, false); m["message"] != "ticket A000 is called: it has no viewing session" {
+		t.Fatalf("admin: %v", m)
+	}
+	token, _ := e.take(from("198.51.100.2"))
+	body, ct := jsonBody(map[string]string{"token": token})
+	w = e.do(http.MethodDelete, "/api/v1/kitty", body, ct, from("198.51.100.2"))
+	if m := wantError(t, w, http.StatusConflict, queue.CodeNotServing, false); m["message"] != "ticket A001 is waiting: there is no viewing session to end" {
+		t.Fatalf("holder: %v", m)
 	}
 }

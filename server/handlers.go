@@ -205,7 +205,7 @@ func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 	defer cancel()
 	if err := s.health.Ping(ctx); err != nil {
-		s.fail(c, queue.Errorf(queue.CodeUnavailable, "the queue store does not answer: %v", err))
+		s.fail(c, err) // unavailable, in the table's words; a defect is internal
 		return
 	}
 	respond(c, http.StatusOK, healthBody{Status: "ok", Version: s.cfg.Version})

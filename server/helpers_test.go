@@ -111,9 +111,6 @@ func newTestServer(t *testing.T, opts testOptions) *testEnv {
 		t.Fatalf("redisline.New: %v", err)
 	}
 	t.Cleanup(func() { _ = line.Close() })
-	if opts.cfg.HeadWindow == 0 {
-		opts.cfg.HeadWindow = line.Settings().HeadWindow // as main wires it
-	}
 
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -29,8 +29,12 @@ const (
 	watchBatch = queue.StatusBatch
 )
 
-// staleMessage tells browsers that the board may be out of date.
-const staleMessage = "the queue store is not answering; the line shown may be out of date"
+// staleMessage tells browsers that the board may be out of date because
+// the store does not answer; staleDefectMessage, because of a defect.
+const (
+	staleMessage       = "the queue store is not answering; the line shown may be out of date"
+	staleDefectMessage = "an internal error stops the line's updates; the line shown may be out of date"
+)
 
 // snapshotMessage is a snapshot on the WebSocket.
 type snapshotMessage struct {
@@ -138,10 +142,13 @@ func (f *liveFeed) refresh() {
 		if f.ctx.Err() != nil {
 			return // stopping
 		}
-		if !f.stale {
-			f.s.log.Warn("live feed: snapshot failed", "err", err)
+		if !f.stale { // once a spell: the feed retries every few milliseconds
 			f.stale = true
-			f.broadcast(noticeMessage{Type: "stale", Message: staleMessage})
+			msg := staleMessage
+			if f.s.backgroundError("live feed: snapshot", err) {
+				msg = staleDefectMessage
+			}
+			f.broadcast(noticeMessage{Type: "stale", Message: msg})
 		}
 		return
 	}

@@ -138,7 +138,7 @@ func (lc *lineCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	st, err := lc.s.stats.Stats(ctx)
 	if err != nil {
-		lc.s.log.Warn("metrics: line stats unavailable", "err", err)
+		lc.s.backgroundError("metrics: line stats", err)
 		return
 	}
 	counter := func(d *prometheus.Desc, v int64) {

@@ -29,7 +29,7 @@ func TestAVisitOnTheModel(t *testing.T) {
 	}
 	h := hub.New(hub.Config{}, nil)
 	t.Cleanup(func() { _ = h.Close() })
-	srv, err := New(Config{HeadWindow: 30 * time.Second}, Deps{
+	srv, err := New(Config{}, Deps{
 		Line: line, Images: kitty.Builtin(), Hub: h, Registry: prometheus.NewRegistry(),
 	})
 	if err != nil {

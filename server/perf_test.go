@@ -32,6 +32,8 @@ func (stubLine) Redeem(context.Context, string, string) (queue.Session, error) {
 
 func (stubLine) EndViewing(context.Context, string, string) error { return nil }
 
+func (stubLine) Settings() queue.Settings { return queue.DefaultSettings() }
+
 func (stubLine) Changes() <-chan struct{} { return nil }
 
 func (stubLine) Snapshot(context.Context) (queue.Snapshot, error) { return queue.Snapshot{}, nil }

@@ -62,9 +62,6 @@ type Config struct {
 	// RequestTimeout bounds every API request and every store call the
 	// live feed makes.
 	RequestTimeout time.Duration
-	// HeadWindow is the line's time to redeem a call: a waiting holder is
-	// told to ask again within half of it, so it cannot miss its call.
-	HeadWindow time.Duration
 	// Version is reported by /healthz and the catqms_build_info metric.
 	Version string
 }
@@ -83,12 +80,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxWSPerClient < 0 || c.MaxWSPerClient > MaxMaxWSPerClient {
 		return c, fmt.Errorf("server: MaxWSPerClient %d is outside 1..%d", c.MaxWSPerClient, MaxMaxWSPerClient)
-	}
-	if c.HeadWindow == 0 {
-		c.HeadWindow = queue.DefaultSettings.HeadWindow
-	}
-	if c.HeadWindow < queue.MinWindow || c.HeadWindow > queue.MaxWindow {
-		return c, fmt.Errorf("server: HeadWindow %v is outside %v..%v", c.HeadWindow, queue.MinWindow, queue.MaxWindow)
 	}
 	if c.TakeRate == 0 {
 		c.TakeRate = DefaultTakeRate
@@ -190,13 +181,16 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// Line is a whole line as main wires it: every part the server uses.
-// redisline.Line and memline.Line are ones.
+// Line is a whole line as main wires it: every part the server uses, and
+// its settings, which the error table reads (a waiting holder is told to
+// ask again within half the head window). redisline.Line and memline.Line
+// are ones.
 type Line interface {
 	Tickets
 	Board
 	StatsReader
 	Pinger
+	Settings() queue.Settings
 }
 
 // Deps are the parts the server is wired to.
@@ -270,7 +264,7 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 	}
 	s := &Server{
 		cfg:     cfg,
-		policy:  policy{headWindow: cfg.HeadWindow},
+		policy:  policy{headWindow: deps.Line.Settings().HeadWindow},
 		tickets: deps.Line,
 		board:   deps.Line,
 		stats:   deps.Line,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/catqms/catqms/queue"
 	"github.com/catqms/catqms/queue/redisline"
 )
 
@@ -127,27 +128,20 @@ type catqmsOpts struct {
 	viewWindow string
 }
 
-// settings are the per-call arguments of lua/lib.lua after "now" (ARGV[3…10]):
-// the seven settings a catqms with these options sends, and the version
-// floor (0: a fresh caller), for the ceilings to send the same.
+// settings are the per-call arguments of lua/lib.lua after the prefix and
+// "now" (ARGV[3…10]): the settings a catqms with these options sends, and
+// the version floor of a fresh caller, laid out by redisline.ScriptArgs,
+// for the ceilings to send the same.
 func (o catqmsOpts) settings() []any {
-	dur := func(s string, def time.Duration) int64 {
-		if s == "" {
-			return def.Milliseconds()
-		}
-		d, _ := time.ParseDuration(s)
-		return d.Milliseconds()
+	dur := func(s string) time.Duration {
+		d, _ := time.ParseDuration(s) // "" = 0 = the default
+		return d
 	}
-	return []any{
-		max(o.counters, 1),
-		dur(o.headWindow, time.Minute),
-		dur(o.viewWindow, time.Minute),
-		(24 * time.Hour).Milliseconds(), // keep: redisline's default, no flag
-		time.Hour.Milliseconds(),        // ban
-		maxQueue,
-		maxTicketsPerIP,
-		0, // version floor
-	}
+	set := queue.Settings{
+		Counters: o.counters, HeadWindow: dur(o.headWindow), ViewWindow: dur(o.viewWindow),
+		MaxQueue: maxQueue, MaxTicketsPerClient: maxTicketsPerIP,
+	}.WithDefaults()
+	return redisline.ScriptArgs(set)[2:]
 }
 
 const (

@@ -69,7 +69,7 @@ type option struct {
 }
 
 // line is the line's defaults: the one table (queue.DefaultSettings).
-var line = queue.DefaultSettings
+var line = queue.DefaultSettings()
 
 // options lists every flag, in the order --help shows them. The defaults
 // and ranges come from the packages that own them: queue for the line,

@@ -237,7 +237,6 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		TakeRate:       cfg.TakeRate,
 		TakeBurst:      cfg.TakeBurst,
 		AdminToken:     cfg.AdminToken,
-		HeadWindow:     cfg.HeadWindow,
 		Version:        version,
 	}, server.Deps{
 		Line:   p.line,

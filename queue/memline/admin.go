@@ -160,12 +160,9 @@ func (l *Line) Unban(_ context.Context, client string) (queue.Outcome, error) {
 	})
 }
 
-// maxBanList is the most bans one Bans call lists.
-const maxBanList = 1000
-
 // Bans lists the clients banned now, the latest ban first.
 func (l *Line) Bans(_ context.Context, limit int) ([]queue.Ban, int64, error) {
-	limit = min(max(limit, 1), maxBanList)
+	limit = min(max(limit, 1), queue.MaxBanList)
 	l.begin()
 	defer l.end()
 	l.advance()

@@ -9,9 +9,6 @@ import (
 	"github.com/catqms/catqms/queue"
 )
 
-// maxBanList is the most bans one Bans call lists.
-const maxBanList = 1000
-
 // adminOp runs an admin script and reads its answer (see
 // lua/admin_lib.lua): the outcome, or the script's refusal as a domain
 // error. subject names what the action was about, for messages.
@@ -139,7 +136,7 @@ func (l *Line) Unban(ctx context.Context, client string) (queue.Outcome, error) 
 // Bans lists up to limit clients banned now, the latest ban first, and
 // how many are banned in all.
 func (l *Line) Bans(ctx context.Context, limit int) ([]queue.Ban, int64, error) {
-	limit = min(max(limit, 1), maxBanList)
+	limit = min(max(limit, 1), queue.MaxBanList)
 	var r bansReply
 	if err := l.call(ctx, "admin_bans", &r, limit); err != nil {
 		return nil, 0, err

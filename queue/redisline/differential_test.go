@@ -34,6 +34,16 @@ var diffOptions = Options{
 // actions, resent takes — and requires the same answer to every operation
 // and the same snapshot after every step. It runs three fixed seeds and a fresh
 // one on every store; a failure names its seed, which -diff.seed replays.
+//
+// What it does not compare, and where that is tested instead: what runs
+// on the store's own timers, which the test clock does not move — a take
+// resent after its replay time (REPLAY_MS), a finished ticket's record
+// purged after Keep (TestTokenFromAWipedStoreIsGone shows the answer when a
+// record is gone), an admin action resent with its operation id
+// (TestAdminReplayDoesNotActTwice); the version floor, which needs a second
+// replica (TestVersionsSurviveAFailoverToALaggingReplica); statuses read in
+// more than one chunk (TestStatusesChunks); and the store's TIME, as every
+// step passes the test clock (internal/e2e's TestOneClockForEveryReplica).
 func TestModelAndStoreAgree(t *testing.T) {
 	seeds := []uint64{1, 2, 3, uint64(time.Now().UnixNano())}
 	if *diffSeed != 0 {

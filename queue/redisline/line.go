@@ -21,7 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Options configure a Line. Zero fields take queue.DefaultSettings.
+// Options configure a Line. Zero fields take queue.DefaultSettings().
 type Options struct {
 	Name                string        // line name; keys are "catqms:{Name}:…"
 	HeadWindow          time.Duration // time a called ticket has to redeem
@@ -72,9 +72,9 @@ type Line struct {
 	verKey  string
 	channel string
 	signer  *queue.Signer
-	// args open every script call (see lua/lib.lua): the prefix, the test
-	// clock's slot, and the settings, which go with every call so that a
-	// store that lost its data still runs the line as configured.
+	// args open every script call (ScriptArgs): the settings go with every
+	// call so that a store that lost its data still runs the line as
+	// configured.
 	args  []any
 	local queue.Clock
 	log   *slog.Logger
@@ -121,17 +121,7 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 	}
 	l.verKey = keyOf(l.prefix, "ver")
 	l.channel = keyOf(l.prefix, "chan")
-	l.args = []any{
-		l.prefix,
-		"", // the line's time: filled per call by a test clock, else the store's TIME
-		set.Counters,
-		set.HeadWindow.Milliseconds(),
-		set.ViewWindow.Milliseconds(),
-		set.Keep.Milliseconds(),
-		set.BanDuration.Milliseconds(),
-		set.MaxQueue,
-		set.MaxTicketsPerClient,
-	}
+	l.args = ScriptArgs(set)
 
 	secret := opts.Secret
 	if len(secret) == 0 {
@@ -165,6 +155,32 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 		go l.schedule()
 	}
 	return l, nil
+}
+
+// The arguments every script takes first (lua/lib.lua), by index.
+const (
+	argNow   = 1 // '' = the store's clock; a test clock's Unix ms
+	argFloor = 9 // the highest version the caller has seen
+)
+
+// ScriptArgs returns the arguments every script takes first, ARGV[1…10] of
+// lua/lib.lua, as a Line with settings set sends them: the key prefix, the
+// store's clock, the settings, and a version floor of 0. The operation's
+// own arguments follow. It is the one place the layout is written; tools
+// that run the scripts themselves (the benchmarks' ceilings) use it too.
+func ScriptArgs(set queue.Settings) []any {
+	return []any{
+		keyPrefix(set.Name),
+		"", // the line's time: the store's TIME, unless a test clock fills it
+		set.Counters,
+		set.HeadWindow.Milliseconds(),
+		set.ViewWindow.Milliseconds(),
+		set.Keep.Milliseconds(),
+		set.BanDuration.Milliseconds(),
+		set.MaxQueue,
+		set.MaxTicketsPerClient,
+		int64(0),
+	}
 }
 
 // Settings returns the line's settings, defaults filled in.
@@ -215,12 +231,12 @@ func (l *Line) Signer() *queue.Signer { return l.signer }
 // that fails to run, is a defect: an error that is not a *queue.Error,
 // which the server answers as internal.
 func (l *Line) call(ctx context.Context, name string, dst any, args ...any) error {
-	argv := make([]any, 0, len(l.args)+1+len(args))
+	argv := make([]any, 0, len(l.args)+len(args))
 	argv = append(argv, l.args...)
 	if l.opts.Clock != nil {
-		argv[1] = l.opts.Clock.Now().UnixMilli()
+		argv[argNow] = l.opts.Clock.Now().UnixMilli()
 	}
-	argv = append(argv, l.version.Load()) // the floor: versions never go back
+	argv[argFloor] = l.version.Load() // versions never go back
 	argv = append(argv, args...)
 	v, err := script(name).Run(ctx, l.rdb, []string{l.verKey}, argv...).Result()
 	if err != nil {
@@ -282,11 +298,13 @@ func (l *Line) signal() {
 }
 
 // unavailablePrefixes start the error replies of a store that cannot serve
-// now (loading, read-only after a failover, busy, moved, out of memory…),
-// as opposed to a script that ran and failed.
+// this service now (loading, read-only after a failover, busy, moved, out
+// of memory, or refusing its credentials), as opposed to a script that ran
+// and failed.
 var unavailablePrefixes = []string{
 	"LOADING", "READONLY", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN",
 	"MOVED", "ASK", "OOM", "NOREPLICAS", "NOTREADY", "ERR max number of clients",
+	"NOAUTH", "WRONGPASS", "NOPERM",
 }
 
 // storeErr sorts a failed script call. No connection, a timeout, the
@@ -322,7 +340,8 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 // Ping reports whether the store answers.
 func (l *Line) Ping(ctx context.Context) error {
 	if err := l.rdb.Ping(ctx).Err(); err != nil {
-		return l.storeErr("ping", err)
+		l.log.Warn("queue store ping failed", "err", err)
+		return &queue.Error{Code: queue.CodeUnavailable} // whatever it said: not ready
 	}
 	return nil
 }
