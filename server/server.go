@@ -65,6 +65,9 @@ type Config struct {
 	// HeadWindow is the line's time to redeem a call: a waiting holder is
 	// told to ask again within half of it, so it cannot miss its call.
 	HeadWindow time.Duration
+	// EmbeddedStore says the line is kept in the embedded store, which
+	// holds a shorter line: a full line's answer says how to get a longer one.
+	EmbeddedStore bool
 	// Version is reported by /healthz and the catqms_build_info metric.
 	Version string
 }
@@ -270,7 +273,7 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 	}
 	s := &Server{
 		cfg:     cfg,
-		policy:  policy{headWindow: cfg.HeadWindow},
+		policy:  policy{headWindow: cfg.HeadWindow, embedded: cfg.EmbeddedStore},
 		tickets: deps.Line,
 		board:   deps.Line,
 		stats:   deps.Line,
