@@ -48,6 +48,7 @@ type s0Level struct {
 	// Fill is the takes that brought the line to this length from the
 	// previous one, as fast as the workers could: takes only.
 	Fill     loadResult `json:"fill"`
+	Issued   int        `json:"issued"`       // tickets taken on this store so far: finished ones are kept a day
 	RSSKB    int64      `json:"rss_kb"`       // catqms (with the embedded store inside it)
 	StoreKB  int64      `json:"store_rss_kb"` // redis-server, 0 for the embedded store
 	Finished bool       `json:"finished"`     // false: the level was cut short (see errors)
@@ -202,6 +203,7 @@ func s0Levels(ctx context.Context, e *env, cq *proc, store string, levels []int,
 		lv.Visit = medLoad(func(r s0Rep) loadResult { return r.Visit })
 		lv.Take1 = medLoad(func(r s0Rep) loadResult { return r.Take1 })
 		lv.Visit1 = medLoad(func(r s0Rep) loadResult { return r.Visit1 })
+		lv.Issued = line.Issued()
 		if kb, err := rssKB(cq.pid()); err == nil {
 			lv.RSSKB = kb
 		}
@@ -307,14 +309,22 @@ type s0Ticket struct {
 // the line. The visits serve from it; with a counter per worker, the lowest
 // ticket no worker holds is always called.
 type s0Line struct {
-	mu sync.Mutex
-	h  s0Heap
+	mu     sync.Mutex
+	h      s0Heap
+	issued int // every ticket ever pushed
 }
 
 func (l *s0Line) Push(t s0Ticket) {
 	l.mu.Lock()
 	heap.Push(&l.h, t)
+	l.issued++
 	l.mu.Unlock()
+}
+
+func (l *s0Line) Issued() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.issued
 }
 
 func (l *s0Line) Pop() (s0Ticket, bool) {
