@@ -2,6 +2,8 @@ package redisline
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -32,5 +34,26 @@ func TestLostHeadIsRebuilt(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestScriptsDoNotOrderTheLine: the embedded store sorts a whole sorted set
+// for every read that orders one, so no script reads the line in order —
+// but line_head's one-time rebuild of a missing cursor.
+func TestScriptsDoNotOrderTheLine(t *testing.T) {
+	ordered := regexp.MustCompile(`'(ZRANGE|ZREVRANGE|ZRANK|ZREVRANK|ZCOUNT|ZRANGEBYSCORE|ZREVRANGEBYSCORE|ZRANGEBYLEX|ZPOPMIN|ZPOPMAX|ZRANDMEMBER)',\s*K\.line\b`)
+	for name, src := range scriptSources {
+		lib := strings.Index(src, "local function line_head()")
+		rebuilt := strings.Index(src, "local function call_next()")
+		if lib < 0 || rebuilt < lib {
+			t.Fatalf("%s: line_head and call_next not found in order", name)
+		}
+		for _, at := range ordered.FindAllStringIndex(src, -1) {
+			if at[0] > lib && at[0] < rebuilt {
+				continue // the rebuild of a missing K.head
+			}
+			line := strings.Count(src[:at[0]], "\n") + 1
+			t.Errorf("%s, line %d: %s orders the line", name, line, src[at[0]:at[1]])
+		}
 	}
 }
