@@ -21,7 +21,8 @@ type Settings struct {
 }
 
 // DefaultSettings returns the defaults of the command, the server and
-// every store: the one place they are written.
+// every store: the one place they are written (with EmbeddedStore below,
+// the shorter longest line of the embedded store).
 func DefaultSettings() Settings { return defaultSettings }
 
 var defaultSettings = Settings{
@@ -33,6 +34,31 @@ var defaultSettings = Settings{
 	MaxTicketsPerClient: 10,
 	MaxQueue:            1_000_000,
 	Keep:                24 * time.Hour,
+}
+
+// EmbeddedStore is what benchmark S0 (BENCHMARKS.md) measured of the
+// embedded store (a catqms with no --redis-url) on a 2-core machine, and the
+// default longest line that follows from it: the longest length S0 measured
+// at which a take's p99, one client at a time, stayed within TakeP99Bound.
+// The command defaults --max-queue to MaxQueue on the embedded store and
+// warns, naming these figures, when it is given more. The figures are from
+// a run of S0 on a shared machine (2026-12-05); a full run of
+// scripts/bench.sh refreshes them.
+var EmbeddedStore = StoreMeasure{
+	MaxQueue:     50_000,
+	TakeP99Bound: 50 * time.Millisecond,
+	TakeP99:      11 * time.Millisecond,
+	TakeP99Busy:  114 * time.Millisecond,
+	RSSMB:        413,
+}
+
+// StoreMeasure is a store's measured limit: see EmbeddedStore.
+type StoreMeasure struct {
+	MaxQueue     int64         // the default longest line on this store
+	TakeP99Bound time.Duration // the p99 of a take the default was chosen to keep
+	TakeP99      time.Duration // a take's p99 at MaxQueue waiting, one client at a time
+	TakeP99Busy  time.Duration // the same with 32 clients at once, on one core
+	RSSMB        int64         // the process's memory then, MB (finished tickets, kept a day, included)
 }
 
 // The ranges of the settings, checked by Validate (and so by the command

@@ -3,9 +3,9 @@
 # redis-server on loopback, side by side with its ceilings; rewrites
 # BENCHMARKS.md and docs/bench-*.png.
 #
-#   scripts/bench.sh            the full run (about 12 minutes on 2 cores)
-#   scripts/bench.sh --quick    a reduced version of every scenario (under a minute)
-#   scripts/bench.sh s4         one scenario (s1…s6), printed as JSON; the report is left alone
+#   scripts/bench.sh            the full run (about 17 minutes on 2 cores)
+#   scripts/bench.sh --quick    a reduced version of every scenario (about two minutes)
+#   scripts/bench.sh s4         one scenario (s0…s6), printed as JSON; the report is left alone
 #
 # BENCH_OUT=dir keeps the results (JSON) and the servers' logs in dir.
 #
@@ -22,9 +22,9 @@ flags=()
 for arg in "$@"; do
 	case "$arg" in
 	--quick) flags+=(--quick) ;;
-	s1 | s2 | s3 | s4 | s5 | s6) mode=$arg ;;
+	s0 | s1 | s2 | s3 | s4 | s5 | s6) mode=$arg ;;
 	*)
-		echo "usage: scripts/bench.sh [--quick] [s1|s2|s3|s4|s5|s6]" >&2
+		echo "usage: scripts/bench.sh [--quick] [s0|s1|s2|s3|s4|s5|s6]" >&2
 		exit 2
 		;;
 	esac

@@ -24,12 +24,13 @@ type errorKind struct {
 	// words say what happened and what to do, from e's facts. An error
 	// that carries its own Message (what was wrong with a request) is shown
 	// with that instead.
-	words func(e *queue.Error) string
+	words func(e *queue.Error, p policy) string
 }
 
 // policy is what the table's rules read besides the error itself.
 type policy struct {
 	headWindow time.Duration // a called ticket's time to redeem
+	embedded   bool          // the line is kept in the embedded store (Config.EmbeddedStore)
 }
 
 // The Retry-After of the codes that have a fixed one.
@@ -43,7 +44,9 @@ func fixed(d time.Duration) func(*queue.Error, policy) time.Duration {
 	return func(*queue.Error, policy) time.Duration { return d }
 }
 
-func say(s string) func(*queue.Error) string { return func(*queue.Error) string { return s } }
+func say(s string) func(*queue.Error, policy) string {
+	return func(*queue.Error, policy) string { return s }
+}
 
 // errorTable maps every application error code to its HTTP answer. It is the
 // only place that does.
@@ -52,13 +55,13 @@ var errorTable = map[queue.Code]errorKind{
 	queue.CodeUnauthorized:     {http.StatusUnauthorized, nil, say("credentials are missing or wrong")},
 	queue.CodeMethodNotAllowed: {http.StatusMethodNotAllowed, nil, say("method not allowed")},
 	// A forged token bans its client at once: try again when the ban ends.
-	queue.CodeForbidden: {http.StatusForbidden, banRetry, func(e *queue.Error) string {
+	queue.CodeForbidden: {http.StatusForbidden, banRetry, func(e *queue.Error, _ policy) string {
 		return fmt.Sprintf("this token was not issued by this service; this address is banned for %s", roundUp(e.BanLeft))
 	}},
-	queue.CodeBanned: {http.StatusForbidden, banRetry, func(e *queue.Error) string {
+	queue.CodeBanned: {http.StatusForbidden, banRetry, func(e *queue.Error, _ policy) string {
 		return fmt.Sprintf("this address is banned for presenting a forged token; the ban ends in %s", roundUp(e.BanLeft))
 	}},
-	queue.CodeNotFound: {http.StatusNotFound, nil, func(e *queue.Error) string {
+	queue.CodeNotFound: {http.StatusNotFound, nil, func(e *queue.Error, _ policy) string {
 		if e.Ticket != "" {
 			return fmt.Sprintf("there is no ticket %s in the line (finished tickets are kept a day)", e.Ticket)
 		}
@@ -68,39 +71,46 @@ var errorTable = map[queue.Code]errorKind{
 	// window, so a client that polls as told cannot miss its call.
 	queue.CodeNotYourTurn: {http.StatusConflict, func(e *queue.Error, p policy) time.Duration {
 		return min(max(e.ETA, time.Second), max(p.headWindow/2, time.Second))
-	}, func(e *queue.Error) string {
+	}, func(e *queue.Error, _ policy) string {
 		return fmt.Sprintf("ticket %s is number %d in line; it is not your turn yet", e.Ticket, e.Position)
 	}},
-	queue.CodeNotServing: {http.StatusConflict, nil, func(e *queue.Error) string {
+	queue.CodeNotServing: {http.StatusConflict, nil, func(e *queue.Error, _ policy) string {
 		return fmt.Sprintf("ticket %s is %s: there is no viewing session to end", e.Ticket, e.State)
 	}},
 	queue.CodeNobodyWaiting: {http.StatusConflict, nil, say("nobody is waiting to be called")},
 	queue.CodeCountersBusy: {http.StatusConflict, nil,
 		say("every counter holds a called ticket whose holder has not come yet; skip one to call the next")},
-	queue.CodeNotCalled: {http.StatusConflict, nil, func(e *queue.Error) string {
+	queue.CodeNotCalled: {http.StatusConflict, nil, func(e *queue.Error, _ policy) string {
 		if e.Ticket == "" {
 			return "no ticket is called now"
 		}
 		return fmt.Sprintf("ticket %s is %s, not called", e.Ticket, e.State)
 	}},
-	queue.CodeGone: {http.StatusGone, nil, func(e *queue.Error) string {
+	queue.CodeGone: {http.StatusGone, nil, func(e *queue.Error, _ policy) string {
 		if e.Ticket == "" {
 			return "this ticket is no longer in the line; take a new ticket"
 		}
 		return fmt.Sprintf("ticket %s is %s; take a new ticket", e.Ticket, e.State)
 	}},
 	// A live ticket frees about one ticket's share of the wait from now.
-	queue.CodeTooManyTickets: {http.StatusTooManyRequests, shareRetry, func(e *queue.Error) string {
+	queue.CodeTooManyTickets: {http.StatusTooManyRequests, shareRetry, func(e *queue.Error, _ policy) string {
 		return fmt.Sprintf("this address already holds %d live tickets; use one or leave the line first", e.Limit)
 	}},
 	queue.CodeRateLimited: {http.StatusTooManyRequests, waitRetry,
 		say("this client takes tickets too fast; try again after Retry-After seconds")},
 	codeTooManyConnections: {http.StatusTooManyRequests, fixed(connectionsRetry),
-		func(e *queue.Error) string {
+		func(e *queue.Error, _ policy) string {
 			return fmt.Sprintf("this client already has %d live connections; close one first", e.Limit)
 		}},
-	queue.CodeLineFull: {http.StatusServiceUnavailable, shareRetry, say("the line is full; try again when it has moved on")},
-	queue.CodePaused:   {http.StatusServiceUnavailable, fixed(pausedRetry), say("taking tickets is paused for now; try again later")},
+	// The embedded store holds a shorter line than Redis (queue.EmbeddedStore).
+	queue.CodeLineFull: {http.StatusServiceUnavailable, shareRetry, func(e *queue.Error, p policy) string {
+		if p.embedded {
+			return fmt.Sprintf("the line is full (%d tickets, the limit of this server's embedded store); "+
+				"try again when it has moved on. For longer lines, run catqms with --redis-url", e.Limit)
+		}
+		return "the line is full; try again when it has moved on"
+	}},
+	queue.CodePaused: {http.StatusServiceUnavailable, fixed(pausedRetry), say("taking tickets is paused for now; try again later")},
 	queue.CodeUnavailable: {http.StatusServiceUnavailable, fixed(unavailableRetry),
 		say("the queue store is not answering; try again shortly")},
 	queue.CodeInternal: {http.StatusInternalServerError, nil, say("internal error")},
@@ -140,11 +150,11 @@ func (p policy) describe(err error) (*queue.Error, int, time.Duration) {
 	kind, ok := errorTable[qe.Code]
 	if !ok || qe.Code == queue.CodeInternal {
 		internal := errorTable[queue.CodeInternal]
-		return &queue.Error{Code: queue.CodeInternal, Message: internal.words(nil)}, internal.status, 0
+		return &queue.Error{Code: queue.CodeInternal, Message: internal.words(nil, p)}, internal.status, 0
 	}
 	shown := *qe
 	if shown.Message == "" {
-		shown.Message = kind.words(qe)
+		shown.Message = kind.words(qe, p)
 	}
 	var retry time.Duration
 	if kind.retry != nil {

@@ -66,6 +66,26 @@ func TestErrorTableWordsTheFacts(t *testing.T) {
 			}
 		})
 	}
+	// On the embedded store a full line says how to get a longer one.
+	embedded := policy{headWindow: 40 * time.Second, embedded: true}
+	for _, tt := range []struct {
+		err    *queue.Error
+		status int
+		words  string
+		retry  time.Duration
+	}{
+		{&queue.Error{Code: queue.CodeLineFull, Limit: 50000, Share: 30 * time.Second}, http.StatusServiceUnavailable,
+			"the line is full (50000 tickets, the limit of this server's embedded store); try again when it has moved on. For longer lines, run catqms with --redis-url",
+			30 * time.Second},
+		{&queue.Error{Code: queue.CodePaused}, http.StatusServiceUnavailable, "taking tickets is paused for now; try again later", pausedRetry},
+	} {
+		t.Run("embedded "+string(tt.err.Code), func(t *testing.T) {
+			shown, status, retry := embedded.describe(tt.err)
+			if status != tt.status || shown.Message != tt.words || retry != tt.retry {
+				t.Fatalf("describe(%+v) = %d %q %v, want %d %q %v", tt.err, status, shown.Message, retry, tt.status, tt.words, tt.retry)
+			}
+		})
+	}
 	for code, kind := range errorTable {
 		if kind.status == 0 || kind.words == nil {
 			t.Errorf("%s: incomplete row", code)

@@ -62,6 +62,9 @@ type Config struct {
 	// RequestTimeout bounds every API request and every store call the
 	// live feed makes.
 	RequestTimeout time.Duration
+	// EmbeddedStore says the line is kept in the embedded store, which
+	// holds a shorter line: a full line's answer says how to get a longer one.
+	EmbeddedStore bool
 	// Version is reported by /healthz and the catqms_build_info metric.
 	Version string
 }
@@ -264,7 +267,7 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 	}
 	s := &Server{
 		cfg:     cfg,
-		policy:  policy{headWindow: deps.Line.Settings().HeadWindow},
+		policy:  policy{headWindow: deps.Line.Settings().HeadWindow, embedded: cfg.EmbeddedStore},
 		tickets: deps.Line,
 		board:   deps.Line,
 		stats:   deps.Line,

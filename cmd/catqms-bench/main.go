@@ -7,7 +7,7 @@
 // Usage:
 //
 //	catqms-bench all   [flags]   every scenario, then BENCHMARKS.md and the charts
-//	catqms-bench s1…s6 [flags]   one scenario; prints its result as JSON
+//	catqms-bench s0…s6 [flags]   one scenario; prints its result as JSON
 //	catqms-bench report [flags]  BENCHMARKS.md and charts from saved results
 //	catqms-bench bare-http [flags]  the ceiling server of S1 (started by s1)
 //	catqms-bench bare-hub  [flags]  the ceiling server of S4 (started by s4)
@@ -59,7 +59,7 @@ func main() {
 		}
 	case "report":
 		err = runReport(args)
-	case "all", "s1", "s2", "s3", "s4", "s5", "s6":
+	case "all", "s0", "s1", "s2", "s3", "s4", "s5", "s6":
 		err = runScenarios(ctx, cmd, args)
 	default:
 		usage()
@@ -72,7 +72,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: catqms-bench all|s1|s2|s3|s4|s5|s6|report|bare-http|bare-hub|freeport [flags]")
+	fmt.Fprintln(os.Stderr, "usage: catqms-bench all|s0|s1|s2|s3|s4|s5|s6|report|bare-http|bare-hub|freeport [flags]")
 }
 
 // env is what every scenario needs: where Redis is, which binaries to run,
@@ -154,6 +154,7 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 		run  func() error
 	}
 	steps := []step{
+		{"s0", func() (err error) { res.S0, err = runS0(ctx, e); return err }},
 		{"s1", func() (err error) { res.S1, err = runS1(ctx, e); return err }},
 		{"s2", func() (err error) { res.S2, err = runS2(ctx, e); return err }},
 		{"s3", func() (err error) { res.S3, err = runS3(ctx, e); return err }},

@@ -124,6 +124,7 @@ func rssKB(pid int) (int64, error) {
 // catqmsOpts are the flags of one catqms process beyond the common ones.
 type catqmsOpts struct {
 	counters   int
+	embedded   bool // no --redis-url: the store inside the process
 	headWindow string
 	viewWindow string
 }
@@ -161,13 +162,15 @@ func (e *env) startCatqms(ctx context.Context, name string, o catqmsOpts) (*proc
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	args := []string{
 		"--addr", addr,
-		"--redis-url", "redis://" + e.redisAddr + "/0",
 		"--secret", benchSecret,
 		"--log-level", "warn",
 		"--max-tickets-per-ip", strconv.Itoa(maxTicketsPerIP),
 		"--max-queue", strconv.Itoa(maxQueue),
 		"--trusted-proxies", "127.0.0.0/8",
 		"--counters", strconv.Itoa(max(o.counters, 1)),
+	}
+	if !o.embedded {
+		args = append(args, "--redis-url", "redis://"+e.redisAddr+"/0")
 	}
 	// Newer catqms builds limit how fast one client takes tickets and how
 	// many WebSockets it holds; the bench is one client many times over.

@@ -14,6 +14,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/catqms/catqms/queue"
 )
 
 // runReport redraws BENCHMARKS.md and the charts from a saved results file.
@@ -91,6 +93,13 @@ func writeReport(res *results, mdPath, docsDir string) error {
 	p("Every load is on loopback and bounded in count and time. With one core each, catqms and the ceilings run with GOMAXPROCS=1.\n\n")
 
 	summary(&b, res)
+	if res.S0 != nil {
+		reportS0(&b, res.S0)
+		if err := chartS0(res.S0, filepath.Join(docsDir, "bench-s0-embedded.png")); err != nil {
+			return err
+		}
+		p("![take p99 vs line length, embedded store and Redis](docs/bench-s0-embedded.png)\n\n")
+	}
 	if res.S1 != nil {
 		reportS1(&b, res.S1)
 	}
@@ -150,6 +159,19 @@ func ratio(a, b float64) float64 {
 func summary(b *strings.Builder, res *results) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## Summary\n\n| # | figure | catqms | ceiling | ratio | target | |\n|---|---|---|---|---|---|---|\n")
+	if s := res.S0; s != nil {
+		lim := queue.EmbeddedStore.MaxQueue
+		emb, red := s.level("embedded", int(lim)), s.level("redis", int(lim))
+		if emb != nil && red != nil {
+			p("| S0 | take p99, one client, embedded store at its default limit (%d waiting) | %s ms (32 clients: %s ms) | %s ms (redis-server; 32 clients: %s ms) | %s× | ≤ %.0f ms | %s |\n",
+				lim, f2(emb.Take1.P99ms), f2(emb.Take.P99ms), f2(red.Take1.P99ms), f2(red.Take.P99ms), f2(ratio(emb.Take1.P99ms, red.Take1.P99ms)),
+				s0TakeP99BoundMs, verdict(emb.Finished && emb.Take1.P99ms <= s0TakeP99BoundMs))
+		} else {
+			// A quick run stops short of the default limit: nothing was checked.
+			p("| S0 | take p99, embedded store at its default limit (%d waiting) | not measured in this run | | | ≤ %.0f ms | %s |\n",
+				lim, s0TakeP99BoundMs, map[bool]string{true: "not checked (quick)", false: "**missed**"}[res.Quick])
+		}
+	}
 	if s := res.S1; s != nil {
 		r := ratio(s.Catqms.RPS, s.Bare.RPS)
 		p("| S1 | take over HTTP, req/s | %s | %s (bare handler) | %s× | ≥ %.1f× | %s |\n", f0(s.Catqms.RPS), f0(s.Bare.RPS), f2(r), s1RPSTarget, verdict(r >= s1RPSTarget))
@@ -218,6 +240,72 @@ func summary(b *strings.Builder, res *results) {
 		p("| S6 | redemptions accepted after their deadline | %d of %d tries | | | 0 | %s |\n", s.Late, s.Attempts, verdict(s.Late == 0 && s.Unenforced == 0))
 	}
 	p("\n")
+}
+
+func reportS0(b *strings.Builder, s *s0Result) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("## S0 — the embedded store and Redis\n\n")
+	p("Two catqms processes, one after the other, alike but for the store: one with no `--redis-url` (the embedded store, inside the process) ")
+	p("and one on the bench's redis-server; `--counters %d --head-window 24h --view-window 24h`. ", s.Counters)
+	p("For each length the line is filled by takes over HTTP (%d clients, each take from an address of its own), then, %s each after a warm-up: ", s.Workers, s.Duration)
+	p("*lookups* — `GET /api/v1/ticket` of random tickets of the line, %d clients; ", s.Workers)
+	p("*visits* — each takes a ticket at the tail (`GET /api/v1/token`), then redeems and ends the ticket at the head (`POST`, `DELETE /api/v1/kitty`), ")
+	p("which calls the next, so the length holds; by one client, then by %d at once (as many as counters, so each one's head ticket is called). ", s.Workers)
+	p("*take* is the takes within those visits. RSS is catqms's VmRSS after the level (the embedded store lives in it) and redis-server's; ")
+	p("it holds every ticket issued so far on that store (*issued*), since finished tickets are kept a day, as they would be over a day. ")
+	p("Medians of the repetitions.\n\n")
+	p("| store | waiting | lookups/s | lookup p50 / p99 ms | take p50 / p99 ms, %d clients | take p99 ms, one client | visits/s | visit p50 / p99 ms | fill takes/s | issued | catqms RSS MB | redis-server RSS MB |\n", s.Workers)
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, st := range s.Stores {
+		for _, l := range st.Levels {
+			mark := ""
+			if !l.Finished {
+				mark = " (cut short)"
+			}
+			storeMB := "–"
+			if l.StoreKB > 0 {
+				storeMB = f0(float64(l.StoreKB) / 1024)
+			}
+			p("| %s | %d%s | %s | %s / %s | %s / %s | %s | %s | %s / %s | %s | %d | %s | %s |\n", st.Store, l.Waiting, mark,
+				f0(l.Status.RPS), f2(l.Status.P50ms), f2(l.Status.P99ms), f2(l.Take.P50ms), f2(l.Take.P99ms), f2(l.Take1.P99ms),
+				f0(l.Visit.RPS), f2(l.Visit.P50ms), f2(l.Visit.P99ms), f0(l.Fill.RPS), l.Issued, f0(float64(l.RSSKB)/1024), storeMB)
+		}
+	}
+	p("\n")
+	for _, e := range s.Errors {
+		p("- %s\n", e)
+	}
+	lim := s.Limit
+	p("**The embedded store's limit.** The longest length measured here at which a take's p99, one client at a time, stayed within %.0f ms: ", lim.P99BoundMs)
+	if lim.LongestOK > 0 {
+		p("%d (p99 %s ms)", lim.LongestOK, f2(lim.TakeP99AtOK))
+	} else {
+		p("none")
+	}
+	if lim.FirstOver > 0 {
+		p("; at %d it was %s ms", lim.FirstOver, f2(lim.TakeP99Over))
+	}
+	m := queue.EmbeddedStore
+	p(". The one-client take is a take's own cost at that length; with %d clients at once on one core the p99 is mostly the wait behind the others' requests, ", s.Workers)
+	p("at any length, and it moves with whatever else the shared machine runs. ")
+	p("catqms defaults `--max-queue` on the embedded store to %d and warns at start-up when given more (`queue.EmbeddedStore`: take p99 %v, %d MB, from a run of S0). ",
+		m.MaxQueue, m.TakeP99, m.RSSMB)
+	p("S0 measures no longer line: beyond it the process's memory keeps growing with the line, and so does the Go garbage collector's work on each cycle.\n\n")
+}
+
+// level is store's measurement at n waiting, or nil.
+func (s *s0Result) level(store string, n int) *s0Level {
+	for i := range s.Stores {
+		if s.Stores[i].Store != store {
+			continue
+		}
+		for j := range s.Stores[i].Levels {
+			if l := &s.Stores[i].Levels[j]; l.Waiting == n {
+				return l
+			}
+		}
+	}
+	return nil
 }
 
 func reportS1(b *strings.Builder, s *s1Result) {
@@ -365,6 +453,39 @@ func chartS3(s *s3Result, file string) error {
 	if err := plotutil.AddLinePoints(pl, "position lookup (EVALSHA status)", status, "take (EVALSHA take)", take, "ZRANK (ceiling)", zrank); err != nil {
 		return err
 	}
+	pl.Y.Min = 0
+	pl.Legend.Top = true
+	pl.Legend.Left = true
+	return pl.Save(7*vg.Inch, 4*vg.Inch, file)
+}
+
+// chartS0 draws a take's p99 against line length, on each store, by one
+// client and by many, with the bound the embedded default is chosen by.
+func chartS0(s *s0Result, file string) error {
+	pl := plot.New()
+	pl.Title.Text = "S0: a take's p99, embedded store vs redis-server"
+	pl.X.Label.Text = "tickets waiting"
+	pl.Y.Label.Text = "ms"
+	pl.X.Scale = plot.LogScale{}
+	pl.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	var args []any
+	for _, st := range s.Stores {
+		var one, many plotter.XYs
+		for _, l := range st.Levels {
+			if l.Finished {
+				one = append(one, plotter.XY{X: float64(l.Waiting), Y: l.Take1.P99ms})
+				many = append(many, plotter.XY{X: float64(l.Waiting), Y: l.Take.P99ms})
+			}
+		}
+		args = append(args, st.Store+", one client", one, fmt.Sprintf("%s, %d clients", st.Store, s.Workers), many)
+	}
+	if err := plotutil.AddLinePoints(pl, args...); err != nil {
+		return err
+	}
+	bound := plotter.NewFunction(func(float64) float64 { return s0TakeP99BoundMs })
+	bound.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+	pl.Add(bound)
+	pl.Legend.Add(fmt.Sprintf("bound for the embedded default, %.0f ms", s0TakeP99BoundMs), bound)
 	pl.Y.Min = 0
 	pl.Legend.Top = true
 	pl.Legend.Left = true

@@ -25,6 +25,7 @@ type results struct {
 	Machine   machineInfo `json:"machine"`
 	NoFile    uint64      `json:"nofile"`
 	Durations []stepTime  `json:"durations"`
+	S0        *s0Result   `json:"s0,omitempty"`
 	S1        *s1Result   `json:"s1,omitempty"`
 	S2        *s2Result   `json:"s2,omitempty"`
 	S3        *s3Result   `json:"s3,omitempty"`

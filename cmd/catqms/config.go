@@ -101,8 +101,17 @@ var options = []option{
 		}},
 	{name: "max-tickets-per-ip", def: strconv.Itoa(line.MaxTicketsPerClient), usage: "`number` of live tickets one client may hold (at least 1)",
 		parse: func(c *config, v string) (err error) { c.MaxTicketsPerIP, err = parseInt(v, 1, 0); return err }},
-	{name: "max-queue", def: strconv.FormatInt(line.MaxQueue, 10), usage: "`length` of the longest line (at least 1)",
-		parse: func(c *config, v string) (err error) { c.MaxQueue, err = parseInt(v, 1, 0); return err }},
+	{name: "max-queue", def: "",
+		usage: "`length` of the longest line (at least 1); default " + strconv.FormatInt(line.MaxQueue, 10) +
+			" with --redis-url, " + strconv.FormatInt(queue.EmbeddedStore.MaxQueue, 10) + " on the embedded store (measured: BENCHMARKS.md, S0)",
+		parse: func(c *config, v string) (err error) {
+			if v == "" {
+				c.MaxQueue = 0 // the store's default, once the store is known (storeDefaults)
+				return nil
+			}
+			c.MaxQueue, err = parseInt(v, 1, 0)
+			return err
+		}},
 	{name: "take-rate", def: formatRate(server.DefaultTakeRate), usage: "`rate` at which one client may take tickets, COUNT/PERIOD (e.g. 1/s, 30/m, 5/10s), or off",
 		parse: func(c *config, v string) (err error) { c.TakeRate, err = parseRate(v); return err }},
 	{name: "take-burst", def: strconv.Itoa(server.DefaultTakeBurst), usage: "`number` of tickets one client may take at once before --take-rate applies (1..1000000)",
@@ -201,6 +210,7 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 			}
 		}
 	}
+	c.storeDefaults()
 	if v := getenv(testClockSkewEnv); v != "" {
 		var err error
 		if c.clockSkew, err = time.ParseDuration(v); err != nil {
@@ -208,6 +218,31 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// storeDefaults fills in the defaults that depend on the store: the
+// embedded store holds a shorter line (queue.EmbeddedStore).
+func (c *config) storeDefaults() {
+	if c.MaxQueue != 0 {
+		return
+	}
+	c.MaxQueue = int(line.MaxQueue)
+	if c.RedisURL == "" {
+		c.MaxQueue = int(queue.EmbeddedStore.MaxQueue)
+	}
+}
+
+// warnings are what the configuration allows but the operator should
+// know, for the start-up log.
+func (c config) warnings() []string {
+	var out []string
+	if m := queue.EmbeddedStore; c.RedisURL == "" && int64(c.MaxQueue) > m.MaxQueue {
+		out = append(out, fmt.Sprintf("--max-queue %d%s is beyond what the embedded store was measured to hold: "+
+			"at %d waiting a take's p99 was %v (%v with 32 clients at once) and the process used %d MB (BENCHMARKS.md, S0); "+
+			"a longer line takes more memory and longer answers; use --redis-url for long lines",
+			c.MaxQueue, c.source("max-queue"), m.MaxQueue, m.TakeP99, m.TakeP99Busy, m.RSSMB))
+	}
+	return out
 }
 
 // testClockSkewEnv, for tests of the line's one clock only, sets this

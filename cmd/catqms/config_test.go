@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/catqms/catqms/queue"
 )
 
 // env is a fake environment for getenv.
@@ -32,7 +35,7 @@ func TestConfigDefaults(t *testing.T) {
 		Counters:        1,
 		BanDuration:     time.Hour,
 		MaxTicketsPerIP: 10,
-		MaxQueue:        1000000,
+		MaxQueue:        int(queue.EmbeddedStore.MaxQueue), // no --redis-url: the embedded store
 		TakeRate:        1,
 		TakeBurst:       10,
 		MaxWSPerIP:      20,
@@ -111,6 +114,54 @@ var validCases = []struct {
 	{"shutdown-timeout", "45s", func(c config) any { return c.ShutdownTimeout }, 45 * time.Second},
 	{"healthcheck", "true", func(c config) any { return c.Healthcheck }, true},
 	{"version", "1", func(c config) any { return c.Version }, true},
+}
+
+// TestMaxQueueDefaultFollowsTheStore: --max-queue defaults to the length
+// S0 measured for the embedded store, or to the line's default on Redis; a
+// longer line on the embedded store is accepted with a warning that names
+// the value, where it came from, the measured cost and --redis-url.
+func TestMaxQueueDefaultFollowsTheStore(t *testing.T) {
+	m := queue.EmbeddedStore
+	if m.MaxQueue >= queue.DefaultSettings().MaxQueue || m.TakeP99 <= 0 || m.TakeP99 > m.TakeP99Bound || m.RSSMB <= 0 {
+		t.Fatalf("queue.EmbeddedStore %+v: want a measured limit below %d, with its take p99 within the bound", m, queue.DefaultSettings().MaxQueue)
+	}
+	longer := strconv.FormatInt(m.MaxQueue+1, 10)
+	tests := []struct {
+		name     string
+		args     []string
+		env      env
+		want     int
+		warnings []string // each warning must hold every one of these
+	}{
+		{"embedded default", nil, nil, int(m.MaxQueue), nil},
+		{"redis default", []string{"--redis-url", "redis://db:6379"}, nil, int(queue.DefaultSettings().MaxQueue), nil},
+		{"embedded at its limit", []string{"--max-queue", strconv.FormatInt(m.MaxQueue, 10)}, nil, int(m.MaxQueue), nil},
+		{"redis, longer", []string{"--redis-url", "redis://db:6379", "--max-queue", "5000000"}, nil, 5000000, nil},
+		{"embedded, longer", []string{"--max-queue", longer}, nil, int(m.MaxQueue) + 1,
+			[]string{"--max-queue " + longer + " is beyond", "BENCHMARKS.md", "--redis-url", m.TakeP99.String(), strconv.FormatInt(m.RSSMB, 10) + " MB"}},
+		{"embedded, longer, from the environment", nil, env{"CATQMS_MAX_QUEUE": longer}, int(m.MaxQueue) + 1,
+			[]string{"--max-queue " + longer + " (from CATQMS_MAX_QUEUE)", "--redis-url"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseConfig(tt.args, tt.env.get, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.MaxQueue != tt.want {
+				t.Fatalf("MaxQueue = %d, want %d", c.MaxQueue, tt.want)
+			}
+			ws := c.warnings()
+			if len(ws) != min(len(tt.warnings), 1) {
+				t.Fatalf("warnings %q, want %d", ws, min(len(tt.warnings), 1))
+			}
+			for _, part := range tt.warnings {
+				if !strings.Contains(ws[0], part) {
+					t.Errorf("warning %q does not say %q", ws[0], part)
+				}
+			}
+		})
+	}
 }
 
 func TestConfigValidFromFlagAndEnv(t *testing.T) {

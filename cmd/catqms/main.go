@@ -93,6 +93,9 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		return healthcheck(ctx, cfg.Addr)
 	}
 	logger := newLogger(cfg, stderr)
+	for _, w := range cfg.warnings() {
+		logger.Warn(w)
+	}
 	// Two libraries keep process-wide settings; main, which owns the
 	// process, sets them: Gin's debug mode prints routes and warnings to
 	// stdout, and go-redis logs its connection errors with the log package.
@@ -143,7 +146,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready func(net.
 	served := make(chan error, 1)
 	go func() { served <- p.http.Serve(p.listener) }()
 	logger.Info("listening", "addr", p.listener.Addr().String(), "version", version,
-		"store", storeName(cfg), "line", cfg.Line, "counters", cfg.Counters)
+		"store", storeName(cfg), "line", cfg.Line, "counters", cfg.Counters, "max_queue", cfg.MaxQueue)
 	if ready != nil {
 		ready(p.listener.Addr())
 	}
@@ -237,6 +240,7 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		TakeRate:       cfg.TakeRate,
 		TakeBurst:      cfg.TakeBurst,
 		AdminToken:     cfg.AdminToken,
+		EmbeddedStore:  cfg.RedisURL == "",
 		Version:        version,
 	}, server.Deps{
 		Line:   p.line,

@@ -288,13 +288,28 @@ func walk(t *testing.T, svc *service) {
 func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
 
 // TestLineFull: --max-queue turns away the next ticket with 503 line_full.
+// On the embedded store, which holds a shorter line, the answer says how to
+// get a longer one (--redis-url); on Redis it does not.
 func TestLineFull(t *testing.T) {
-	svc := startService(t, "--max-queue", "2", "--trusted-proxies", "127.0.0.1/32")
-	svc.client("192.0.2.1").take()
-	svc.client("192.0.2.2").take()
-	r := svc.client("192.0.2.3").do("GET", "/api/v1/token", nil)
-	wantStatus(t, "third ticket in a line of 2", r, http.StatusServiceUnavailable, "line_full")
-	wantRetryAfter(t, "line full", r, 1, 3600)
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) {
+			store, _ := storeArgs(t, kind)
+			svc := startService(t, append(store, "--max-queue", "2", "--trusted-proxies", "127.0.0.1/32")...)
+			svc.client("192.0.2.1").take()
+			svc.client("192.0.2.2").take()
+			r := svc.client("192.0.2.3").do("GET", "/api/v1/token", nil)
+			wantStatus(t, "third ticket in a line of 2", r, http.StatusServiceUnavailable, "line_full")
+			wantRetryAfter(t, "line full", r, 1, 3600)
+			msg := r.str("message")
+			if says := strings.Contains(msg, "--redis-url") && strings.Contains(msg, "2 tickets"); says != (kind == "embedded") {
+				t.Fatalf("%s store: line_full message %q; want the limit and --redis-url named only on the embedded store", kind, msg)
+			}
+			// The start-up log names the store and its limit.
+			if log := svc.Log(); !strings.Contains(log, "max_queue=2") {
+				t.Fatalf("start-up log does not name the limit:\n%s", log)
+			}
+		})
+	}
 }
 
 // TestStoreDownAndBack: with redis-server killed every API route answers 503

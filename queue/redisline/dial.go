@@ -19,7 +19,7 @@ const (
 	ioTimeout    = 2 * time.Second
 	poolTimeout  = 2 * time.Second
 	maxRetries   = 3 // go-redis's default; take.lua is safe against replays
-	embeddedTick = time.Second
+	embeddedTick = time.Minute
 )
 
 // Dial returns a client for a Redis URL. The forms are:
@@ -180,7 +180,12 @@ func redact(raw string) string {
 // Embedded starts an in-process Redis-compatible store (miniredis) and
 // returns a client for it and a function that stops it. Its key TTLs count
 // down in real time (miniredis only moves them when told), so finished
-// tickets and old bans are cleaned up as on a real Redis.
+// tickets and old bans are cleaned up as on a real Redis — once every
+// embeddedTick, a minute: moving TTLs on (FastForward) sorts every key in
+// the store under its one lock, O(k log k) for k keys, tickets kept a day
+// after they finish among them, and every request waits meanwhile. Nothing
+// in the line depends on key expiry (TTLs only clean up finished tickets,
+// kept answers and lapsed bans), so a minute late is as good.
 func Embedded() (redis.UniversalClient, func() error, error) {
 	mr := miniredis.NewMiniRedis()
 	if err := mr.StartAddr("127.0.0.1:0"); err != nil {

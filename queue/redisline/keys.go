@@ -27,6 +27,8 @@ var lineKeys = []lineKey{
 	{"seq", "seq", "STRING: the last ticket sequence number issued"},
 	{"line", "line", "ZSET seq→seq: called and waiting tickets, in order"},
 	{"called", "called", "ZSET seq→deadline ms: called tickets (always the first members of line)"},
+	{"head", "head", "STRING: the first seq that may be waiting; every called ticket is below it, every seq from it to seq's is in line or in gone"},
+	{"gone", "gone", "ZSET seq→seq: tickets at or after head that left the line while waiting (a position skips them)"},
 	{"serving", "serving", "ZSET seq→until ms: viewing sessions"},
 	{"cfg", "cfg", "HASH counters, paused: what an operator set live for every replica"},
 	{"stats", "stats", "HASH: running totals (see stats.lua)"},

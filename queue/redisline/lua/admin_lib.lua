@@ -33,14 +33,14 @@ local function admin_begin()
 end
 
 local function admin_reply(code, seq, fields)
-  -- Called tickets are the first ZCARD(called) members of the line.
-  local nc = redis.call('ZCARD', K.called)
+  -- Called tickets are the first members of the line, so in line order
+  -- they are in seq order; their set is small (one a counter), the line is
+  -- not.
   local fresh = {}
-  if nc > 0 then
-    for _, s in ipairs(redis.call('ZRANGE', K.line, 0, nc - 1)) do
-      if not called_before[s] then fresh[#fresh + 1] = s end
-    end
+  for _, s in ipairs(redis.call('ZRANGE', K.called, 0, -1)) do
+    if not called_before[s] then fresh[#fresh + 1] = s end
   end
+  table.sort(fresh, function(a, b) return tonumber(a) < tonumber(b) end)
   local paused = 0
   if CFG.paused then paused = 1 end
   local more = {'counters', CFG.counters, 'paused', paused, 'called_now', fresh}

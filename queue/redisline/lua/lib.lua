@@ -76,27 +76,78 @@ local function end_session(seq)
   finish(seq, 'served')
 end
 
--- Call the first waiting tickets while counters are free. Called tickets are
--- always the first ZCARD(called) members of line, so the next one is found
--- by index in O(log n).
+-- The head of the line is found without reading the line in order: the
+-- embedded store (miniredis) sorts a whole sorted set for every ZRANGE,
+-- ZRANK or ZCOUNT, so anything that orders the line costs O(n log n) there.
+-- K.head is the first seq that may be waiting: every called ticket is below
+-- it (tickets are called in order), and every seq from it to K.seq's is
+-- either waiting (in line) or in K.gone (it left while waiting). So the next
+-- ticket to call is found by walking up from K.head, each step one ZSCORE,
+-- and each seq is walked past once.
+--
+-- line_head returns K.head, rebuilding it (once, in O(n)) when it is
+-- missing: a new or wiped line, or one kept by a release without it.
+local function line_head()
+  local h = tonumber(redis.call('GET', K.head))
+  if h then return h end
+  local top = tonumber(redis.call('GET', K.seq)) or 0
+  local nc = redis.call('ZCARD', K.called)
+  local first = redis.call('ZRANGE', K.line, nc, nc)
+  redis.call('DEL', K.gone)
+  if #first == 0 then
+    h = top + 1
+  else
+    h = tonumber(first[1])
+    for s = h + 1, top do
+      if not redis.call('ZSCORE', K.line, s) then redis.call('ZADD', K.gone, s, s) end
+    end
+  end
+  redis.call('SET', K.head, h)
+  return h
+end
+
+-- Call the first waiting tickets while counters are free, walking up from
+-- K.head (see line_head).
 local function call_next()
   local free = CFG.counters - redis.call('ZCARD', K.serving) - redis.call('ZCARD', K.called)
-  while free > 0 do
-    local nc = redis.call('ZCARD', K.called)
-    local nxt = redis.call('ZRANGE', K.line, nc, nc)
-    if #nxt == 0 then return end
-    local seq = nxt[1]
-    local t = tkey(seq)
-    redis.call('ZADD', K.called, NOW + CFG.head, seq)
-    redis.call('HSET', t, F.state, 'called', F.called_at, NOW, F.deadline, NOW + CFG.head)
-    local tk = tonumber(redis.call('HGET', t, F.taken))
-    if tk then
-      redis.call('HINCRBY', K.stats, 'wait_sum', NOW - tk)
-      redis.call('HINCRBY', K.stats, 'wait_n', 1)
+  if free <= 0 then return end
+  local h = line_head()
+  local top = tonumber(redis.call('GET', K.seq)) or 0
+  local start = h
+  while free > 0 and h <= top do
+    local seq = h
+    h = h + 1
+    if redis.call('ZSCORE', K.line, seq) then
+      local t = tkey(seq)
+      redis.call('ZADD', K.called, NOW + CFG.head, seq)
+      redis.call('HSET', t, F.state, 'called', F.called_at, NOW, F.deadline, NOW + CFG.head)
+      local tk = tonumber(redis.call('HGET', t, F.taken))
+      if tk then
+        redis.call('HINCRBY', K.stats, 'wait_sum', NOW - tk)
+        redis.call('HINCRBY', K.stats, 'wait_n', 1)
+      end
+      dirty = true
+      free = free - 1
+    else
+      redis.call('ZREM', K.gone, seq) -- below the head now: no position counts it
     end
-    dirty = true
-    free = free - 1
   end
+  if h ~= start then redis.call('SET', K.head, h) end
+end
+
+-- The first limit waiting tickets, in order (as ZRANGE line nc nc+limit-1
+-- would answer, without sorting the line).
+local function first_waiting(limit)
+  local out = {}
+  local waiting = redis.call('ZCARD', K.line) - redis.call('ZCARD', K.called)
+  if limit <= 0 or waiting <= 0 then return out end
+  local h = line_head()
+  local top = tonumber(redis.call('GET', K.seq)) or 0
+  while #out < limit and #out < waiting and h <= top do
+    if redis.call('ZSCORE', K.line, h) then out[#out + 1] = string.format('%d', h) end
+    h = h + 1
+  end
+  return out
 end
 
 -- Bring the line up to NOW: end finished viewing sessions, expire no-shows,
@@ -117,10 +168,14 @@ local function advance()
   call_next()
 end
 
--- Take a waiting or called ticket out of the line.
+-- Take a waiting or called ticket out of the line. A waiting one is at or
+-- after K.head, so it joins K.gone.
 local function remove_from_line(seq, state)
+  if state == 'waiting' then line_head() end -- rebuilt, if missing, while seq is in line
   redis.call('ZREM', K.line, seq)
-  if state == 'called' then
+  if state == 'waiting' then
+    redis.call('ZADD', K.gone, seq, seq)
+  elseif state == 'called' then
     redis.call('ZREM', K.called, seq)
     freed(seq)
   end
@@ -183,6 +238,27 @@ local function lookup(seq, nonce)
   return h[1]
 end
 
+-- A ticket's place in line, 1 first, as ZRANK line seq + 1 would answer:
+-- a called ticket counts the called tickets up to it (a few: one a
+-- counter); a waiting one counts every called ticket, then the seqs from
+-- K.head to its own but those in K.gone. On the embedded store that ZCOUNT
+-- still sorts K.gone, the tickets that left the line from behind the head
+-- (none, in a line nobody leaves); on Redis it is O(log n).
+local function position_of(seq, state)
+  if state == 'called' then
+    local n = 0
+    for _, s in ipairs(redis.call('ZRANGE', K.called, 0, -1)) do
+      if tonumber(s) <= seq then n = n + 1 end
+    end
+    return n
+  end
+  local n = redis.call('ZCARD', K.called) + seq - line_head() + 1
+  if redis.call('EXISTS', K.gone) == 1 then
+    n = n - redis.call('ZCOUNT', K.gone, '-inf', seq)
+  end
+  return n
+end
+
 -- ticket_fields are the pairs that describe ticket seq, after code: its
 -- seq, state, position (while in line), deadline (called) and until
 -- (serving). h is its {state, deadline, until} when the caller has read
@@ -192,7 +268,7 @@ local function ticket_fields(code, seq, h, room)
   h = h or redis.call('HMGET', tkey(seq), F.state, F.deadline, F.ends)
   local position = 0
   if h[1] == 'waiting' or h[1] == 'called' then
-    position = redis.call('ZRANK', K.line, seq) + 1
+    position = position_of(tonumber(seq), h[1])
   end
   local state, deadline, ends = h[1] or '', tonumber(h[2]) or 0, tonumber(h[3]) or 0
   if room then

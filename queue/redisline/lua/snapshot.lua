@@ -6,7 +6,6 @@
 --            waiting {seq, …} (the first limit waiting tickets, in order)
 local known = catch_up()
 local limit = tonumber(ARGV[A])
-local nc = redis.call('ZCARD', K.called)
 local paused = 0
 if CFG.paused then paused = 1 end
 return reply('ok', 0, {
@@ -15,5 +14,5 @@ return reply('ok', 0, {
   'paused', paused,
   'serving', redis.call('ZRANGE', K.serving, 0, -1, 'WITHSCORES'),
   'calls', redis.call('ZRANGE', K.called, 0, -1, 'WITHSCORES'),
-  'waiting', redis.call('ZRANGE', K.line, nc, nc + limit - 1),
+  'waiting', first_waiting(limit),
 }, known)
