@@ -198,7 +198,15 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 	}
 
 	if cfg.RedisURL == "" {
-		if p.rdb, p.stopStore, err = redisline.Embedded(); err != nil {
+		if cfg.DataDir == "" {
+			logger.Warn("the embedded store keeps nothing across restarts: no --data-dir")
+		}
+		p.rdb, p.stopStore, err = redisline.OpenEmbedded(redisline.EmbeddedOptions{
+			Dir:          cfg.DataDir,
+			SaveInterval: cfg.SaveInterval,
+			Logger:       logger.With("component", "store"),
+		})
+		if err != nil {
 			return p, err
 		}
 	} else if p.rdb, err = redisline.Dial(cfg.RedisURL); err != nil {
@@ -219,7 +227,8 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		BanDuration:         cfg.BanDuration,
 		MaxTicketsPerClient: cfg.MaxTicketsPerIP,
 		MaxQueue:            int64(cfg.MaxQueue),
-		Secret:              []byte(cfg.Secret),
+		Secret:              secretBytes(cfg.Secrets, 0),
+		PreviousSecrets:     previousSecrets(cfg.Secrets),
 		Clock:               queue.SystemClock{},
 		Logger:              logger.With("component", "line"),
 	})
@@ -259,6 +268,23 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return p, nil
+}
+
+// secretBytes returns key i of --secret, or nil when there is none.
+func secretBytes(keys []string, i int) []byte {
+	if i >= len(keys) {
+		return nil
+	}
+	return []byte(keys[i])
+}
+
+// previousSecrets returns the retired keys of --secret, which only verify.
+func previousSecrets(keys []string) [][]byte {
+	var previous [][]byte
+	for i := 1; i < len(keys); i++ {
+		previous = append(previous, secretBytes(keys, i))
+	}
+	return previous
 }
 
 // loadImages returns the built-in kitties, or the pictures in --images.

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -177,45 +175,9 @@ func redact(raw string) string {
 	return raw
 }
 
-// Embedded starts an in-process Redis-compatible store (miniredis) and
-// returns a client for it and a function that stops it. Its key TTLs count
-// down in real time (miniredis only moves them when told), so finished
-// tickets and old bans are cleaned up as on a real Redis.
+// Embedded starts an in-process Redis-compatible store (miniredis) that
+// keeps nothing across restarts, and returns a client for it and a function
+// that stops it. OpenEmbedded also saves it to a directory.
 func Embedded() (redis.UniversalClient, func() error, error) {
-	mr := miniredis.NewMiniRedis()
-	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
-		return nil, nil, fmt.Errorf("embedded store: %w", err)
-	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(embeddedTick)
-		defer t.Stop()
-		last := time.Now()
-		for {
-			select {
-			case <-stop:
-				return
-			case now := <-t.C:
-				mr.FastForward(now.Sub(last))
-				last = now
-			}
-		}
-	}()
-	rdb := redis.NewClient(&redis.Options{
-		Addr: mr.Addr(), DialTimeout: dialTimeout, ReadTimeout: ioTimeout,
-		WriteTimeout: ioTimeout, PoolTimeout: poolTimeout, MaxRetries: maxRetries,
-		ContextTimeoutEnabled: true,
-	})
-	var once sync.Once
-	closeFn := func() error {
-		once.Do(func() {
-			close(stop)
-			<-done
-			mr.Close()
-		})
-		return nil
-	}
-	return rdb, closeFn, nil
+	return OpenEmbedded(EmbeddedOptions{})
 }

@@ -34,6 +34,7 @@ type Options struct {
 	MaxQueue            int64         // longest line
 	Keep                time.Duration // how long a finished ticket's record is kept
 	Secret              []byte        // token key; empty = one shared key kept in the store
+	PreviousSecrets     [][]byte      // retired token keys that still verify, newest first (keys.go)
 	Clock               queue.Clock   // the time; nil = the system clock
 	Logger              *slog.Logger  // nil = discard
 	// Tick is how often the line is advanced when no deadline is known, a
@@ -72,6 +73,7 @@ type Line struct {
 	channel string
 	s       *scripts
 	signer  *queue.Signer
+	keys    keyState // where the signing key comes from (keys.go)
 	// settings go with every script call (see lua/lib.lua), so a store that
 	// lost its data still runs the line as configured.
 	settings []any
@@ -128,8 +130,9 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 		if secret, err = l.sharedSecret(ctx); err != nil {
 			return nil, fmt.Errorf("token secret: %w", err)
 		}
+		l.keys.fromStore, l.keys.secret = true, secret
 	}
-	if l.signer, err = queue.NewSigner(secret, opts.Name); err != nil {
+	if l.signer, err = queue.NewSigner(secret, opts.Name, opts.PreviousSecrets...); err != nil {
 		return nil, err
 	}
 	l.settings = []any{
@@ -157,6 +160,10 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 		l.wg.Add(2)
 		go l.listen()
 		go l.schedule()
+		if l.keys.fromStore {
+			l.wg.Add(1)
+			go l.syncKey() // keys.go
+		}
 	}
 	return l, nil
 }
@@ -453,8 +460,14 @@ func (l *Line) parse(ctx context.Context, client, token string) (uint64, string,
 		return 0, "", queue.Errorf(queue.CodeBadRequest, "a token is required")
 	}
 	seq, nonce, err := l.signer.Parse(token)
+	if errors.Is(err, queue.ErrUnknownKey) {
+		seq, nonce, err = l.unknownKey(ctx, token) // keys.go: no ban
+	}
 	if err == nil {
 		return seq, hex.EncodeToString(nonce[:]), nil
+	}
+	if qe := queue.AsError(err); qe != nil {
+		return 0, "", qe
 	}
 	r, err := l.op(ctx, l.s.ban, client)
 	if err != nil {
