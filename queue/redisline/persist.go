@@ -24,12 +24,18 @@ import (
 // saved every SaveInterval when something changed, and once more when the
 // store stops; a start loads it. A process that is killed loses at most the
 // changes since the last save.
+//
+// A save reads the whole store in one script, which holds the store while
+// it runs (about 30µs a key: 0.6s for a line with 10,000 ticket records).
+// So that saving never holds the store more than a tenth of the time, the
+// next save waits at least saveShare times as long as the last one took.
 const (
 	storeFile       = "store.json"
 	lockFile        = "lock"
 	storeFormat     = 1
 	defaultSaveTick = time.Second
 	saveTimeout     = 10 * time.Second
+	saveShare       = 10
 )
 
 // EmbeddedOptions configure the embedded store.
@@ -143,6 +149,7 @@ func OpenEmbedded(opts EmbeddedOptions) (redis.UniversalClient, func() error, er
 			saveTick = t.C
 		}
 		last := time.Now()
+		var nextSave time.Time
 		for {
 			select {
 			case <-stop:
@@ -150,10 +157,14 @@ func OpenEmbedded(opts EmbeddedOptions) (redis.UniversalClient, func() error, er
 			case now := <-clockTick.C:
 				mr.FastForward(now.Sub(last))
 				last = now
-			case <-saveTick:
+			case now := <-saveTick:
+				if now.Before(nextSave) {
+					continue
+				}
 				if err := s.save(); err != nil {
 					s.log.Error("embedded store: save failed; the line is kept in memory and saved again next time", "err", err)
 				}
+				nextSave = now.Add(saveShare * time.Since(now))
 			}
 		}
 	}()

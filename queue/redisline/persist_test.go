@@ -169,3 +169,39 @@ func waitUntil(t *testing.T, timeout time.Duration, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// BenchmarkEmbeddedSave measures one save of a line of 2,000 waiting
+// tickets: the dump script holds the store for its length, so every line
+// operation waits that long once per save interval.
+func BenchmarkEmbeddedSave(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	rdb, stop, err := OpenEmbedded(EmbeddedOptions{Dir: dir, SaveInterval: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stop()
+	defer rdb.Close()
+	line, err := New(ctx, rdb, Options{Tick: -1, MaxTicketsPerClient: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer line.Close()
+	for range 2_000 {
+		if _, err := line.Take(ctx, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := &saver{dir: dir, log: line.log, rdb: rdb.(*redis.Client)}
+	b.ResetTimer()
+	for range b.N {
+		s.last = nil // write every time, as after a change
+		if err := s.save(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if fi, err := os.Stat(filepath.Join(dir, storeFile)); err == nil {
+		b.ReportMetric(float64(fi.Size()), "file-bytes")
+	}
+}
