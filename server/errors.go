@@ -41,6 +41,7 @@ var errorTable = map[queue.Code]errorKind{
 	queue.CodePaused:           {http.StatusServiceUnavailable, "taking tickets is paused", 10 * time.Second},
 	queue.CodeUnavailable:      {http.StatusServiceUnavailable, "the queue store is not answering", 2 * time.Second},
 	codeTooManyConnections:     {http.StatusTooManyRequests, "this client has too many live connections", 5 * time.Second},
+	codeCrossOrigin:            {http.StatusForbidden, "another site caused this request", 0}, // issue 13: crossorigin.go
 }
 
 // codeTooManyConnections is the server's own code for the WebSocket cap.

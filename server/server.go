@@ -59,6 +59,10 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Version is reported by /healthz and the catqms_build_info metric.
 	Version string
+	// AllowedOrigins are the browser origins ("https://example.com", or
+	// "*") besides this service's own that may act for a visitor: open the
+	// WebSocket, take, redeem, leave (crossorigin.go).
+	AllowedOrigins []string
 }
 
 // withDefaults returns c with defaults filled in, or an error naming the
@@ -94,6 +98,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RequestTimeout < 0 {
 		return c, fmt.Errorf("server: RequestTimeout %v is negative", c.RequestTimeout)
 	}
+	origins := make([]string, 0, len(c.AllowedOrigins))
+	for _, o := range c.AllowedOrigins {
+		if o == "*" {
+			origins = append(origins, o)
+			continue
+		}
+		n := normalOrigin(o)
+		if n == "" {
+			return c, fmt.Errorf("server: allowed origin %q is not scheme://host[:port]", o)
+		}
+		origins = append(origins, n)
+	}
+	c.AllowedOrigins = origins
 	proxies := make([]netip.Prefix, 0, len(c.TrustedProxies))
 	for _, p := range c.TrustedProxies {
 		if !p.IsValid() {
@@ -245,7 +262,7 @@ func (s *Server) routes() *gin.Engine {
 		s.fail(c, queue.Errorf(queue.CodeMethodNotAllowed, "method %s is not allowed here", truncate(c.Request.Method, 20)))
 	})
 
-	api := e.Group("/api/v1", noStore, s.timeout, limitBody)
+	api := e.Group("/api/v1", noStore, s.refuseCrossSite, s.timeout, limitBody)
 	api.GET("/token", s.rateLimitTakes, s.takeTicket)
 	api.POST("/kitty", s.redeem)
 	api.DELETE("/kitty", s.endViewing)
@@ -255,7 +272,7 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/images/:id", s.image)
 	s.adminRoutes(api) // /api/v1/admin/…, only with an admin token
 	// The WebSocket lives as long as the browser stays: no request timeout.
-	e.GET("/api/v1/ws", noStore, s.websocket)
+	e.GET("/api/v1/ws", noStore, s.refuseForeignSocket, s.websocket)
 
 	e.GET("/healthz", noStore, s.healthz)
 	e.GET("/readyz", noStore, s.readyz)

@@ -245,6 +245,7 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		TakeRate:       cfg.TakeRate,
 		TakeBurst:      cfg.TakeBurst,
 		AdminToken:     cfg.AdminToken,
+		AllowedOrigins: cfg.AllowedOrigins,
 		Version:        version,
 	}, server.Deps{
 		Line:   p.line,
