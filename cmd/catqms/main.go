@@ -124,6 +124,8 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 type parts struct {
 	listener  net.Listener
 	http      *http.Server
+	opsLn     net.Listener // --metrics-addr; nil when /metrics is on --addr
+	ops       *http.Server
 	srv       *server.Server
 	hub       *hub.Hub
 	line      *redisline.Line
@@ -141,8 +143,16 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready func(net.
 		return err
 	}
 
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- p.http.Serve(p.listener) }()
+	if p.ops != nil {
+		go func() {
+			if err := p.ops.Serve(p.opsLn); !errors.Is(err, http.ErrServerClosed) {
+				served <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+		logger.Info("metrics listening", "addr", p.opsLn.Addr().String())
+	}
 	logger.Info("listening", "addr", p.listener.Addr().String(), "version", version,
 		"store", storeName(cfg), "line", cfg.Line, "counters", cfg.Counters)
 	if ready != nil {
@@ -161,6 +171,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready func(net.
 	// The parent ctx is done; the shutdown gets a deadline of its own.
 	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
+	if p.ops != nil {
+		_ = p.ops.Shutdown(drain) // scrapes and probes are short
+		p.ops, p.opsLn = nil, nil
+	}
 	if err := p.http.Shutdown(drain); err != nil {
 		logger.Warn("requests still running at the shutdown timeout were cut", "timeout", cfg.ShutdownTimeout.String())
 		_ = p.http.Close()
@@ -239,14 +253,18 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 	p.hub = hub.New(hub.Config{AllowedOrigins: cfg.AllowedOrigins}, logger.With("component", "hub"))
 
 	p.srv, err = server.New(server.Config{
-		TrustedProxies: cfg.TrustedProxies,
-		IPv6BanPrefix:  cfg.IPv6BanPrefix,
-		MaxWSPerClient: cfg.MaxWSPerIP,
-		TakeRate:       cfg.TakeRate,
-		TakeBurst:      cfg.TakeBurst,
-		AdminToken:     cfg.AdminToken,
-		AllowedOrigins: cfg.AllowedOrigins,
-		Version:        version,
+		TrustedProxies:    cfg.TrustedProxies,
+		IPv6BanPrefix:     cfg.IPv6BanPrefix,
+		MaxWSPerClient:    cfg.MaxWSPerIP,
+		TakeRate:          cfg.TakeRate,
+		TakeBurst:         cfg.TakeBurst,
+		AdminToken:        cfg.AdminToken,
+		AllowedOrigins:    cfg.AllowedOrigins,
+		MaxConns:          cfg.MaxConns,
+		MaxConnsPerClient: cfg.MaxConnsPerIP,
+		SharedNetworks:    cfg.SharedNetworks,
+		MetricsElsewhere:  cfg.MetricsAddr != "",
+		Version:           version,
 	}, server.Deps{
 		Line:   p.line,
 		Admin:  p.line,
@@ -257,6 +275,22 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 	})
 	if err != nil {
 		return p, err
+	}
+
+	p.listener = p.srv.Listener(p.listener)
+	if cfg.MetricsAddr != "" {
+		if p.opsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return p, fmt.Errorf("listen on --metrics-addr %s: %w", cfg.MetricsAddr, err)
+		}
+		p.ops = &http.Server{
+			Handler:           p.srv.OpsHandler(),
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
 	}
 
 	p.http = &http.Server{
@@ -324,6 +358,12 @@ func (p *parts) close() error {
 		step("http server", p.http.Close) // also closes the listener
 	case p.listener != nil:
 		step("listener", p.listener.Close)
+	}
+	if p.ops != nil {
+		step("metrics server", p.ops.Close)
+	}
+	if p.opsLn != nil {
+		_ = p.opsLn.Close() // closed already if the metrics server served
 	}
 	if p.hub != nil {
 		step("hub", p.hub.Close)
