@@ -141,3 +141,33 @@ func TestTotalConnectionCap(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return parseAddr(s) }
+
+// TestLimitedConnKeepsHalfClose: the wrapper passes CloseWrite through, so
+// net/http can still answer a client that is mid-body before hanging up.
+func TestLimitedConnKeepsHalfClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			defer c.Close()
+			_, _ = c.Read(make([]byte, 1))
+		}
+	}()
+	raw, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c net.Conn = &limitedConn{Conn: raw, release: func() {}}
+	defer c.Close()
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok {
+		t.Fatal("limitedConn has no CloseWrite")
+	}
+	if err := cw.CloseWrite(); err != nil {
+		t.Fatalf("CloseWrite: %v", err)
+	}
+}

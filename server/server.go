@@ -188,6 +188,7 @@ type Deps struct {
 	Pages    http.Handler         // the web client; nil answers 404 for pages
 	Logger   *slog.Logger         // nil discards
 	Registry *prometheus.Registry // what /metrics serves; nil = a new one
+	Devices  DeviceSigner         // device cookies; required with Config.SharedNetworks
 }
 
 // Server serves the catqms HTTP API, the WebSocket feed and the pages.
@@ -210,7 +211,8 @@ type Server struct {
 	takes *rateLimiter     // GET /api/v1/token per client key
 	now   func() time.Time // the rate limiter's clock; tests move it
 
-	conns *connLimiter // the API listener's connection caps (connlimit.go)
+	conns   *connLimiter // the API listener's connection caps (connlimit.go)
+	devices DeviceSigner // device cookies on shared networks (device.go)
 
 	wsMu    sync.Mutex
 	wsConns map[string]int // open WebSocket connections per client key
@@ -238,6 +240,8 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 		return nil, errors.New("server: Deps.Hub is nil")
 	case cfg.AdminToken != "" && deps.Admin == nil:
 		return nil, errors.New("server: Config.AdminToken is set but Deps.Admin is nil")
+	case len(cfg.SharedNetworks) > 0 && deps.Devices == nil:
+		return nil, errors.New("server: Config.SharedNetworks is set but Deps.Devices is nil")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -256,6 +260,7 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 		reg:     deps.Registry,
 		wsConns: make(map[string]int),
 		takes:   newRateLimiter(cfg.TakeRate, cfg.TakeBurst, maxRateKeys),
+		devices: deps.Devices,
 		now:     time.Now,
 	}
 	if err := s.registerMetrics(); err != nil {

@@ -266,12 +266,13 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		MetricsElsewhere:  cfg.MetricsAddr != "",
 		Version:           version,
 	}, server.Deps{
-		Line:   p.line,
-		Admin:  p.line,
-		Images: images,
-		Hub:    p.hub,
-		Pages:  frontend.Handler(),
-		Logger: logger,
+		Line:    p.line,
+		Admin:   p.line,
+		Images:  images,
+		Hub:     p.hub,
+		Pages:   frontend.Handler(),
+		Logger:  logger,
+		Devices: p.line.Signer(),
 	})
 	if err != nil {
 		return p, err
