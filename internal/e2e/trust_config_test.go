@@ -106,3 +106,45 @@ func readAll(t *testing.T, resp *http.Response) string {
 	}
 	return string(b)
 }
+
+// TestSharedNetworkBansOneDevice: behind a venue's one address
+// (--shared-networks), two visitors' browsers each keep the device cookie
+// the service sets. One presents a forged token: that device is banned; the
+// other keeps its ticket and takes another; a third, new visitor is served.
+func TestSharedNetworkBansOneDevice(t *testing.T) {
+	svc := startService(t, "--trusted-proxies", "127.0.0.1/32", "--shared-networks", "10.20.0.0/16",
+		"--max-tickets-per-ip", "1")
+	const venue = "10.20.0.1"
+	device := func() string {
+		r := svc.client(venue).do("GET", "/", nil)
+		for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+			if c.Name == "catqms_device" && c.HttpOnly {
+				return c.Name + "=" + c.Value
+			}
+		}
+		t.Fatalf("no device cookie on the page: %v", r.Header)
+		return ""
+	}
+	alice, bob := device(), device()
+	take := func(cookie string) reply {
+		return svc.client(venue).do("GET", "/api/v1/token", nil, "Cookie", cookie)
+	}
+	a := take(alice)
+	if a.Status != http.StatusOK || take(bob).Status != http.StatusOK {
+		t.Fatal("two devices behind one address cannot each take a ticket")
+	}
+	if r := take(alice); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("alice's second live ticket (limit 1 per client): %v", r)
+	}
+	r := svc.client(venue).do("DELETE", "/api/v1/ticket", nil, "Cookie", bob, "Authorization", "Bearer A000")
+	wantStatus(t, "bob's forged token", r, http.StatusForbidden, "forbidden")
+	wantStatus(t, "bob after cheating", take(bob), http.StatusForbidden, "banned")
+
+	r = svc.client(venue).do("GET", "/api/v1/ticket", nil, "Cookie", alice, "Authorization", "Bearer "+a.str("token"))
+	if state := r.str("state"); r.Status != http.StatusOK || (state != "waiting" && state != "called") {
+		t.Fatalf("alice's ticket after bob's ban: %v", r)
+	}
+	if r := take(device()); r.Status != http.StatusOK {
+		t.Fatalf("a new visitor at the venue after bob's ban: %v", r)
+	}
+}
