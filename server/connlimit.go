@@ -2,12 +2,14 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -224,3 +226,17 @@ func (c *limitedConn) ReadFrom(r io.Reader) (int64, error) {
 	}
 	return io.Copy(c.Conn, r)
 }
+
+// SyscallConn passes the socket through, so that the hub can wait for an
+// idle WebSocket to become readable without holding a read buffer
+// (hub.Client.watchIdle). Without it, each idle connection would pin one.
+func (c *limitedConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errNoSyscallConn
+	}
+	return sc.SyscallConn()
+}
+
+// errNoSyscallConn answers SyscallConn on a connection without a socket.
+var errNoSyscallConn = errors.New("connection has no socket")

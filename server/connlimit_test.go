@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -143,7 +144,8 @@ func TestTotalConnectionCap(t *testing.T) {
 func mustAddr(s string) netip.Addr { return parseAddr(s) }
 
 // TestLimitedConnKeepsHalfClose: the wrapper passes CloseWrite through, so
-// net/http can still answer a client that is mid-body before hanging up.
+// net/http can still answer a client that is mid-body before hanging up,
+// and the socket, so the hub can watch idle WebSockets without a buffer.
 func TestLimitedConnKeepsHalfClose(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -163,6 +165,12 @@ func TestLimitedConnKeepsHalfClose(t *testing.T) {
 	}
 	var c net.Conn = &limitedConn{Conn: raw, release: func() {}}
 	defer c.Close()
+	if _, ok := c.(syscall.Conn); !ok {
+		t.Fatal("limitedConn hides the socket: the hub's idle WebSockets would each pin a read buffer")
+	}
+	if _, err := c.(syscall.Conn).SyscallConn(); err != nil {
+		t.Fatalf("SyscallConn: %v", err)
+	}
 	cw, ok := c.(interface{ CloseWrite() error })
 	if !ok {
 		t.Fatal("limitedConn has no CloseWrite")
