@@ -14,8 +14,8 @@ type Code string
 const (
 	CodeBadRequest       Code = "bad_request"      // malformed input; no ban
 	CodeForbidden        Code = "forbidden"        // a token this service never issued
-	CodeBanned           Code = "banned"           // the client is banned; RetryAfter set
-	CodeNotYourTurn      Code = "not_your_turn"    // waiting; Position, ETA, RetryAfter set
+	CodeBanned           Code = "banned"           // the client is banned; BanLeft set
+	CodeNotYourTurn      Code = "not_your_turn"    // waiting; Position, ETA set
 	CodeNotServing       Code = "not_serving"      // ending a session that has not begun
 	CodeGone             Code = "gone"             // expired, served or left; State set
 	CodeTooManyTickets   Code = "too_many_tickets" // per-client live ticket limit
@@ -26,21 +26,36 @@ const (
 	CodeMethodNotAllowed Code = "method_not_allowed"
 	CodeRateLimited      Code = "rate_limited"
 	CodeUnavailable      Code = "unavailable" // the store does not answer
-	CodeInternal         Code = "internal"
+	CodeInternal         Code = "internal"    // a defect: logged, counted, answered 500
 )
 
-// Error is an application error. Only the fields its Code names are set.
+// Error is an application error: a code and the facts behind it. Stores
+// and the domain set facts only; the HTTP layer alone turns them into a
+// status, a Retry-After and words (server/errors.go). Message is set only
+// where the facts cannot say it, e.g. what was wrong with a request.
 type Error struct {
-	Code       Code
-	Message    string        // a sentence for a person
-	RetryAfter time.Duration // when to try again; 0 when it does not apply
-	State      State         // CodeGone: the ticket's final state
-	Position   int64         // CodeNotYourTurn: the place in line
-	ETA        time.Duration // CodeNotYourTurn: the estimated wait
+	Code     Code
+	Message  string        // a sentence for a person; "" = worded from the facts
+	Ticket   string        // the ticket's label, when the error is about one
+	State    State         // gone, not_serving, not_called: the ticket's state
+	Position int64         // not_your_turn: the place in line
+	ETA      time.Duration // not_your_turn: the estimated wait
+	Share    time.Duration // too_many_tickets, line_full: one ticket's share of the wait
+	BanLeft  time.Duration // banned: how long the ban lasts; forbidden: the new ban's length
+	Limit    int64         // too_many_tickets, line_full: the limit reached
+	Wait     time.Duration // rate_limited, too_many_connections: when a slot frees
 }
 
-// Error returns the message with its code.
-func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+// Error returns the code with the message, or with the ticket it is about.
+func (e *Error) Error() string {
+	switch {
+	case e.Message != "":
+		return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	case e.Ticket != "":
+		return fmt.Sprintf("%s: ticket %s", e.Code, e.Ticket)
+	}
+	return string(e.Code)
+}
 
 // Errorf returns an *Error with code and a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {
@@ -69,9 +84,7 @@ func AsError(err error) *Error {
 	return nil
 }
 
-// ErrBanned is the answer to a banned client: when the ban ends, and why.
+// ErrBanned is the answer to a banned client: when the ban ends.
 func ErrBanned(left time.Duration) *Error {
-	return &Error{Code: CodeBanned, RetryAfter: left,
-		Message: fmt.Sprintf("this address is banned for presenting a forged token; the ban ends in %s",
-			(left + time.Second - 1).Truncate(time.Second))} // rounded up, as Retry-After
+	return &Error{Code: CodeBanned, BanLeft: left}
 }

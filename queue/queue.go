@@ -1,13 +1,9 @@
 // Package queue is the domain of catqms: tickets, their states, the rules of
-// the line, the error codes and the Line interface that stores implement. It
-// imports only the standard library and knows nothing of HTTP, WebSockets or
-// Redis.
+// the line, its settings and error codes. It imports only the standard
+// library and knows nothing of HTTP, WebSockets or Redis.
 package queue
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // State is where a ticket is in its life.
 //
@@ -125,48 +121,11 @@ type Stats struct {
 	ETAPerTicket time.Duration // the line's own estimate of one ticket's share
 }
 
-// Line is a ticket line. Implementations are safe for concurrent use by many
-// goroutines and many processes sharing one store. The client argument is the
-// caller's client key (its IP, or its IPv6 /64), used for bans and limits.
-//
-// Errors are *Error values carrying a Code; anything else means the store
-// failed and is reported as CodeUnavailable.
-type Line interface {
-	// Take issues a new ticket at the end of the line.
-	Take(ctx context.Context, client string) (Issued, error)
-	// Redeem turns a called ticket into a viewing session; an already serving
-	// ticket returns its session again. A token this service did not issue
-	// bans the client (CodeForbidden).
-	Redeem(ctx context.Context, client, token string) (Session, error)
-	// EndViewing ends a serving ticket's session now and frees its counter.
-	EndViewing(ctx context.Context, client, token string) error
-	// Leave takes a waiting or called ticket out of the line; a serving one
-	// ends its session.
-	Leave(ctx context.Context, client, token string) error
-	// Status reports a ticket's state and position.
-	Status(ctx context.Context, client, token string) (Ticket, error)
-	// Statuses reports many tickets at once: reply i is what Status would
-	// answer for reqs[i], its refusals (banned client, unknown ticket, a
-	// forged token, which bans its client first) included. The error is
-	// for the whole call (the store failed) and then there are no replies.
-	// It reads up to StatusBatch tickets per store step.
-	Statuses(ctx context.Context, reqs []StatusRequest) ([]StatusReply, error)
-	// Viewing returns the live session behind an image id, or CodeGone.
-	Viewing(ctx context.Context, imageID string) (Session, error)
-	// Snapshot returns the current line.
-	Snapshot(ctx context.Context) (Snapshot, error)
-	// Stats returns the running totals.
-	Stats(ctx context.Context) (Stats, error)
-	// BanRemaining returns how long client stays banned; 0 when not banned.
-	BanRemaining(ctx context.Context, client string) (time.Duration, error)
-	// Ping reports whether the store answers.
-	Ping(ctx context.Context) error
-	// Changes delivers a signal after any change to the line, made by this
-	// process or another. Signals coalesce: one pending signal stands for
-	// any number of changes. After the line is closed nothing more is sent
-	// (the channel stays open).
-	Changes() <-chan struct{}
-}
+// A line's operations are declared by the code that uses them (server's
+// Line, Board and Admin): a store implements them (redisline, in Redis;
+// memline, in memory, the executable statement of the rules). Their errors
+// are *Error values carrying a Code and its facts; a store that fails to
+// answer returns CodeUnavailable; any other error is a defect (internal).
 
 // Clock tells the time. Stores take it as a dependency so that deadlines can
 // be tested without sleeping.
@@ -179,3 +138,11 @@ type SystemClock struct{}
 
 // Now returns the current time.
 func (SystemClock) Now() time.Time { return time.Now() }
+
+// WaitETA is the line's estimate of a waiting ticket's wait: one share of
+// the wait (the line's measure of how long a counter is held, over the
+// counters) for each ticket ahead of it that is not called yet, and at
+// least one share.
+func WaitETA(position, called int64, share time.Duration) time.Duration {
+	return time.Duration(max(position-called, 1)) * share
+}

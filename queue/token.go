@@ -73,6 +73,14 @@ var ErrForgedToken = errors.New("token was not issued by this service")
 // It is no evidence of cheating.
 var ErrUnknownKey = errors.New("token was signed by a key this service no longer holds")
 
+// ErrLineReset is the answer to a token of ErrUnknownKey: code gone with
+// state left, and the words the facts cannot give. The visitor did nothing
+// wrong; the line was reset (a key change, a lost store) under them.
+func ErrLineReset() *Error {
+	return &Error{Code: CodeGone, State: StateLeft,
+		Message: "the line was reset since this ticket was issued (the service's signing key changed), so it is no longer in the line; take a new ticket"}
+}
+
 // signingKey is one key with its id.
 type signingKey struct {
 	id  KeyID

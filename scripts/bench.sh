@@ -80,7 +80,6 @@ cmdline="scripts/bench.sh${*:+ $*}"
 "${pin[@]}" "$tmp/catqms-bench" "$mode" \
 	--redis "127.0.0.1:$port" \
 	--catqms "$tmp/catqms" \
-	--lua-dir "$root/queue/redisline/lua" \
 	--service-cpu "$service_cpu" \
 	--client-cpu "$service_cpu" \
 	--out "${BENCH_OUT:-$tmp/out}" \

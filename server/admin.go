@@ -21,13 +21,43 @@ import (
 
 // The admin API: /api/v1/admin/…, served only when Config.AdminToken is
 // set, to requests that carry it as a bearer token. Every action is one
-// atomic operation of the line (queue.Admin); its change reaches every
+// atomic operation of the line (Admin); its change reaches every
 // watcher, on every replica, as a new snapshot like any other change.
 //
 // No separate "admin" WebSocket message is broadcast: the hub remembers its
 // last broadcast for browsers that connect later, which must be a snapshot,
 // and a message sent here would reach only this replica's browsers. The
 // snapshot shows what the action changed (paused, counters, calls).
+
+// Admin is what an operator does to a line. Every change is atomic and
+// reaches every replica and every watcher at once, like any other change.
+// Errors are *queue.Error values, as for Tickets.
+type Admin interface {
+	// Pause stops taking tickets (CodePaused) until Resume; the line still
+	// moves. Pausing a paused line changes nothing.
+	Pause(ctx context.Context) (queue.Outcome, error)
+	// Resume lets people take tickets again.
+	Resume(ctx context.Context) (queue.Outcome, error)
+	// CallNext calls the next waiting ticket now, ending the viewing
+	// session that would end first when every counter is busy.
+	// CodeNobodyWaiting, CodeCountersBusy.
+	CallNext(ctx context.Context) (queue.Outcome, error)
+	// Skip expires a called ticket now as a no-show ("" = the one called
+	// longest ago). CodeNotCalled, CodeNotFound.
+	Skip(ctx context.Context, label string) (queue.Outcome, error)
+	// SetCounters sets the number of service slots for every replica.
+	SetCounters(ctx context.Context, n int) (queue.Outcome, error)
+	// Bans lists up to limit clients banned now, the latest first, and
+	// how many are banned in all.
+	Bans(ctx context.Context, limit int) ([]queue.Ban, int64, error)
+	// Unban lifts client's ban; CodeNotFound when it is not banned.
+	Unban(ctx context.Context, client string) (queue.Outcome, error)
+	// EndSession ends ticket label's viewing session now. CodeNotServing,
+	// CodeNotFound.
+	EndSession(ctx context.Context, label string) (queue.Outcome, error)
+	// AdminStats returns the running totals and the live settings.
+	AdminStats(ctx context.Context) (queue.AdminStats, error)
+}
 
 const (
 	// adminFailureDelay slows every answer to a wrong admin token, so that

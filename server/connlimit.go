@@ -142,17 +142,17 @@ func (l *connLimiter) release(key string) {
 // before any of its bytes are read, and never reaches the HTTP server.
 func (s *Server) Listener(ln net.Listener) net.Listener {
 	return &limitedListener{Listener: ln, lim: s.conns,
-		perClient: refusal(queue.Errorf(codeTooManyConnections,
+		perClient: s.refusal(queue.Errorf(codeTooManyConnections,
 			"this address has %d connections open, the most one client may; close some and try again", s.cfg.MaxConnsPerClient)),
-		total: refusal(queue.Errorf(queue.CodeUnavailable,
+		total: s.refusal(queue.Errorf(queue.CodeUnavailable,
 			"the service has as many connections open as it can hold; try again shortly")),
 	}
 }
 
 // refusal is the raw HTTP answer to a refused connection, built once.
-func refusal(qe *queue.Error) []byte {
-	_, status, retry := describe(qe)
-	body, _ := json.Marshal(newErrorBody(qe))
+func (s *Server) refusal(qe *queue.Error) []byte {
+	shown, status, retry := s.policy.describe(qe)
+	body, _ := json.Marshal(newErrorBody(shown))
 	body = append(body, '\n')
 	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"+
 		"Retry-After: %d\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",

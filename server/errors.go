@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -13,42 +14,106 @@ import (
 	"github.com/catqms/catqms/queue"
 )
 
-// errorKind is how one error code is answered.
+// errorKind is how one error code is answered: its HTTP status, when to
+// try again, and its words. Stores and the domain give facts (queue.Error);
+// this table alone turns them into an answer.
 type errorKind struct {
-	status  int
-	message string        // used when the error carries none
-	retry   time.Duration // Retry-After when the error carries none; 0 = no header
+	status int
+	// retry is the Retry-After for e; nil sends none.
+	retry func(e *queue.Error, p policy) time.Duration
+	// words say what happened and what to do, from e's facts. An error
+	// that carries its own Message (what was wrong with a request) is shown
+	// with that instead.
+	words func(e *queue.Error) string
 }
+
+// policy is what the table's rules read besides the error itself.
+type policy struct {
+	headWindow time.Duration // a called ticket's time to redeem
+}
+
+// The Retry-After of the codes that have a fixed one.
+const (
+	pausedRetry      = 30 * time.Second
+	unavailableRetry = 2 * time.Second
+	connectionsRetry = 5 * time.Second
+)
+
+func fixed(d time.Duration) func(*queue.Error, policy) time.Duration {
+	return func(*queue.Error, policy) time.Duration { return d }
+}
+
+func say(s string) func(*queue.Error) string { return func(*queue.Error) string { return s } }
 
 // errorTable maps every application error code to its HTTP answer. It is the
 // only place that does.
 var errorTable = map[queue.Code]errorKind{
-	queue.CodeBadRequest:       {http.StatusBadRequest, "the request is malformed", 0},
-	queue.CodeUnauthorized:     {http.StatusUnauthorized, "credentials are missing or wrong", 0},
-	queue.CodeForbidden:        {http.StatusForbidden, "this token was not issued by this service", 0},
-	queue.CodeBanned:           {http.StatusForbidden, "this client is banned for a while", time.Minute},
-	queue.CodeNotFound:         {http.StatusNotFound, "not found", 0},
-	queue.CodeMethodNotAllowed: {http.StatusMethodNotAllowed, "method not allowed", 0},
-	queue.CodeNotYourTurn:      {http.StatusConflict, "it is not your turn yet", time.Second},
-	queue.CodeNotServing:       {http.StatusConflict, "this ticket is not being served", 0},
-	queue.CodeNobodyWaiting:    {http.StatusConflict, "nobody is waiting", 0},
-	queue.CodeCountersBusy:     {http.StatusConflict, "every counter holds a called ticket", 0},
-	queue.CodeNotCalled:        {http.StatusConflict, "that ticket is not called", 0},
-	queue.CodeGone:             {http.StatusGone, "this ticket is no longer in the line", 0},
-	queue.CodeTooManyTickets:   {http.StatusTooManyRequests, "this client holds too many live tickets", 10 * time.Second},
-	queue.CodeRateLimited:      {http.StatusTooManyRequests, "too many requests", time.Second},
-	queue.CodeLineFull:         {http.StatusServiceUnavailable, "the line is full", 10 * time.Second},
-	queue.CodePaused:           {http.StatusServiceUnavailable, "taking tickets is paused", 10 * time.Second},
-	queue.CodeUnavailable:      {http.StatusServiceUnavailable, "the queue store is not answering", 2 * time.Second},
-	codeTooManyConnections:     {http.StatusTooManyRequests, "this client has too many live connections", 5 * time.Second},
-	codeCrossOrigin:            {http.StatusForbidden, "another site caused this request", 0}, // issue 13: crossorigin.go
+	queue.CodeBadRequest:       {http.StatusBadRequest, nil, say("the request is malformed")},
+	queue.CodeUnauthorized:     {http.StatusUnauthorized, nil, say("credentials are missing or wrong")},
+	queue.CodeMethodNotAllowed: {http.StatusMethodNotAllowed, nil, say("method not allowed")},
+	// A forged token bans its client at once: try again when the ban ends.
+	queue.CodeForbidden: {http.StatusForbidden, banRetry, func(e *queue.Error) string {
+		return fmt.Sprintf("this token was not issued by this service; this address is banned for %s", roundUp(e.BanLeft))
+	}},
+	queue.CodeBanned: {http.StatusForbidden, banRetry, func(e *queue.Error) string {
+		return fmt.Sprintf("this address is banned for presenting a forged token; the ban ends in %s", roundUp(e.BanLeft))
+	}},
+	queue.CodeNotFound: {http.StatusNotFound, nil, func(e *queue.Error) string {
+		if e.Ticket != "" {
+			return fmt.Sprintf("there is no ticket %s in the line (finished tickets are kept a day)", e.Ticket)
+		}
+		return "not found"
+	}},
+	// Ask again after about the wait, but never later than half the head
+	// window, so a client that polls as told cannot miss its call.
+	queue.CodeNotYourTurn: {http.StatusConflict, func(e *queue.Error, p policy) time.Duration {
+		return min(max(e.ETA, time.Second), max(p.headWindow/2, time.Second))
+	}, func(e *queue.Error) string {
+		return fmt.Sprintf("ticket %s is number %d in line; it is not your turn yet", e.Ticket, e.Position)
+	}},
+	queue.CodeNotServing: {http.StatusConflict, nil, func(e *queue.Error) string {
+		return fmt.Sprintf("ticket %s is %s: it has no viewing session to end", e.Ticket, e.State)
+	}},
+	queue.CodeNobodyWaiting: {http.StatusConflict, nil, say("nobody is waiting to be called")},
+	queue.CodeCountersBusy: {http.StatusConflict, nil,
+		say("every counter holds a called ticket whose holder has not come yet; skip one to call the next")},
+	queue.CodeNotCalled: {http.StatusConflict, nil, func(e *queue.Error) string {
+		if e.Ticket == "" {
+			return "no ticket is called now"
+		}
+		return fmt.Sprintf("ticket %s is %s, not called", e.Ticket, e.State)
+	}},
+	queue.CodeGone: {http.StatusGone, nil, func(e *queue.Error) string {
+		if e.Ticket == "" {
+			return "this ticket is no longer in the line; take a new ticket"
+		}
+		return fmt.Sprintf("ticket %s is %s; take a new ticket", e.Ticket, e.State)
+	}},
+	// A live ticket frees about one ticket's share of the wait from now.
+	queue.CodeTooManyTickets: {http.StatusTooManyRequests, shareRetry, func(e *queue.Error) string {
+		return fmt.Sprintf("this address already holds %d live tickets; use one or leave the line first", e.Limit)
+	}},
+	queue.CodeRateLimited: {http.StatusTooManyRequests, waitRetry,
+		say("this client takes tickets too fast; try again after Retry-After seconds")},
+	codeTooManyConnections: {http.StatusTooManyRequests, fixed(connectionsRetry),
+		func(e *queue.Error) string {
+			return fmt.Sprintf("this client already has %d live connections; close one first", e.Limit)
+		}},
+	queue.CodeLineFull: {http.StatusServiceUnavailable, shareRetry, say("the line is full; try again when it has moved on")},
+	queue.CodePaused:   {http.StatusServiceUnavailable, fixed(pausedRetry), say("taking tickets is paused for now; try again later")},
+	queue.CodeUnavailable: {http.StatusServiceUnavailable, fixed(unavailableRetry),
+		say("the queue store is not answering; try again shortly")},
+	queue.CodeInternal: {http.StatusInternalServerError, nil, say("internal error")},
+	// Issue 13: a request another site caused (crossorigin.go).
+	codeCrossOrigin: {http.StatusForbidden, nil, say("another site caused this request; it acts for nobody")},
 }
+
+func banRetry(e *queue.Error, _ policy) time.Duration   { return e.BanLeft }
+func shareRetry(e *queue.Error, _ policy) time.Duration { return max(e.Share, time.Second) }
+func waitRetry(e *queue.Error, _ policy) time.Duration  { return max(e.Wait, time.Second) }
 
 // codeTooManyConnections is the server's own code for the WebSocket cap.
 const codeTooManyConnections queue.Code = "too_many_connections"
-
-// internalKind answers every code the table lacks, and CodeInternal.
-var internalKind = errorKind{http.StatusInternalServerError, "internal error", 0}
 
 // errorBody is every error answer. Position and ETA come with
 // not_your_turn, State with gone.
@@ -61,40 +126,41 @@ type errorBody struct {
 }
 
 // describe turns any error into the *queue.Error that is shown to the
-// client, its HTTP status and the Retry-After to send (0 = none). Errors
-// that are not *queue.Error come from the store (queue.Line's contract) or
-// from a request deadline, so they are reported as unavailable.
-func describe(err error) (*queue.Error, int, time.Duration) {
+// client, its HTTP status and the Retry-After to send (0 = none). An error
+// that is not a *queue.Error is a defect (internal), except a request's own
+// deadline, which is the store being slow (unavailable). A 500 tells the
+// client nothing more: its detail is logged.
+func (p policy) describe(err error) (*queue.Error, int, time.Duration) {
 	qe := queue.AsError(err)
 	if qe == nil {
-		qe = &queue.Error{Code: queue.CodeUnavailable}
 		if errors.Is(err, context.DeadlineExceeded) {
-			qe.Message = "the queue store did not answer in time"
+			qe = &queue.Error{Code: queue.CodeUnavailable, Message: "the queue store did not answer in time"}
+		} else {
+			qe = &queue.Error{Code: queue.CodeInternal}
 		}
 	}
 	kind, ok := errorTable[qe.Code]
-	if !ok {
-		return &queue.Error{Code: queue.CodeInternal, Message: internalKind.message}, internalKind.status, 0
+	if !ok || qe.Code == queue.CodeInternal {
+		internal := errorTable[queue.CodeInternal]
+		return &queue.Error{Code: queue.CodeInternal, Message: internal.words(nil)}, internal.status, 0
 	}
 	shown := *qe
 	if shown.Message == "" {
-		shown.Message = kind.message
+		shown.Message = kind.words(qe)
 	}
-	retry := qe.RetryAfter
-	if retry <= 0 {
-		retry = kind.retry
-		if qe.Code == queue.CodeNotYourTurn && qe.ETA > 0 {
-			retry = qe.ETA
-		}
+	var retry time.Duration
+	if kind.retry != nil {
+		retry = kind.retry(qe, p)
 	}
 	return &shown, kind.status, retry
 }
 
 // fail answers err. It is the one path every error answer takes.
 func (s *Server) fail(c *gin.Context, err error) {
-	qe, status, retry := describe(err)
+	qe, status, retry := s.policy.describe(err)
 	if status == http.StatusInternalServerError {
 		s.log.Error("internal error", "route", routeOf(c), "method", c.Request.Method, "err", err)
+		s.internalErrors.Inc()
 	} else if queue.AsError(err) == nil {
 		s.log.Warn("store error", "route", routeOf(c), "method", c.Request.Method, "err", err)
 	}
@@ -125,6 +191,11 @@ func respond(c *gin.Context, status int, v any) {
 // retrySeconds is d in whole seconds, rounded up, at least 1.
 func retrySeconds(d time.Duration) int64 {
 	return max(1, int64(math.Ceil(d.Seconds())))
+}
+
+// roundUp is d rounded up to whole seconds.
+func roundUp(d time.Duration) time.Duration {
+	return time.Duration(math.Ceil(d.Seconds())) * time.Second
 }
 
 // etaSeconds is d in whole seconds, rounded up; never negative.

@@ -71,7 +71,7 @@ type healthBody struct {
 
 // takeTicket is GET /api/v1/token: a new ticket at the end of the line.
 func (s *Server) takeTicket(c *gin.Context) {
-	issued, err := s.line.Take(c.Request.Context(), clientFrom(c).Key)
+	issued, err := s.tickets.Take(c.Request.Context(), clientFrom(c).Key)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -89,7 +89,7 @@ func (s *Server) redeem(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	session, err := s.line.Redeem(ctx, key, token)
+	session, err := s.tickets.Redeem(ctx, key, token)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -114,7 +114,7 @@ func (s *Server) endViewing(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := s.line.EndViewing(ctx, key, token); err != nil {
+	if err := s.tickets.EndViewing(ctx, key, token); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -145,7 +145,7 @@ func (s *Server) leave(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := s.line.Leave(ctx, key, token); err != nil {
+	if err := s.tickets.Leave(ctx, key, token); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -154,7 +154,7 @@ func (s *Server) leave(c *gin.Context) {
 
 // snapshot is GET /api/v1/queue: the whole visible line.
 func (s *Server) snapshot(c *gin.Context) {
-	snap, err := s.line.Snapshot(c.Request.Context())
+	snap, err := s.tickets.Snapshot(c.Request.Context())
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -165,11 +165,13 @@ func (s *Server) snapshot(c *gin.Context) {
 // image is GET /api/v1/images/:id: a live session's picture. An image id is
 // a capability, not a token: a wrong one is simply not found, never a ban.
 func (s *Server) image(c *gin.Context) {
-	session, err := s.line.Viewing(c.Request.Context(), c.Param("id"))
+	session, err := s.tickets.Viewing(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		switch queue.ErrorCode(err) {
 		case queue.CodeForbidden, queue.CodeBadRequest, queue.CodeNotFound:
 			err = queue.Errorf(queue.CodeNotFound, "no such image")
+		case queue.CodeGone:
+			err = &queue.Error{Code: queue.CodeGone, State: queue.AsError(err).State, Message: "this viewing session has ended"}
 		}
 		s.fail(c, err)
 		return
@@ -202,7 +204,7 @@ func (s *Server) healthz(c *gin.Context) {
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 	defer cancel()
-	if err := s.line.Ping(ctx); err != nil {
+	if err := s.health.Ping(ctx); err != nil {
 		s.fail(c, queue.Errorf(queue.CodeUnavailable, "the queue store does not answer: %v", err))
 		return
 	}
@@ -226,7 +228,7 @@ func (s *Server) requireToken(ctx context.Context, r *http.Request, key string, 
 	if err == nil {
 		return token, nil
 	}
-	left, banErr := s.line.BanRemaining(ctx, key)
+	left, banErr := s.tickets.BanRemaining(ctx, key)
 	switch {
 	case banErr != nil:
 		return "", banErr
@@ -238,7 +240,7 @@ func (s *Server) requireToken(ctx context.Context, r *http.Request, key string, 
 
 // ticketOf is the ticket behind token, with its image URL while it serves.
 func (s *Server) ticketOf(ctx context.Context, key, token string) (ticketBody, error) {
-	t, err := s.line.Status(ctx, key, token)
+	t, err := s.tickets.Status(ctx, key, token)
 	if err != nil {
 		return ticketBody{}, err
 	}

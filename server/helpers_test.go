@@ -61,6 +61,7 @@ type testOptions struct {
 	pages     http.Handler
 	resync    time.Duration // live feed resync; default 5s
 	storeAddr func(real string) string
+	storeHook redis.Hook // added to the store client, e.g. to corrupt answers
 }
 
 // testEnv is a Server on a real redisline over miniredis, with a fake clock.
@@ -96,6 +97,9 @@ func newTestServer(t *testing.T, opts testOptions) *testEnv {
 	t.Cleanup(func() { _ = rdb.Close() })
 
 	clock := newFakeClock()
+	if opts.storeHook != nil {
+		defer rdb.AddHook(opts.storeHook) // after New: the line starts on a sound store
+	}
 	lineOpts := opts.line
 	lineOpts.Clock = clock
 	lineOpts.Tick = -1
@@ -107,6 +111,9 @@ func newTestServer(t *testing.T, opts testOptions) *testEnv {
 		t.Fatalf("redisline.New: %v", err)
 	}
 	t.Cleanup(func() { _ = line.Close() })
+	if opts.cfg.HeadWindow == 0 {
+		opts.cfg.HeadWindow = line.Settings().HeadWindow // as main wires it
+	}
 
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -101,7 +101,7 @@ func (f *liveFeed) stop() {
 // so the last change of a burst is always followed by one more read.
 func (f *liveFeed) run() {
 	defer close(f.done)
-	changes := f.s.line.Changes()
+	changes := f.s.board.Changes()
 	resync := time.NewTimer(0) // the first refresh is the initial snapshot
 	defer resync.Stop()
 	rest := time.NewTimer(feedMinInterval)
@@ -132,7 +132,7 @@ func (f *liveFeed) run() {
 // last one, or if it ends a stale spell; then it refreshes the watchers.
 func (f *liveFeed) refresh() {
 	ctx, cancel := context.WithTimeout(f.ctx, f.s.cfg.RequestTimeout)
-	snap, err := f.s.line.Snapshot(ctx)
+	snap, err := f.s.board.Snapshot(ctx)
 	cancel()
 	if err != nil {
 		if f.ctx.Err() != nil {
@@ -207,7 +207,7 @@ func (f *liveFeed) refreshBatch(batch []*wsSession) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(f.ctx, f.s.cfg.RequestTimeout)
-	replies, err := f.s.line.Statuses(ctx, reqs)
+	replies, err := f.s.board.Statuses(ctx, reqs)
 	cancel()
 	for i, w := range held {
 		if err != nil {
@@ -238,8 +238,7 @@ func (f *liveFeed) unwatch(w *wsSession) {
 func (s *Server) websocket(c *gin.Context) {
 	key := clientFrom(c).Key
 	if !s.reserveWS(key) {
-		s.fail(c, queue.Errorf(codeTooManyConnections,
-			"this client already has %d live connections; close one first", s.cfg.MaxWSPerClient))
+		s.fail(c, &queue.Error{Code: codeTooManyConnections, Limit: int64(s.cfg.MaxWSPerClient)})
 		return
 	}
 	w := &wsSession{s: s, key: key}
@@ -376,9 +375,10 @@ func (w *wsSession) stopLocked() {
 
 // sendError sends err as the API would show it.
 func (w *wsSession) sendError(c *hub.Client, err error) {
-	qe, _, _ := describe(err)
+	qe, _, _ := w.s.policy.describe(err)
 	if qe.Code == queue.CodeInternal {
 		w.s.log.Error("websocket: internal error", "err", err)
+		w.s.internalErrors.Inc()
 	}
 	data, mErr := json.Marshal(errorMessage{Type: "error", errorBody: newErrorBody(qe)})
 	if mErr != nil {

@@ -294,7 +294,7 @@ func TestWebSocketStale(t *testing.T) {
 
 // countingLine is a queue.Line that counts the ticket reads made through it.
 type countingLine struct {
-	queue.Line
+	Line
 	mu       sync.Mutex
 	status   int   // Status calls
 	statuses []int // the length of each Statuses call

@@ -31,7 +31,11 @@ func (s *Server) registerMetrics() error {
 		ConstLabels: prometheus.Labels{"version": s.cfg.Version},
 	})
 	buildInfo.Set(1)
-	for _, c := range []prometheus.Collector{s.duration, buildInfo, newLineCollector(s)} {
+	s.internalErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "catqms_internal_errors_total",
+		Help: "Answers that were a defect (500 internal): a store answer that broke the protocol, a script that failed, a bug. Each is logged with its detail.",
+	})
+	for _, c := range []prometheus.Collector{s.duration, buildInfo, s.internalErrors, newLineCollector(s)} {
 		if err := s.reg.Register(c); err != nil {
 			return err
 		}
@@ -132,7 +136,7 @@ func (lc *lineCollector) Collect(ch chan<- prometheus.Metric) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), statsTimeout)
 	defer cancel()
-	st, err := lc.s.line.Stats(ctx)
+	st, err := lc.s.stats.Stats(ctx)
 	if err != nil {
 		lc.s.log.Warn("metrics: line stats unavailable", "err", err)
 		return

@@ -18,7 +18,7 @@ import (
 
 // stubLine answers the visit's three calls at once, so that a benchmark of
 // the visit measures the server's own work: Gin, middleware, JSON.
-type stubLine struct{ queue.Line }
+type stubLine struct{ Line }
 
 func (stubLine) Take(context.Context, string) (queue.Issued, error) {
 	return queue.Issued{Token: "tok-0123456789abcdef0123456789abcdef", Ticket: queue.Ticket{

@@ -136,7 +136,7 @@ func (s *Server) rateLimitTakes(c *gin.Context) {
 	if ok, wait := s.takes.allow(key, s.now()); !ok {
 		// SPEC: a banned client taking a ticket hears 403 banned, whatever
 		// else it did wrong; only the refused requests pay for the lookup.
-		left, err := s.line.BanRemaining(c.Request.Context(), key)
+		left, err := s.tickets.BanRemaining(c.Request.Context(), key)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -145,11 +145,7 @@ func (s *Server) rateLimitTakes(c *gin.Context) {
 			s.fail(c, queue.ErrBanned(left))
 			return
 		}
-		s.fail(c, &queue.Error{
-			Code:       queue.CodeRateLimited,
-			Message:    "this client takes tickets too fast; try again after Retry-After seconds",
-			RetryAfter: wait,
-		})
+		s.fail(c, &queue.Error{Code: queue.CodeRateLimited, Wait: wait})
 		return
 	}
 	c.Next()

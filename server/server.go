@@ -9,6 +9,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -28,10 +29,14 @@ import (
 	"github.com/catqms/catqms/queue"
 )
 
-// Defaults for the zero values of Config.
+// Defaults for the zero values of Config, and their ranges: the command
+// reads them from here.
 const (
 	DefaultIPv6BanPrefix  = 64
+	MinIPv6BanPrefix      = 32 // a wider prefix would make whole providers one client
+	MaxIPv6BanPrefix      = 128
 	DefaultMaxWSPerClient = 20
+	MaxMaxWSPerClient     = 100_000
 	DefaultRequestTimeout = 5 * time.Second
 )
 
@@ -57,6 +62,9 @@ type Config struct {
 	// RequestTimeout bounds every API request and every store call the
 	// live feed makes.
 	RequestTimeout time.Duration
+	// HeadWindow is the line's time to redeem a call: a waiting holder is
+	// told to ask again within half of it, so it cannot miss its call.
+	HeadWindow time.Duration
 	// Version is reported by /healthz and the catqms_build_info metric.
 	Version string
 	// AllowedOrigins are the browser origins ("https://example.com", or
@@ -86,14 +94,20 @@ func (c Config) withDefaults() (Config, error) {
 	if c.IPv6BanPrefix == 0 {
 		c.IPv6BanPrefix = DefaultIPv6BanPrefix
 	}
-	if c.IPv6BanPrefix < 1 || c.IPv6BanPrefix > 128 {
-		return c, fmt.Errorf("server: IPv6BanPrefix %d is outside 1..128", c.IPv6BanPrefix)
+	if c.IPv6BanPrefix < MinIPv6BanPrefix || c.IPv6BanPrefix > MaxIPv6BanPrefix {
+		return c, fmt.Errorf("server: IPv6BanPrefix %d is outside %d..%d", c.IPv6BanPrefix, MinIPv6BanPrefix, MaxIPv6BanPrefix)
 	}
 	if c.MaxWSPerClient == 0 {
 		c.MaxWSPerClient = DefaultMaxWSPerClient
 	}
-	if c.MaxWSPerClient < 0 {
-		return c, fmt.Errorf("server: MaxWSPerClient %d is negative", c.MaxWSPerClient)
+	if c.MaxWSPerClient < 0 || c.MaxWSPerClient > MaxMaxWSPerClient {
+		return c, fmt.Errorf("server: MaxWSPerClient %d is outside 1..%d", c.MaxWSPerClient, MaxMaxWSPerClient)
+	}
+	if c.HeadWindow == 0 {
+		c.HeadWindow = queue.DefaultSettings.HeadWindow
+	}
+	if c.HeadWindow < queue.MinWindow || c.HeadWindow > queue.MaxWindow {
+		return c, fmt.Errorf("server: HeadWindow %v is outside %v..%v", c.HeadWindow, queue.MinWindow, queue.MaxWindow)
 	}
 	if c.TakeRate == 0 {
 		c.TakeRate = DefaultTakeRate
@@ -179,10 +193,66 @@ type Hub interface {
 	Clients() int
 }
 
+// Tickets is what the API's handlers ask of the line: a holder's
+// operations, the board, and the ban that answers a request first.
+type Tickets interface {
+	// Take issues a new ticket at the end of the line.
+	Take(ctx context.Context, client string) (queue.Issued, error)
+	// Redeem turns a called ticket into a viewing session; an already
+	// serving ticket returns its session again. A token this service did
+	// not issue bans the client (CodeForbidden).
+	Redeem(ctx context.Context, client, token string) (queue.Session, error)
+	// EndViewing ends a serving ticket's session now and frees its counter.
+	EndViewing(ctx context.Context, client, token string) error
+	// Leave takes a waiting or called ticket out of the line; a serving one
+	// ends its session.
+	Leave(ctx context.Context, client, token string) error
+	// Status reports a ticket's state and position.
+	Status(ctx context.Context, client, token string) (queue.Ticket, error)
+	// Viewing returns the live session behind an image id, or CodeGone.
+	Viewing(ctx context.Context, imageID string) (queue.Session, error)
+	// Snapshot returns the visible line.
+	Snapshot(ctx context.Context) (queue.Snapshot, error)
+	// BanRemaining returns how long client stays banned; 0 when not banned.
+	BanRemaining(ctx context.Context, client string) (time.Duration, error)
+}
+
+// Board is what the live feed reads (live.go).
+type Board interface {
+	// Snapshot returns the visible line.
+	Snapshot(ctx context.Context) (queue.Snapshot, error)
+	// Statuses reports many tickets at once: reply i is what Status would
+	// answer for reqs[i], refusals included (a forged token bans first).
+	// The error is for the whole call: then there are no replies.
+	Statuses(ctx context.Context, reqs []queue.StatusRequest) ([]queue.StatusReply, error)
+	// Changes delivers a signal after any change to the line, by this
+	// process or another. One pending signal stands for any number.
+	Changes() <-chan struct{}
+}
+
+// StatsReader is what /metrics reads (metrics.go).
+type StatsReader interface {
+	Stats(ctx context.Context) (queue.Stats, error)
+}
+
+// Pinger is what /readyz asks.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Line is a whole line as main wires it: every part the server uses.
+// redisline.Line and memline.Line are ones.
+type Line interface {
+	Tickets
+	Board
+	StatsReader
+	Pinger
+}
+
 // Deps are the parts the server is wired to.
 type Deps struct {
-	Line     queue.Line           // the ticket line; required
-	Admin    queue.Admin          // the operator's actions; required with Config.AdminToken
+	Line     Line                 // the ticket line; required
+	Admin    Admin                // the operator's actions; required with Config.AdminToken
 	Images   ImageSource          // the pictures; required
 	Hub      Hub                  // the WebSocket fan-out; required, closed by the caller
 	Pages    http.Handler         // the web client; nil answers 404 for pages
@@ -193,18 +263,23 @@ type Deps struct {
 
 // Server serves the catqms HTTP API, the WebSocket feed and the pages.
 type Server struct {
-	cfg    Config
-	line   queue.Line
-	admin  queue.Admin
-	images ImageSource
-	hub    Hub
-	pages  http.Handler
-	log    *slog.Logger
-	reg    *prometheus.Registry
+	cfg     Config
+	policy  policy // what the error table's rules read
+	tickets Tickets
+	board   Board
+	stats   StatsReader
+	health  Pinger
+	admin   Admin
+	images  ImageSource
+	hub     Hub
+	pages   http.Handler
+	log     *slog.Logger
+	reg     *prometheus.Registry
 
-	engine    *gin.Engine
-	duration  *prometheus.HistogramVec
-	observers observerCache // duration's children, by label values
+	engine         *gin.Engine
+	duration       *prometheus.HistogramVec
+	internalErrors prometheus.Counter
+	observers      observerCache // duration's children, by label values
 
 	live *liveFeed
 
@@ -251,7 +326,11 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 	}
 	s := &Server{
 		cfg:     cfg,
-		line:    deps.Line,
+		policy:  policy{headWindow: cfg.HeadWindow},
+		tickets: deps.Line,
+		board:   deps.Line,
+		stats:   deps.Line,
+		health:  deps.Line,
 		admin:   deps.Admin,
 		images:  deps.Images,
 		hub:     deps.Hub,

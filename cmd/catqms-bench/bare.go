@@ -24,11 +24,9 @@ func runBareHTTP(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bare-http", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	redisAddr := fs.String("redis", "", "Redis address")
-	luaDir := fs.String("lua-dir", "queue/redisline/lua", "the line's Lua scripts")
 	counters := fs.Int("counters", 1, "counters setting sent with each call")
 	_ = fs.Parse(args)
-	e := &env{luaDir: *luaDir}
-	take, err := e.script("take")
+	take, err := loadScript("take")
 	if err != nil {
 		return err
 	}
@@ -45,7 +43,7 @@ func runBareHTTP(ctx context.Context, args []string) error {
 		var nonce [16]byte
 		_, _ = rand.Read(nonce[:])
 		argv := make([]any, 0, 2+len(settings)+2)
-		argv = append(argv, linePrefix, time.Now().UnixMilli())
+		argv = append(argv, linePrefix, lineNow)
 		argv = append(argv, settings...)
 		argv = append(argv, "bare", hex.EncodeToString(nonce[:]))
 		v, err := sc.Run(r.Context(), rdb, keys, argv...).Result()
@@ -53,13 +51,15 @@ func runBareHTTP(ctx context.Context, args []string) error {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		a, _ := v.([]any)
-		if len(a) != 11 || a[0] != "ok" {
+		if !replyOK(v) {
 			http.Error(w, fmt.Sprint(v), http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"seq": a[3], "state": a[4], "position": a[5]})
+		seq, _ := replyField(v, "seq")
+		state, _ := replyField(v, "state")
+		position, _ := replyField(v, "position")
+		_ = json.NewEncoder(w).Encode(map[string]any{"seq": seq, "state": state, "position": position})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {})
 	return serveUntil(ctx, *addr, mux)

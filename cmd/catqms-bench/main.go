@@ -81,7 +81,6 @@ type env struct {
 	redisAddr  string // 127.0.0.1:PORT of the redis-server under test
 	catqmsBin  string
 	benchBin   string // this binary, for the ceiling servers
-	luaDir     string // queue/redisline/lua: the scripts the ceilings run
 	serviceCPU string // taskset list for catqms and the ceiling servers
 	clientCPU  string // taskset list for redis-benchmark (the load is on us)
 	quick      bool
@@ -99,7 +98,6 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 	e := &env{}
 	fs.StringVar(&e.redisAddr, "redis", "", "address of the redis-server under test (required)")
 	fs.StringVar(&e.catqmsBin, "catqms", "catqms", "catqms binary")
-	fs.StringVar(&e.luaDir, "lua-dir", "queue/redisline/lua", "directory of the line's Lua scripts")
 	fs.StringVar(&e.serviceCPU, "service-cpu", "1", "taskset CPU list for catqms and the ceiling servers (empty: no pinning)")
 	fs.StringVar(&e.clientCPU, "client-cpu", "1", "taskset CPU list for redis-benchmark (empty: no pinning)")
 	fs.BoolVar(&e.quick, "quick", false, "a reduced version of every scenario")

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/catqms/catqms/queue/redisline"
 )
 
 // benchSecret signs tokens in every catqms the bench starts.
@@ -223,24 +225,41 @@ func (e *env) flush(ctx context.Context) error {
 	return r.ConfigResetStat(ctx).Err()
 }
 
-// script is one operation script exactly as redisline sends it: lib.lua,
-// a newline, then the operation's file (see queue/redisline/scripts.go).
+// script is one operation script exactly as redisline sends it (its
+// generated key layout, lib.lua, then the operation's file).
 type script struct {
 	name, src, sha string
 }
 
-func (e *env) script(name string) (script, error) {
-	lib, err := os.ReadFile(filepath.Join(e.luaDir, "lib.lua"))
-	if err != nil {
-		return script{}, err
+func loadScript(name string) (script, error) {
+	src, ok := redisline.ScriptSource(name)
+	if !ok {
+		return script{}, fmt.Errorf("no script %q in queue/redisline", name)
 	}
-	op, err := os.ReadFile(filepath.Join(e.luaDir, name+".lua"))
-	if err != nil {
-		return script{}, err
-	}
-	src := string(lib) + "\n" + string(op)
 	sum := sha1.Sum([]byte(src))
 	return script{name: name, src: src, sha: hex.EncodeToString(sum[:])}, nil
+}
+
+// lineNow is the "now" argument every script takes (lua/lib.lua's
+// ARGV[2]): empty, as catqms sends it, so the script reads the store's
+// clock; the ceilings pay for that TIME call as catqms does.
+const lineNow = ""
+
+// replyField returns field name of a script's answer (field/value pairs).
+func replyField(v any, name string) (any, bool) {
+	a, _ := v.([]any)
+	for i := 0; i+1 < len(a); i += 2 {
+		if a[i] == name {
+			return a[i+1], true
+		}
+	}
+	return nil, false
+}
+
+// replyOK reports whether a script answered code "ok".
+func replyOK(v any) bool {
+	code, _ := replyField(v, "code")
+	return code == "ok"
 }
 
 // load loads the script into Redis (SCRIPT LOAD) and checks the SHA.

@@ -34,12 +34,14 @@ func runReport(args []string) error {
 	return writeReport(&res, *out, *docs)
 }
 
-// Targets of issue 5.
+// Targets of issue 5, with the owner's decision on S2 and S3 (issue 10):
+// S2 is judged against go-redis running the same scripts on this 2-core
+// box, S3's lookup against the script floor, not a bare ZRANK.
 const (
 	s1RPSTarget      = 0.7  // × the bare handler's req/s
 	s1P99Target      = 3.0  // × the bare handler's p99
-	s2Target         = 0.5  // × redis-benchmark on the same scripts
-	s3Target         = 2.0  // × ZRANK
+	s2Target         = 0.8  // × go-redis running the same scripts, no HTTP
+	s3Target         = 4.0  // lookup × the script floor (a script doing only the ZRANK)
 	s3SlowUsec       = 1000 // nothing over 1 ms in SLOWLOG
 	s3FlatTarget     = 1.5  // 1M vs 1k: "flat" taken as within 1.5×
 	s4DelivTarget    = 0.8  // × the bare hub's deliveries/s
@@ -155,25 +157,24 @@ func summary(b *strings.Builder, res *results) {
 		p("| S1 | take over HTTP, p99 | %s ms | %s ms (bare handler) | %s× | ≤ %.0f× | %s |\n", f2(s.Catqms.P99ms), f2(s.Bare.P99ms), f2(r), s1P99Target, verdict(r <= s1P99Target))
 	}
 	if s := res.S2; s != nil {
-		r := ratio(s.Visits, s.Ceiling)
-		p("| S2 | whole visits/s | %s | %s (redis-benchmark, same scripts) | %s× | ≥ %.1f× | %s |\n", f0(s.Visits), f0(s.Ceiling), f2(r), s2Target, verdict(r >= s2Target))
+		r := ratio(s.Visits, s.Direct)
+		p("| S2 | whole visits/s | %s | %s (go-redis, same scripts; redis-benchmark: %s) | %s× | ≥ %.1f× | %s |\n", f0(s.Visits), f0(s.Direct), f0(s.Ceiling), f2(r), s2Target, verdict(r >= s2Target))
 		ok := s.ContestWinners == s.ContestTickets && s.ContestLate == 0 && s.ContestOther == 0 && s.RedeemedAll == s.ServedInStore
 		p("| S2 | winners per ticket, 64 contending clients | %d sessions for %d tickets, %d late 200s | | | exactly 1 | %s |\n",
 			s.ContestWinners, s.ContestTickets, s.ContestLate, verdict(ok))
 	}
 	if s := res.S3; s != nil && len(s.Levels) > 0 {
-		worst, floor, slow := 0.0, 0.0, 0
+		worst, slow := 0.0, 0
 		var at s3Level
 		for _, l := range s.Levels {
-			if r := math.Max(ratio(l.StatusUsec, l.ZRankUsec), ratio(l.TakeUsec, l.ZRankUsec)); r > worst {
+			if r := ratio(l.StatusUsec, l.FloorUsec); r > worst {
 				worst, at = r, l
 			}
-			floor = math.Max(floor, ratio(l.FloorUsec, l.ZRankUsec))
 			slow += len(l.Slow)
 		}
 		last, first := s.Levels[len(s.Levels)-1], s.Levels[0]
-		p("| S3 | µs per call in Redis, worst of lookup/take at any length | lookup %s µs, take %s µs (at %d) | %s µs (ZRANK); a script doing only that ZRANK: up to %s× | %s× | ≤ %.0f× | %s |\n",
-			f1(at.StatusUsec), f1(at.TakeUsec), at.Waiting, f2(at.ZRankUsec), f1(floor), f1(worst), s3Target, verdict(worst <= s3Target))
+		p("| S3 | µs per lookup in Redis, worst length, vs the script floor | %s µs (at %d; take %s µs) | %s µs (a script doing only the ZRANK; bare ZRANK %s µs) | %s× | ≤ %.0f× | %s |\n",
+			f1(at.StatusUsec), at.Waiting, f1(at.TakeUsec), f1(at.FloorUsec), f2(at.ZRankUsec), f1(worst), s3Target, verdict(worst <= s3Target))
 		p("| S3 | SLOWLOG entries over 1 ms | %d | | | 0 | %s |\n", slow, verdict(slow == 0))
 		flat := math.Max(ratio(last.StatusUsec, first.StatusUsec), ratio(last.TakeUsec, first.TakeUsec))
 		p("| S3 | flat: µs at %d vs %d waiting | %s× | ZRANK: %s× | | ≤ %.1f× | %s |\n", last.Waiting, first.Waiting, f2(flat),

@@ -46,7 +46,7 @@ func runS1(ctx context.Context, e *env) (*s1Result, error) {
 	}
 	bareAddr := fmt.Sprintf("127.0.0.1:%d", port)
 	bare, err := e.start("s1-bare-http", e.serviceCPU, e.benchBin, "bare-http", "--addr", bareAddr,
-		"--redis", e.redisAddr, "--lua-dir", e.luaDir, "--counters", strconv.Itoa(opts.counters))
+		"--redis", e.redisAddr, "--counters", strconv.Itoa(opts.counters))
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func runS1(ctx context.Context, e *env) (*s1Result, error) {
 	// redis-benchmark: the take script by SHA with redisline's KEYS/ARGV,
 	// on a line of its own so it does not disturb the others. "now" is
 	// fixed (redis-benchmark cannot compute it); a random nonce per call.
-	take, err := e.script("take")
+	take, err := loadScript("take")
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func runS1(ctx context.Context, e *env) (*s1Result, error) {
 		return nil, err
 	}
 	rbPrefix := "catqms:{rb}:"
-	rbArgs := []string{"EVALSHA", take.sha, "1", rbPrefix + "ver", rbPrefix, strconv.FormatInt(time.Now().UnixMilli(), 10)}
+	rbArgs := []string{"EVALSHA", take.sha, "1", rbPrefix + "ver", rbPrefix, lineNow}
 	for _, s := range opts.settings() {
 		rbArgs = append(rbArgs, fmt.Sprint(s))
 	}

@@ -287,14 +287,14 @@ func prepareRBVisit(ctx context.Context, e *env, r *redis.Client, o catqmsOpts) 
 	p := "catqms:{rbv}:"
 	var v rbVisit
 	base := func(s script) []string {
-		a := []string{"EVALSHA", s.sha, "1", p + "ver", p, strconv.FormatInt(time.Now().UnixMilli(), 10)}
+		a := []string{"EVALSHA", s.sha, "1", p + "ver", p, lineNow}
 		for _, x := range o.settings() {
 			a = append(a, fmt.Sprint(x))
 		}
 		return a
 	}
 	for _, name := range []string{"take", "redeem", "end"} {
-		s, err := e.script(name)
+		s, err := loadScript(name)
 		if err != nil {
 			return v, err
 		}
@@ -326,18 +326,18 @@ func directVisits(ctx context.Context, e *env, r *redis.Client, o catqmsOpts, wo
 	p := "catqms:{direct}:"
 	scripts := map[string]*redis.Script{}
 	for _, name := range []string{"take", "redeem", "end"} {
-		s, err := e.script(name)
+		s, err := loadScript(name)
 		if err != nil {
 			return 0, err
 		}
 		scripts[name] = redis.NewScript(s.src)
 	}
 	settings := o.settings()
-	run := func(name string, args ...any) ([]any, error) {
-		argv := append([]any{p, time.Now().UnixMilli()}, settings...)
+	run := func(name string, args ...any) (any, error) {
+		argv := append([]any{p, lineNow}, settings...)
 		argv = append(argv, args...)
-		v, err := scripts[name].Run(ctx, r, []string{p + "ver"}, argv...).Slice()
-		if err == nil && (len(v) != 11 || v[0] != "ok") {
+		v, err := scripts[name].Run(ctx, r, []string{p + "ver"}, argv...).Result()
+		if err == nil && !replyOK(v) {
 			err = fmt.Errorf("%s answered %v", name, v)
 		}
 		return v, err
@@ -358,7 +358,7 @@ func directVisits(ctx context.Context, e *env, r *redis.Client, o catqmsOpts, wo
 					firstErr.Store(err)
 					return
 				}
-				seq := t[3]
+				seq, _ := replyField(t, "seq")
 				if _, err := run("redeem", client, seq, n); err != nil {
 					firstErr.Store(err)
 					return

@@ -11,12 +11,14 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/catqms/catqms/queue"
+	"github.com/catqms/catqms/server"
 )
 
 // envPrefix starts the environment variable that mirrors every flag:
@@ -52,6 +54,7 @@ type config struct {
 	AllowedOrigins  []string       // WebSocket origins besides the page's own
 	Line            string         // line name; every store key carries it
 	ShutdownTimeout time.Duration  // bound on the graceful shutdown
+	clockSkew       time.Duration  // this process's clock minus the machine's: 0 but in tests (testClockSkewEnv)
 	Healthcheck     bool           // probe a running server and exit
 	Version         bool           // print the version and exit
 
@@ -72,44 +75,59 @@ type option struct {
 	parse  func(c *config, value string) error
 }
 
-// options lists every flag, in the order --help shows them.
+// line is the line's defaults: the one table (queue.DefaultSettings).
+var line = queue.DefaultSettings
+
+// options lists every flag, in the order --help shows them. The defaults
+// and ranges come from the packages that own them: queue for the line,
+// server for the HTTP side.
 var options = []option{
 	{name: "addr", def: ":8080", usage: "listen `address` (host:port)",
 		parse: func(c *config, v string) (err error) { c.Addr, err = parseAddr(v); return err }},
 	{name: "redis-url", def: "", secret: true,
 		usage: "Redis `URL` (redis://, rediss://, redis-sentinel://, redis-cluster://, unix://); empty = embedded store",
 		parse: func(c *config, v string) (err error) { c.RedisURL, err = parseRedisURL(v); return err }},
-	{name: "head-window", def: "60s", usage: "`time` a called ticket has to redeem (1s..24h)",
+	{name: "head-window", def: shortDuration(line.HeadWindow),
+		usage: "`time` a called ticket has to redeem (" + shortDuration(queue.MinWindow) + ".." + shortDuration(queue.MaxWindow) + ")",
 		parse: func(c *config, v string) (err error) {
-			c.HeadWindow, err = parseDuration(v, time.Second, 24*time.Hour)
+			c.HeadWindow, err = parseDuration(v, queue.MinWindow, queue.MaxWindow)
 			return err
 		}},
-	{name: "view-window", def: "60s", usage: "`time` a kitty is viewed (1s..24h)",
+	{name: "view-window", def: shortDuration(line.ViewWindow),
+		usage: "`time` a kitty is viewed (" + shortDuration(queue.MinWindow) + ".." + shortDuration(queue.MaxWindow) + ")",
 		parse: func(c *config, v string) (err error) {
-			c.ViewWindow, err = parseDuration(v, time.Second, 24*time.Hour)
+			c.ViewWindow, err = parseDuration(v, queue.MinWindow, queue.MaxWindow)
 			return err
 		}},
-	{name: "counters", def: "1", usage: "number of service `slots` (1..1000)",
-		parse: func(c *config, v string) (err error) { c.Counters, err = parseInt(v, 1, 1000); return err }},
-	{name: "ban-duration", def: "1h", usage: "`time` a cheater's IP stays banned (at least 1s)",
+	{name: "counters", def: strconv.Itoa(line.Counters), usage: "number of service `slots` (1.." + strconv.Itoa(queue.MaxCounters) + ")",
+		parse: func(c *config, v string) (err error) { c.Counters, err = parseInt(v, 1, queue.MaxCounters); return err }},
+	{name: "ban-duration", def: shortDuration(line.BanDuration), usage: "`time` a cheater's IP stays banned (at least " + shortDuration(queue.MinBanDuration) + ")",
 		parse: func(c *config, v string) (err error) {
-			c.BanDuration, err = parseDuration(v, time.Second, 0)
+			c.BanDuration, err = parseDuration(v, queue.MinBanDuration, 0)
 			return err
 		}},
-	{name: "max-tickets-per-ip", def: "10", usage: "`number` of live tickets one client may hold (at least 1)",
+	{name: "max-tickets-per-ip", def: strconv.Itoa(line.MaxTicketsPerClient), usage: "`number` of live tickets one client may hold (at least 1)",
 		parse: func(c *config, v string) (err error) { c.MaxTicketsPerIP, err = parseInt(v, 1, 0); return err }},
-	{name: "max-queue", def: "1000000", usage: "`length` of the longest line (at least 1)",
+	{name: "max-queue", def: strconv.FormatInt(line.MaxQueue, 10), usage: "`length` of the longest line (at least 1)",
 		parse: func(c *config, v string) (err error) { c.MaxQueue, err = parseInt(v, 1, 0); return err }},
-	{name: "take-rate", def: "1/s", usage: "`rate` at which one client may take tickets, COUNT/PERIOD (e.g. 1/s, 30/m, 5/10s), or off",
+	{name: "take-rate", def: formatRate(server.DefaultTakeRate), usage: "`rate` at which one client may take tickets, COUNT/PERIOD (e.g. 1/s, 30/m, 5/10s), or off",
 		parse: func(c *config, v string) (err error) { c.TakeRate, err = parseRate(v); return err }},
-	{name: "take-burst", def: "10", usage: "`number` of tickets one client may take at once before --take-rate applies (1..1000000)",
+	{name: "take-burst", def: strconv.Itoa(server.DefaultTakeBurst), usage: "`number` of tickets one client may take at once before --take-rate applies (1..1000000)",
 		parse: func(c *config, v string) (err error) { c.TakeBurst, err = parseInt(v, 1, 1000000); return err }},
-	{name: "max-ws-per-ip", def: "20", usage: "`number` of WebSocket connections one client may hold (1..100000)",
-		parse: func(c *config, v string) (err error) { c.MaxWSPerIP, err = parseInt(v, 1, 100000); return err }},
+	{name: "max-ws-per-ip", def: strconv.Itoa(server.DefaultMaxWSPerClient),
+		usage: "`number` of WebSocket connections one client may hold (1.." + strconv.Itoa(server.MaxMaxWSPerClient) + ")",
+		parse: func(c *config, v string) (err error) {
+			c.MaxWSPerIP, err = parseInt(v, 1, server.MaxMaxWSPerClient)
+			return err
+		}},
 	{name: "trusted-proxies", def: "", usage: "comma-separated `CIDRs` or IPs whose X-Forwarded-For is believed",
 		parse: func(c *config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(v); return err }},
-	{name: "ipv6-ban-prefix", def: "64", usage: "prefix `length` (32..128) of the IPv6 network that counts as one client for bans and limits",
-		parse: func(c *config, v string) (err error) { c.IPv6BanPrefix, err = parseInt(v, 32, 128); return err }},
+	{name: "ipv6-ban-prefix", def: strconv.Itoa(server.DefaultIPv6BanPrefix),
+		usage: "prefix `length` (" + strconv.Itoa(server.MinIPv6BanPrefix) + ".." + strconv.Itoa(server.MaxIPv6BanPrefix) + ") of the IPv6 network that counts as one client for bans and limits",
+		parse: func(c *config, v string) (err error) {
+			c.IPv6BanPrefix, err = parseInt(v, server.MinIPv6BanPrefix, server.MaxIPv6BanPrefix)
+			return err
+		}},
 	{name: "images", def: "", usage: "`folder` of pictures to serve instead of the built-in kitties",
 		parse: func(c *config, v string) error { c.Images = v; return nil }},
 	{name: "admin-token", def: "", secret: true, usage: "bearer `token` for the admin API (at least 16 characters); empty = admin API off",
@@ -157,7 +175,7 @@ var options = []option{
 		parse: func(c *config, v string) (err error) { c.LogLevel, err = parseLogLevel(v); return err }},
 	{name: "allowed-origins", def: "", usage: "comma-separated `origins` (scheme://host[:port], or * for any) allowed to open the WebSocket; empty = same origin only",
 		parse: func(c *config, v string) (err error) { c.AllowedOrigins, err = parseOrigins(v); return err }},
-	{name: "line", def: "kitties", usage: "line `name`, [a-z0-9-]{1,32}; replicas sharing a store and a name share the line",
+	{name: "line", def: line.Name, usage: "line `name`, [a-z0-9-]{1,32}; replicas sharing a store and a name share the line",
 		parse: func(c *config, v string) (err error) { c.Line, err = parseLineName(v); return err }},
 	{name: "shutdown-timeout", def: "10s", usage: "`time` in-flight requests get to finish at shutdown (0 = cut them at once)",
 		parse: func(c *config, v string) (err error) { c.ShutdownTimeout, err = parseDuration(v, 0, 0); return err }},
@@ -229,7 +247,44 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	if c.DataDir, err = resolveDataDir(c.DataDir, getenv); err != nil {
 		errs = append(errs, c.invalidValue("data-dir", raw["data-dir"].text, err))
 	}
+	if v := getenv(testClockSkewEnv); v != "" {
+		var err error
+		if c.clockSkew, err = time.ParseDuration(v); err != nil {
+			errs = append(errs, fmt.Errorf("invalid %s %q: %w", testClockSkewEnv, v, err))
+		}
+	}
 	return c, errors.Join(errs...)
+}
+
+// testClockSkewEnv, for tests of the line's one clock only, sets this
+// process's own clock ahead of (or behind) the machine's by a duration.
+// The line's deadlines come from the store's clock, so it must change
+// nothing anyone sees; the end-to-end tests run a replica with it to show
+// that. It is not a flag and not for operators.
+const testClockSkewEnv = "CATQMS_TEST_CLOCK_SKEW"
+
+// skewedClock is the system clock moved by skew (zero: the system clock).
+type skewedClock struct{ skew time.Duration }
+
+func (c skewedClock) Now() time.Time { return time.Now().Add(c.skew) }
+
+// shortDuration writes d as a flag's value: 60s, 24h.
+func shortDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Second == 0:
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return d.String()
+}
+
+// formatRate writes r as --take-rate takes it.
+func formatRate(r rate.Limit) string {
+	if r == rate.Inf {
+		return "off"
+	}
+	return strconv.FormatFloat(float64(r), 'f', -1, 64) + "/s"
 }
 
 // printUsage writes --help: every flag with its environment variable and
@@ -600,10 +655,8 @@ func parseOrigins(v string) ([]string, error) {
 	return origins, nil
 }
 
-var lineNamePattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
-
 func parseLineName(v string) (string, error) {
-	if !lineNamePattern.MatchString(v) {
+	if !queue.NameRE.MatchString(v) {
 		return "", errors.New("want 1 to 32 of a-z, 0-9 and -")
 	}
 	return v, nil

@@ -26,7 +26,6 @@ import (
 	"github.com/catqms/catqms/frontend"
 	"github.com/catqms/catqms/hub"
 	"github.com/catqms/catqms/kitty"
-	"github.com/catqms/catqms/queue"
 	"github.com/catqms/catqms/queue/redisline"
 	"github.com/catqms/catqms/server"
 )
@@ -243,8 +242,10 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		MaxQueue:            int64(cfg.MaxQueue),
 		Secret:              secretBytes(cfg.Secrets, 0),
 		PreviousSecrets:     previousSecrets(cfg.Secrets),
-		Clock:               queue.SystemClock{},
-		Logger:              logger.With("component", "line"),
+		// No Clock: the line's time is the store's, one clock for every
+		// replica. This process's clock only schedules advances.
+		LocalClock: skewedClock{cfg.clockSkew},
+		Logger:     logger.With("component", "line"),
 	})
 	if err != nil {
 		return p, fmt.Errorf("queue store %s: %w", storeName(cfg), err)
@@ -264,6 +265,7 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		MaxConnsPerClient: cfg.MaxConnsPerIP,
 		SharedNetworks:    cfg.SharedNetworks,
 		MetricsElsewhere:  cfg.MetricsAddr != "",
+		HeadWindow:        cfg.HeadWindow,
 		Version:           version,
 	}, server.Deps{
 		Line:    p.line,

@@ -51,6 +51,7 @@ type service struct {
 	URL  string // http://127.0.0.1:PORT
 	Addr string // 127.0.0.1:PORT
 	args []string
+	env  []string // added to this process's environment
 	log  *os.File
 
 	mu   sync.Mutex
@@ -63,8 +64,14 @@ type service struct {
 // shuts it down cleanly.
 func startService(t testing.TB, args ...string) *service {
 	t.Helper()
+	return startServiceEnv(t, nil, args...)
+}
+
+// startServiceEnv is startService with env added to the environment.
+func startServiceEnv(t testing.TB, env []string, args ...string) *service {
+	t.Helper()
 	port := testenv.FreePort(t)
-	s := &service{t: t, Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	s := &service{t: t, Addr: fmt.Sprintf("127.0.0.1:%d", port), env: env}
 	s.URL = "http://" + s.Addr
 	s.args = append([]string{"--addr", s.Addr, "--log-level", "debug"}, args...)
 	if !slices.Contains(args, "--data-dir") && !slices.Contains(args, "--redis-url") {
@@ -92,6 +99,7 @@ func startService(t testing.TB, args ...string) *service {
 func (s *service) start() {
 	s.t.Helper()
 	cmd := exec.Command(binary, s.args...)
+	cmd.Env = append(os.Environ(), s.env...)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -3,106 +3,65 @@ package redisline
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/catqms/catqms/queue"
-	"github.com/redis/go-redis/v9"
 )
-
-var _ queue.Admin = (*Line)(nil)
 
 // maxBanList is the most bans one Bans call lists.
 const maxBanList = 1000
 
-// adminScripts are the admin API's operations, one atomic script each:
-// lib.lua, then admin_lib.lua, then the operation. They are built once and
-// never change; go-redis loads each into the store on its first run.
-var adminScripts = loadAdminScripts()
-
-type adminScriptSet struct {
-	pause, counters, callNext, skip, end, unban, bans *redis.Script
-}
-
-func loadAdminScripts() adminScriptSet {
-	read := func(name string) string {
-		src, err := luaFiles.ReadFile("lua/" + name + ".lua")
-		if err != nil {
-			panic(fmt.Sprintf("redisline: embedded script %s: %v", name, err)) // a build defect
-		}
-		return string(src)
-	}
-	prefix := read("lib") + "\n" + read("admin_lib") + "\n"
-	load := func(name string) *redis.Script { return redis.NewScript(prefix + read(name)) }
-	return adminScriptSet{
-		pause:    load("admin_pause"),
-		counters: load("admin_counters"),
-		callNext: load("admin_call_next"),
-		skip:     load("admin_skip"),
-		end:      load("admin_end"),
-		unban:    load("admin_unban"),
-		bans:     load("admin_bans"),
-	}
-}
-
 // adminOp runs an admin script and reads its answer (see
 // lua/admin_lib.lua): the outcome, or the script's refusal as a domain
 // error. subject names what the action was about, for messages.
-func (l *Line) adminOp(ctx context.Context, sc *redis.Script, subject string, args ...any) (queue.Outcome, error) {
+func (l *Line) adminOp(ctx context.Context, name, subject string, args ...any) (queue.Outcome, error) {
 	op := queue.NewNonce() // the operation id: a replay answers, not acts (admin_lib.lua)
-	v, err := l.run(ctx, sc, append(args, hex.EncodeToString(op[:]))...)
-	if err != nil {
+	var r adminReply
+	if err := l.call(ctx, name, &r, append(args, hex.EncodeToString(op[:]))...); err != nil {
 		return queue.Outcome{}, err
 	}
-	a, ok := v.([]any)
-	if !ok || len(a) != 4 {
-		return queue.Outcome{}, fmt.Errorf("admin script answered %T %v", v, v)
-	}
-	r, err := l.decodeResult(a[0])
-	if err != nil {
-		return queue.Outcome{}, err
-	}
-	if r.code != "ok" {
-		return queue.Outcome{}, l.adminFailure(r, subject)
+	if r.Code != "ok" {
+		return queue.Outcome{}, l.adminRefusal(name, r.lineReply, subject)
 	}
 	out := queue.Outcome{
-		Version:  r.version,
-		Counters: int(num(a[1])),
-		Paused:   num(a[2]) == 1,
+		Version:  r.Version,
+		Counters: int(r.Counters),
+		Paused:   r.Paused,
 		Called:   []string{},
 	}
-	if r.seq != 0 {
-		out.Ticket = queue.Label(r.seq)
+	if r.Seq != 0 {
+		out.Ticket = queue.Label(uint64(r.Seq))
 	}
-	called, _ := a[3].([]any)
-	for _, s := range called {
-		out.Called = append(out.Called, queue.Label(uint64(num(s))))
+	for _, seq := range r.CalledNow {
+		out.Called = append(out.Called, queue.Label(uint64(seq)))
 	}
 	return out, nil
 }
 
-// adminFailure turns an admin script's refusal into a domain error.
-func (l *Line) adminFailure(r result, subject string) error {
-	switch r.code {
+// adminRefusal turns an admin script's refusal into the facts of a domain
+// error. subject is what the operator named (a label, a client).
+func (l *Line) adminRefusal(name string, r lineReply, subject string) error {
+	var label string
+	if r.Seq != 0 {
+		label = queue.Label(uint64(r.Seq))
+	}
+	state := queue.State(r.State)
+	switch r.Code {
 	case "nobody_waiting":
-		return queue.Errorf(queue.CodeNobodyWaiting, "nobody is waiting to be called")
+		return &queue.Error{Code: queue.CodeNobodyWaiting}
 	case "counters_busy":
-		return queue.Errorf(queue.CodeCountersBusy,
-			"every counter holds a called ticket whose holder has not come yet; skip one to call the next")
+		return &queue.Error{Code: queue.CodeCountersBusy}
 	case "not_called":
-		if r.seq == 0 {
-			return queue.Errorf(queue.CodeNotCalled, "no ticket is called now")
-		}
-		return queue.Errorf(queue.CodeNotCalled, "ticket %s is %s, not called", queue.Label(r.seq), r.state)
+		return &queue.Error{Code: queue.CodeNotCalled, Ticket: label, State: state}
 	case "not_serving":
-		return queue.Errorf(queue.CodeNotServing, "ticket %s is %s: it has no viewing session", queue.Label(r.seq), r.state)
+		return &queue.Error{Code: queue.CodeNotServing, Ticket: label, State: state}
 	case "unknown":
-		return queue.Errorf(queue.CodeNotFound, "there is no ticket %s in the line (finished tickets are kept a day)", subject)
+		return &queue.Error{Code: queue.CodeNotFound, Ticket: subject}
 	case "not_banned":
 		return queue.Errorf(queue.CodeNotFound, "client %s is not banned", subject)
 	}
-	return fmt.Errorf("admin script answered unknown code %q", r.code)
+	return fmt.Errorf("redisline: %s: %w", name, protocolErr("unknown code %q", r.Code))
 }
 
 // labelSeq returns the sequence number of label, or CodeBadRequest.
@@ -114,22 +73,29 @@ func labelSeq(label string) (uint64, error) {
 	return seq, nil
 }
 
-// Pause implements queue.Admin.
+// Pause stops taking tickets (CodePaused) until Resume; the line still
+// moves. Pausing a paused line changes nothing.
 func (l *Line) Pause(ctx context.Context) (queue.Outcome, error) {
-	return l.adminOp(ctx, adminScripts.pause, "", "1")
+	return l.adminOp(ctx, "admin_pause", "", "1")
 }
 
-// Resume implements queue.Admin.
+// Resume lets people take tickets again.
 func (l *Line) Resume(ctx context.Context) (queue.Outcome, error) {
-	return l.adminOp(ctx, adminScripts.pause, "", "0")
+	return l.adminOp(ctx, "admin_pause", "", "0")
 }
 
-// CallNext implements queue.Admin.
+// CallNext calls the next waiting ticket now. When every counter is busy,
+// the viewing session that would end first ends now to free its counter.
+// CodeNobodyWaiting when nobody waits; CodeCountersBusy when every counter
+// holds a called ticket, not a session (Skip one instead).
 func (l *Line) CallNext(ctx context.Context) (queue.Outcome, error) {
-	return l.adminOp(ctx, adminScripts.callNext, "")
+	return l.adminOp(ctx, "admin_call_next", "")
 }
 
-// Skip implements queue.Admin.
+// Skip expires a called ticket now as a no-show, and the next ticket is
+// called. label "" skips the ticket called longest ago. CodeNotCalled when
+// that ticket (or any) is not called; CodeNotFound when label names no live
+// or recent ticket.
 func (l *Line) Skip(ctx context.Context, label string) (queue.Outcome, error) {
 	var seq uint64
 	if label != "" {
@@ -138,67 +104,61 @@ func (l *Line) Skip(ctx context.Context, label string) (queue.Outcome, error) {
 			return queue.Outcome{}, err
 		}
 	}
-	return l.adminOp(ctx, adminScripts.skip, label, strconv.FormatUint(seq, 10))
+	return l.adminOp(ctx, "admin_skip", label, strconv.FormatUint(seq, 10))
 }
 
-// SetCounters implements queue.Admin.
+// SetCounters sets the number of service slots for every replica, at
+// once. Growing calls tickets; shrinking never interrupts a session or a
+// call: the line just calls nobody until fewer are busy than n.
 func (l *Line) SetCounters(ctx context.Context, n int) (queue.Outcome, error) {
 	if n < 1 || n > queue.MaxCounters {
 		return queue.Outcome{}, queue.Errorf(queue.CodeBadRequest, "counters must be 1 to %d, not %d", queue.MaxCounters, n)
 	}
-	return l.adminOp(ctx, adminScripts.counters, "", n)
+	return l.adminOp(ctx, "admin_counters", "", n)
 }
 
-// EndSession implements queue.Admin.
+// EndSession ends the viewing session of ticket label now, as if its
+// holder had; the counter frees. CodeNotServing when the ticket is not
+// serving, CodeNotFound when label names no live or recent ticket.
 func (l *Line) EndSession(ctx context.Context, label string) (queue.Outcome, error) {
 	seq, err := labelSeq(label)
 	if err != nil {
 		return queue.Outcome{}, err
 	}
-	return l.adminOp(ctx, adminScripts.end, label, strconv.FormatUint(seq, 10))
+	return l.adminOp(ctx, "admin_end", label, strconv.FormatUint(seq, 10))
 }
 
-// Unban implements queue.Admin.
+// Unban lifts client's ban; CodeNotFound when it is not banned.
 func (l *Line) Unban(ctx context.Context, client string) (queue.Outcome, error) {
 	if client == "" {
 		return queue.Outcome{}, queue.Errorf(queue.CodeBadRequest, "name the client to unban")
 	}
-	return l.adminOp(ctx, adminScripts.unban, client, client)
+	return l.adminOp(ctx, "admin_unban", client, client)
 }
 
-// Bans implements queue.Admin.
+// Bans lists up to limit clients banned now, the latest ban first, and
+// how many are banned in all.
 func (l *Line) Bans(ctx context.Context, limit int) ([]queue.Ban, int64, error) {
 	limit = min(max(limit, 1), maxBanList)
-	v, err := l.run(ctx, adminScripts.bans, limit)
-	if err != nil {
+	var r bansReply
+	if err := l.call(ctx, "admin_bans", &r, limit); err != nil {
 		return nil, 0, err
 	}
-	a, ok := v.([]any)
-	if !ok || len(a) != 3 {
-		return nil, 0, fmt.Errorf("bans script answered %T %v", v, v)
+	if r.Code != "ok" {
+		return nil, 0, l.adminRefusal("admin_bans", r.lineReply, "")
 	}
-	if _, err := l.decodeResult(a[0]); err != nil {
-		return nil, 0, err
+	if len(r.Clients) != len(r.Ends) {
+		return nil, 0, fmt.Errorf("redisline: %s: %w", "admin_bans", protocolErr("%d clients, %d ends", len(r.Clients), len(r.Ends)))
 	}
-	list, _ := a[2].([]any)
-	bans := make([]queue.Ban, 0, len(list)/2)
-	for i := 0; i+1 < len(list); i += 2 {
-		bans = append(bans, queue.Ban{Client: str(list[i]), EndsAt: ms(num(list[i+1]))})
+	bans := make([]queue.Ban, len(r.Clients))
+	for i, client := range r.Clients {
+		bans[i] = queue.Ban{Client: client, EndsAt: ms(r.Ends[i])}
 	}
-	return bans, num(a[1]), nil
+	return bans, r.Total, nil
 }
 
-// AdminStats implements queue.Admin: Stats, and whether taking is paused.
-// The two are read one after the other, not at one version: a pause that
-// lands between them shows in the next call.
+// AdminStats returns the running totals and whether taking is paused, read
+// at one version.
 func (l *Line) AdminStats(ctx context.Context) (queue.AdminStats, error) {
-	st, err := l.Stats(ctx)
-	if err != nil {
-		return queue.AdminStats{}, err
-	}
-	paused, err := l.rdb.HGet(ctx, l.prefix+"cfg", "paused").Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return queue.AdminStats{}, l.storeErr(err)
-	}
-	return queue.AdminStats{Stats: st, Paused: paused == "1"}, nil
+	return l.stats(ctx)
 }

@@ -1,133 +1,110 @@
 package redisline
 
 import (
-	"bytes"
-	"context"
-	"encoding/hex"
-	"errors"
-	"sync"
-	"time"
-
-	"github.com/catqms/catqms/queue"
-	"github.com/redis/go-redis/v9"
+	"fmt"
+	"strings"
 )
 
-// Key handling when no secret is configured: the line's signing key lives
-// in the store (catqms:{name}:secret), created once by whichever replica
-// comes first. If the store loses it (a wipe, a new Redis), a replica that
-// starts afterwards makes a new one while the running ones still sign with
-// the old. syncKey puts the running replicas' key back, or moves them to the
-// store's, so that within keySyncPeriod every replica signs with one key
-// again; each keeps verifying the keys it held before. A token from a key a
-// replica does not hold is never grounds for a ban (see unknownKey).
-const (
-	keySyncPeriod = 5 * time.Second
-	// keyReloadGap bounds the store reads that tokens from unknown keys
-	// can cause: anyone can send such tokens.
-	keyReloadGap = time.Second
-)
+// The key layout of one line: the only place it is written down. Every key
+// starts with the line's prefix "catqms:{name}:" (the hash tag keeps a
+// line on one Cluster shard). The scripts never spell a key or a ticket
+// field themselves: each is loaded behind a preamble generated from these
+// tables (luaPreamble), and TestLuaUsesTheKeyLayout checks that every name
+// the Lua uses is defined here and every name defined here is used.
 
-// keyState is where the Line's signing key comes from.
-type keyState struct {
-	fromStore bool // no key was configured: the store holds it
-
-	mu         sync.Mutex
-	secret     []byte    // the store's key this replica signs with
-	lastReload time.Time // of a reload caused by an unknown key id
+// lineKey is one key of a line, addressed in Lua as K.<lua>.
+type lineKey struct {
+	lua    string // the name in Lua: K.line
+	suffix string // after the prefix: "line"
+	what   string // type and meaning
 }
 
-// errLineReset answers a well-formed token whose key this service does not
-// hold: the visitor did nothing wrong, the line was reset under them.
-func errLineReset() *queue.Error {
-	return &queue.Error{Code: queue.CodeGone, State: queue.StateLeft,
-		Message: "the line was reset since this ticket was issued (the service's signing key changed), so it is no longer in the line; take a new ticket"}
+// lineKeys are the line's fixed keys. K.ver is KEYS[1] of every script:
+// it routes the script to the line's shard.
+var lineKeys = []lineKey{
+	{"ver", "ver", "STRING: the line's version; grows with every change, never goes back"},
+	{"seq", "seq", "STRING: the last ticket sequence number issued"},
+	{"line", "line", "ZSET seq→seq: called and waiting tickets, in order"},
+	{"called", "called", "ZSET seq→deadline ms: called tickets (always the first members of line)"},
+	{"serving", "serving", "ZSET seq→until ms: viewing sessions"},
+	{"cfg", "cfg", "HASH counters, paused: what an operator set live for every replica"},
+	{"stats", "stats", "HASH: running totals (see stats.lua)"},
+	{"bans", "bans", "ZSET client→ban end ms: the clients banned now, for the admin API"},
+	{"secret", "secret", "STRING: the token key, hex, when no --secret is given"},
+	{"chan", "changes", "pub/sub channel: \"version nextDeadline\" after every change"},
 }
 
-// unknownKey handles a token whose key id the signer does not know. When
-// the key comes from the store, another replica may have moved to a new one
-// (after a wipe): the store's key is read again, at most once per
-// keyReloadGap, and the token checked once more. Otherwise the token is
-// from before a key change or a reset, and is answered errLineReset.
-func (l *Line) unknownKey(ctx context.Context, token string) (uint64, queue.Nonce, error) {
-	if l.keys.fromStore && l.reloadDue() {
-		if err := l.loadStoreKey(ctx); err != nil {
-			return 0, queue.Nonce{}, l.storeErr(err)
+// keyFamily is a family of keys, one per ticket, client, nonce or
+// operation, addressed in Lua by a function: tkey(seq).
+type keyFamily struct {
+	fn     string // the Lua function that names one member: tkey
+	infix  string // after the prefix, before the member: "t:"
+	what   string
+	member string // what the member is, for the comment
+}
+
+var keyFamilies = []keyFamily{
+	{"tkey", "t:", "HASH: one ticket (fields below); expires keep ms after it finishes", "seq"},
+	{"ckey", "c:", "SET of seq: a client's live tickets", "client"},
+	{"bkey", "b:", "STRING: the client's ban end, ms; the TTL only cleans up", "client"},
+	{"take_key", "take:", "STRING seq: a take's answer, kept 2 min so a resent take issues one ticket", "nonce"},
+	{"op_key", "op:", "STRING: an admin action's kept answer (cjson), 2 min", "op id"},
+}
+
+// ticketField is one field of a ticket's hash, addressed in Lua as F.<lua>.
+type ticketField struct {
+	lua   string // F.state
+	field string // the stored field name, short to keep tickets small
+	what  string
+}
+
+var ticketFields = []ticketField{
+	{"state", "s", "waiting, called, serving, served, expired or left"},
+	{"client", "c", "the client key that took it (bans remove its tickets)"},
+	{"nonce", "n", "the token's nonce, hex: a token names seq and nonce both"},
+	{"taken", "tk", "when it was taken, ms"},
+	{"called_at", "ca", "when it was called, ms (a counter is held from then)"},
+	{"deadline", "dl", "while called: when the call expires, ms"},
+	{"ends", "un", "while serving: when the session ends, ms"},
+	{"redeemed", "rs", "when it was redeemed, ms (the record of a visit; benchmark S6 reads it)"},
+	{"finished", "f", "when it was served, expired or left, ms (likewise)"},
+}
+
+// luaPreamble is the Lua that opens every script: the key layout and the
+// ticket fields as Lua tables, made from the tables above.
+func luaPreamble() string {
+	var b strings.Builder
+	b.WriteString("-- Generated by keys.go: the key layout and the ticket fields.\n")
+	b.WriteString("local P = ARGV[1]\nlocal K = {\n")
+	for _, k := range lineKeys {
+		if k.lua == "ver" {
+			fmt.Fprintf(&b, "  ver = KEYS[1], -- %s\n", k.what)
+			continue
 		}
-		seq, nonce, err := l.signer.Parse(token)
-		if !errors.Is(err, queue.ErrUnknownKey) {
-			return seq, nonce, err // verified, or a forgery under a known key
-		}
+		fmt.Fprintf(&b, "  %s = P .. %q, -- %s\n", k.lua, k.suffix, k.what)
 	}
-	l.log.Info("token from a key this replica does not hold: line reset, nobody banned")
-	return 0, queue.Nonce{}, errLineReset()
+	b.WriteString("}\n")
+	for _, f := range keyFamilies {
+		fmt.Fprintf(&b, "local function %s(%s) return P .. %q .. %s end -- %s\n",
+			f.fn, "m", f.infix, "m", f.what)
+	}
+	b.WriteString("local F = {\n")
+	for _, f := range ticketFields {
+		fmt.Fprintf(&b, "  %s = %q, -- %s\n", f.lua, f.field, f.what)
+	}
+	b.WriteString("}\n")
+	return b.String()
 }
 
-func (l *Line) reloadDue() bool {
-	l.keys.mu.Lock()
-	defer l.keys.mu.Unlock()
-	now := time.Now()
-	if now.Sub(l.keys.lastReload) < keyReloadGap {
-		return false
-	}
-	l.keys.lastReload = now
-	return true
-}
+// keyPrefix is the prefix of every key of line name.
+func keyPrefix(name string) string { return "catqms:{" + name + "}:" }
 
-// syncKey runs until the line closes, keeping the store's key and this
-// replica's signing key one and the same.
-func (l *Line) syncKey() {
-	defer l.wg.Done()
-	t := time.NewTicker(keySyncPeriod)
-	defer t.Stop()
-	for {
-		select {
-		case <-l.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
-			if err := l.loadStoreKey(ctx); err != nil {
-				l.log.Debug("token key: store not reached", "err", err)
-			}
-			cancel()
+// keyOf returns the full name of the line key whose Lua name is lua.
+func keyOf(prefix, lua string) string {
+	for _, k := range lineKeys {
+		if k.lua == lua {
+			return prefix + k.suffix
 		}
 	}
-}
-
-// loadStoreKey writes this replica's signing key to the store unless the
-// store has one, then signs with the store's key: the store wins, so
-// replicas that disagree converge on whichever key was there first.
-func (l *Line) loadStoreKey(ctx context.Context) error {
-	l.keys.mu.Lock()
-	mine := l.keys.secret
-	l.keys.mu.Unlock()
-	key := l.prefix + "secret"
-	stored, err := l.rdb.Get(ctx, key).Result()
-	if errors.Is(err, redis.Nil) {
-		// The store lost the key: put ours back. One replica's SETNX
-		// wins; the others adopt its key just below.
-		if err := l.rdb.SetNX(ctx, key, hex.EncodeToString(mine), 0).Err(); err != nil {
-			return err
-		}
-		l.log.Warn("token key: the store had none; put this replica's key back")
-		stored, err = l.rdb.Get(ctx, key).Result()
-	}
-	if err != nil {
-		return err
-	}
-	secret, err := hex.DecodeString(stored)
-	if err != nil {
-		return err
-	}
-	if bytes.Equal(secret, mine) {
-		return nil
-	}
-	if err := l.signer.Adopt(secret); err != nil {
-		return err
-	}
-	l.keys.mu.Lock()
-	l.keys.secret = secret
-	l.keys.mu.Unlock()
-	l.log.Warn("token key: now signing with the store's key; tokens of the previous one still verify",
-		"key_id", l.signer.KeyIDs()[0].String())
-	return nil
+	panic("redisline: no line key " + lua) // a defect in this package
 }

@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Options configure a Line. Zero fields take the defaults in DefaultOptions.
+// Options configure a Line. Zero fields take queue.DefaultSettings.
 type Options struct {
 	Name                string        // line name; keys are "catqms:{Name}:…"
 	HeadWindow          time.Duration // time a called ticket has to redeem
@@ -34,55 +32,59 @@ type Options struct {
 	MaxQueue            int64         // longest line
 	Keep                time.Duration // how long a finished ticket's record is kept
 	Secret              []byte        // token key; empty = one shared key kept in the store
-	PreviousSecrets     [][]byte      // retired token keys that still verify, newest first (keys.go)
-	Clock               queue.Clock   // the time; nil = the system clock
-	Logger              *slog.Logger  // nil = discard
+	PreviousSecrets     [][]byte      // retired token keys that still verify, newest first (signing.go)
+	// Clock is for tests only: the line's time instead of the store's. Nil
+	// (production): every script reads the store's own clock (TIME), one
+	// clock for every replica, so no replica's clock can cut a deadline
+	// short.
+	Clock queue.Clock
+	// LocalClock is this process's clock, used only to schedule advances
+	// (the line's deadlines are turned into local time by the offset seen in
+	// the scripts' answers); nil = the system clock.
+	LocalClock queue.Clock
+	Logger     *slog.Logger // nil = discard
 	// Tick is how often the line is advanced when no deadline is known, a
 	// safety net for lost pub/sub messages. Negative disables the background
 	// scheduler entirely (tests with a fake clock advance by hand).
 	Tick time.Duration
 }
 
-// DefaultOptions are the defaults of SPEC.md.
-var DefaultOptions = Options{
-	Name:                "kitties",
-	HeadWindow:          60 * time.Second,
-	ViewWindow:          60 * time.Second,
-	Counters:            1,
-	BanDuration:         time.Hour,
-	MaxTicketsPerClient: 10,
-	MaxQueue:            1_000_000,
-	Keep:                24 * time.Hour,
-	Tick:                time.Second,
+// DefaultTick is the Tick of a zero Options.
+const DefaultTick = time.Second
+
+// settings are o's line settings.
+func (o Options) settings() queue.Settings {
+	return queue.Settings{
+		Name: o.Name, HeadWindow: o.HeadWindow, ViewWindow: o.ViewWindow, Counters: o.Counters,
+		BanDuration: o.BanDuration, MaxTicketsPerClient: o.MaxTicketsPerClient, MaxQueue: o.MaxQueue, Keep: o.Keep,
+	}
 }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+const secretBytes = 32
 
-const (
-	unavailableRetry = 2 * time.Second  // Retry-After when the store is down
-	pausedRetry      = 30 * time.Second // Retry-After while taking is paused
-	secretBytes      = 32
-)
-
-// Line is a ticket line kept in Redis. It implements queue.Line.
+// Line is a ticket line kept in Redis. It implements every operation of the
+// line and the operator's actions; see the server package for the
+// interfaces.
 type Line struct {
 	rdb     redis.UniversalClient
+	set     queue.Settings
 	opts    Options
 	prefix  string // "catqms:{name}:"
 	verKey  string
 	channel string
-	s       *scripts
 	signer  *queue.Signer
-	keys    keyState // where the signing key comes from (keys.go)
-	// settings go with every script call (see lua/lib.lua), so a store that
-	// lost its data still runs the line as configured.
-	settings []any
-	clock    queue.Clock
-	log      *slog.Logger
+	keys    keyState // where the signing key comes from (signing.go)
+	// args open every script call (see lua/lib.lua): the prefix, the test
+	// clock's slot, and the settings, which go with every call so that a
+	// store that lost its data still runs the line as configured.
+	args  []any
+	local queue.Clock
+	log   *slog.Logger
 
 	version atomic.Int64 // highest version seen, local or published
+	offset  atomic.Int64 // the line's clock minus the local clock, ms, as last seen
 	changes chan struct{}
-	wake    chan int64 // deadline hints for the scheduler, Unix ms
+	wake    chan int64 // deadline hints for the scheduler, the line's Unix ms
 	pubsub  *redis.PubSub
 
 	stop      chan struct{}
@@ -90,63 +92,67 @@ type Line struct {
 	closeOnce sync.Once
 }
 
-var _ queue.Line = (*Line)(nil)
-
 // New returns a Line on rdb. Replicas sharing a line must share its
-// settings (each sends its own with every operation). It loads the scripts, and unless opts.Tick < 0 starts the goroutines that
-// enforce deadlines and listen for other replicas' changes. Close stops
-// them; the caller closes rdb.
+// settings (each sends its own with every operation). Unless opts.Tick < 0
+// it starts the goroutines that enforce deadlines and listen for other
+// replicas' changes. Close stops them; the caller closes rdb.
 func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, error) {
-	opts = withDefaults(opts)
-	if !nameRE.MatchString(opts.Name) {
-		return nil, fmt.Errorf("line name %q: want 1 to 32 of a-z, 0-9 and -", opts.Name)
-	}
-	if opts.HeadWindow < time.Millisecond || opts.ViewWindow < time.Millisecond {
-		return nil, errors.New("head and view windows must be at least 1ms")
-	}
-	if opts.Counters < 1 || opts.MaxTicketsPerClient < 1 || opts.MaxQueue < 1 {
-		return nil, errors.New("counters, max tickets per client and max queue must be at least 1")
-	}
-	s, err := loadScripts()
-	if err != nil {
+	set := opts.settings().WithDefaults()
+	if err := set.Validate(); err != nil {
 		return nil, err
+	}
+	if opts.Tick == 0 {
+		opts.Tick = DefaultTick
+	}
+	if opts.LocalClock == nil {
+		opts.LocalClock = queue.SystemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	l := &Line{
 		rdb:     rdb,
+		set:     set,
 		opts:    opts,
-		prefix:  "catqms:{" + opts.Name + "}:",
-		s:       s,
-		clock:   opts.Clock,
+		prefix:  keyPrefix(set.Name),
+		local:   opts.LocalClock,
 		log:     opts.Logger,
 		changes: make(chan struct{}, 1),
 		wake:    make(chan int64, 64),
 		stop:    make(chan struct{}),
 	}
-	l.verKey = l.prefix + "ver"
-	l.channel = l.prefix + "changes"
+	l.verKey = keyOf(l.prefix, "ver")
+	l.channel = keyOf(l.prefix, "chan")
+	l.args = []any{
+		l.prefix,
+		"", // the line's time: filled per call by a test clock, else the store's TIME
+		set.Counters,
+		set.HeadWindow.Milliseconds(),
+		set.ViewWindow.Milliseconds(),
+		set.Keep.Milliseconds(),
+		set.BanDuration.Milliseconds(),
+		set.MaxQueue,
+		set.MaxTicketsPerClient,
+	}
 
 	secret := opts.Secret
 	if len(secret) == 0 {
+		var err error
 		if secret, err = l.sharedSecret(ctx); err != nil {
 			return nil, fmt.Errorf("token secret: %w", err)
 		}
 		l.keys.fromStore, l.keys.secret = true, secret
 	}
-	if l.signer, err = queue.NewSigner(secret, opts.Name, opts.PreviousSecrets...); err != nil {
+	var err error
+	if l.signer, err = queue.NewSigner(secret, set.Name, opts.PreviousSecrets...); err != nil {
 		return nil, err
 	}
-	l.settings = []any{
-		opts.Counters,
-		opts.HeadWindow.Milliseconds(),
-		opts.ViewWindow.Milliseconds(),
-		opts.Keep.Milliseconds(),
-		opts.BanDuration.Milliseconds(),
-		opts.MaxQueue,
-		opts.MaxTicketsPerClient,
-	}
-	for _, sc := range s.all() {
+	// Load every script now, so that the first call of each is one EVALSHA;
+	// a store that forgets them later (a restart, a wipe) gets them again
+	// by Script.Run's fallback to EVAL.
+	for name, sc := range scripts {
 		if err := sc.Load(ctx, rdb).Err(); err != nil {
-			return nil, fmt.Errorf("load scripts: %w", err)
+			return nil, fmt.Errorf("load script %s: %w", name, err)
 		}
 	}
 	if opts.Tick >= 0 {
@@ -162,66 +168,30 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 		go l.schedule()
 		if l.keys.fromStore {
 			l.wg.Add(1)
-			go l.syncKey() // keys.go
+			go l.syncKey() // signing.go
 		}
 	}
 	return l, nil
 }
 
-func withDefaults(o Options) Options {
-	d := DefaultOptions
-	if o.Name == "" {
-		o.Name = d.Name
-	}
-	if o.HeadWindow == 0 {
-		o.HeadWindow = d.HeadWindow
-	}
-	if o.ViewWindow == 0 {
-		o.ViewWindow = d.ViewWindow
-	}
-	if o.Counters == 0 {
-		o.Counters = d.Counters
-	}
-	if o.BanDuration == 0 {
-		o.BanDuration = d.BanDuration
-	}
-	if o.MaxTicketsPerClient == 0 {
-		o.MaxTicketsPerClient = d.MaxTicketsPerClient
-	}
-	if o.MaxQueue == 0 {
-		o.MaxQueue = d.MaxQueue
-	}
-	if o.Keep == 0 {
-		o.Keep = d.Keep
-	}
-	if o.Tick == 0 {
-		o.Tick = d.Tick
-	}
-	if o.Clock == nil {
-		o.Clock = queue.SystemClock{}
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	return o
-}
+// Settings returns the line's settings, defaults filled in.
+func (l *Line) Settings() queue.Settings { return l.set }
 
 // sharedSecret returns the line's token key from the store, creating it
 // once, so every replica signs and checks tokens alike.
 func (l *Line) sharedSecret(ctx context.Context) ([]byte, error) {
-	key := l.prefix + "secret"
 	fresh := make([]byte, secretBytes)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, err
 	}
-	if err := l.rdb.SetNX(ctx, key, hex.EncodeToString(fresh), 0).Err(); err != nil {
+	var r secretReply
+	if err := l.call(ctx, "secret", &r, hex.EncodeToString(fresh)); err != nil {
 		return nil, err
 	}
-	stored, err := l.rdb.Get(ctx, key).Result()
-	if err != nil {
-		return nil, err
+	if r.Code != "ok" {
+		return nil, protocolErr("secret script answered code %q", r.Code)
 	}
-	return hex.DecodeString(stored)
+	return hex.DecodeString(r.Secret)
 }
 
 // Close stops the line's goroutines; Changes sends nothing more. It is
@@ -244,90 +214,57 @@ func (l *Line) Changes() <-chan struct{} { return l.changes }
 // Signer returns the line's token signer (for tests and tools).
 func (l *Line) Signer() *queue.Signer { return l.signer }
 
-// Ping implements queue.Line.
-func (l *Line) Ping(ctx context.Context) error {
-	if err := l.rdb.Ping(ctx).Err(); err != nil {
-		return l.storeErr(err)
+// call runs script name with args after the common ones (lua/lib.lua)
+// and decodes its answer into dst. A store that fails to answer is
+// queue.CodeUnavailable; an answer that breaks the protocol, or a script
+// that fails to run, is a defect: an error that is not a *queue.Error,
+// which the server answers as internal.
+func (l *Line) call(ctx context.Context, name string, dst any, args ...any) error {
+	argv := make([]any, 0, len(l.args)+1+len(args))
+	argv = append(argv, l.args...)
+	if l.opts.Clock != nil {
+		argv[1] = l.opts.Clock.Now().UnixMilli()
+	}
+	argv = append(argv, l.version.Load()) // the floor: versions never go back
+	argv = append(argv, args...)
+	v, err := script(name).Run(ctx, l.rdb, []string{l.verKey}, argv...).Result()
+	if err != nil {
+		return l.storeErr(name, err)
+	}
+	if err := decode(v, dst); err != nil {
+		return fmt.Errorf("redisline: %s: %w", name, err)
+	}
+	if r, ok := lineOf(dst); ok {
+		l.saw(r.Version, r.Next)
+		l.offset.Store(r.Now - l.local.Now().UnixMilli())
 	}
 	return nil
 }
 
-// result is one script's answer; see reply() in lua/lib.lua.
-type result struct {
-	code      string
-	version   int64
-	next      int64 // earliest deadline in the line, Unix ms; 0 = none
-	seq       uint64
-	state     queue.State
-	position  int64
-	deadline  int64 // Unix ms
-	until     int64 // Unix ms
-	called    int64
-	perTicket int64 // ms
-	extra     int64
+// lineOf returns the lineReply inside a decoded answer, if it has one.
+func lineOf(dst any) (*lineReply, bool) {
+	switch r := dst.(type) {
+	case *lineReply:
+		return r, true
+	case *statusesReply:
+		return &r.lineReply, true
+	case *snapshotReply:
+		return &r.lineReply, true
+	case *statsReply:
+		return &r.lineReply, true
+	case *adminReply:
+		return &r.lineReply, true
+	case *bansReply:
+		return &r.lineReply, true
+	}
+	return nil, false
 }
 
-func (l *Line) run(ctx context.Context, sc *redis.Script, args ...any) (any, error) {
-	argv := make([]any, 0, 3+len(l.settings)+len(args))
-	argv = append(argv, l.prefix, l.clock.Now().UnixMilli())
-	argv = append(argv, l.settings...)
-	argv = append(argv, l.version.Load()) // the floor: versions never go back
-	argv = append(argv, args...)
-	v, err := sc.Run(ctx, l.rdb, []string{l.verKey}, argv...).Result()
-	if err != nil {
-		return nil, l.storeErr(err)
-	}
-	return v, nil
-}
-
-func (l *Line) op(ctx context.Context, sc *redis.Script, args ...any) (result, error) {
-	v, err := l.run(ctx, sc, args...)
-	if err != nil {
-		return result{}, err
-	}
-	return l.decodeResult(v)
-}
-
-// decodeResult reads reply()'s shape (see lua/lib.lua) and notes the
-// version and next deadline it carries.
-func (l *Line) decodeResult(v any) (result, error) {
-	a, ok := v.([]any)
-	if !ok || len(a) != 11 {
-		return result{}, fmt.Errorf("script answered %T %v", v, v)
-	}
-	r := result{
-		code:      str(a[0]),
-		version:   num(a[1]),
-		next:      num(a[2]),
-		seq:       uint64(num(a[3])),
-		state:     queue.State(str(a[4])),
-		position:  num(a[5]),
-		deadline:  num(a[6]),
-		until:     num(a[7]),
-		called:    num(a[8]),
-		perTicket: num(a[9]),
-		extra:     num(a[10]),
-	}
-	l.saw(r.version, r.next)
-	return r, nil
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
-func num(v any) int64 {
-	switch n := v.(type) {
-	case int64:
-		return n
-	case string:
-		i, _ := strconv.ParseInt(n, 10, 64)
-		return i
-	case float64:
-		return int64(n)
-	}
-	return 0
+// op runs an operation that answers a plain lineReply.
+func (l *Line) op(ctx context.Context, name string, args ...any) (lineReply, error) {
+	var r lineReply
+	err := l.call(ctx, name, &r, args...)
+	return r, err
 }
 
 // saw notes a version and the next deadline, from a script or from another
@@ -365,93 +302,84 @@ func (l *Line) signal() {
 	}
 }
 
-// storeErr turns a store failure into CodeUnavailable. Context errors from
-// the caller's own deadline are store slowness to the client, too.
-func (l *Line) storeErr(err error) error {
-	if qe := queue.AsError(err); qe != nil {
-		return qe
+// storeErr sorts a failed script call. A script that the store ran and
+// that failed (a Lua error) is a defect in this package; anything else —
+// no connection, a timeout, a store that is loading, read-only or down,
+// the caller's own deadline — is the store not answering.
+func (l *Line) storeErr(name string, err error) error {
+	var re redis.Error
+	if errors.As(err, &re) && strings.HasPrefix(re.Error(), "ERR ") && strings.Contains(re.Error(), "script") {
+		return fmt.Errorf("redisline: %s: %w: %w", name, errProtocol, err)
 	}
 	if errors.Is(err, context.Canceled) {
 		// The caller gave up (a client hung up): not the store's failure,
 		// and nothing anyone can make the log shout about at will.
-		l.log.Debug("queue store call cancelled", "err", err)
+		l.log.Debug("queue store call cancelled", "script", name, "err", err)
 	} else {
-		l.log.Warn("queue store failed", "err", err)
+		l.log.Warn("queue store failed", "script", name, "err", err)
 	}
-	return &queue.Error{
-		Code:       queue.CodeUnavailable,
-		Message:    "the queue store is not answering; try again shortly",
-		RetryAfter: unavailableRetry,
+	return &queue.Error{Code: queue.CodeUnavailable}
+}
+
+// Ping reports whether the store answers.
+func (l *Line) Ping(ctx context.Context) error {
+	if err := l.rdb.Ping(ctx).Err(); err != nil {
+		return l.storeErr("ping", err)
 	}
+	return nil
 }
 
 func ms(t int64) time.Time { return time.UnixMilli(t).UTC() }
 
-// ticket builds the holder's view of a ticket from a script result.
-func (l *Line) ticket(r result) queue.Ticket {
-	t := queue.Ticket{Seq: r.seq, Label: queue.Label(r.seq), State: r.state}
-	switch r.state {
+// ticket builds the holder's view of a ticket from a script's answer.
+func (l *Line) ticket(t ticketReply, called, share int64) queue.Ticket {
+	seq := uint64(t.Seq)
+	out := queue.Ticket{Seq: seq, Label: queue.Label(seq), State: queue.State(t.State)}
+	switch out.State {
 	case queue.StateWaiting:
-		t.Position = r.position
-		t.ETA = time.Duration(max(r.position-r.called, 1)*r.perTicket) * time.Millisecond
+		out.Position = t.Position
+		out.ETA = queue.WaitETA(t.Position, called, time.Duration(share)*time.Millisecond)
 	case queue.StateCalled:
-		t.Position = r.position
-		t.Deadline = ms(r.deadline)
+		out.Position = t.Position
+		out.Deadline = ms(t.Deadline)
 	case queue.StateServing:
-		t.Until = ms(r.until)
-		t.ImageID = l.signer.ImageID(r.seq)
+		out.Until = ms(t.Until)
+		out.ImageID = l.signer.ImageID(seq)
 	}
-	return t
+	return out
 }
 
-// failure turns a script's refusal into a domain error.
-func (l *Line) failure(r result) error {
-	switch r.code {
+// refusal turns a script's refusal into the facts of a domain error; an
+// unknown code is a protocol error.
+func (l *Line) refusal(name string, r lineReply) error {
+	label := ""
+	if r.Seq != 0 {
+		label = queue.Label(uint64(r.Seq))
+	}
+	state := queue.State(r.State)
+	msDur := func(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+	switch r.Code {
 	case "banned":
-		return queue.ErrBanned(time.Duration(r.extra) * time.Millisecond)
+		return queue.ErrBanned(msDur(r.Ban))
 	case "forbidden":
-		return &queue.Error{Code: queue.CodeForbidden, RetryAfter: time.Duration(r.extra) * time.Millisecond,
-			Message: fmt.Sprintf("this token was not issued by this service; this address is banned for %s", roundUp(l.opts.BanDuration))}
+		return &queue.Error{Code: queue.CodeForbidden, BanLeft: msDur(r.Ban)}
 	case "unknown":
-		return &queue.Error{Code: queue.CodeGone, State: queue.StateExpired,
-			Message: "this ticket is no longer in the line; take a new ticket"}
+		return &queue.Error{Code: queue.CodeGone, State: queue.StateExpired}
 	case "not_your_turn":
-		t := l.ticket(r)
-		return &queue.Error{Code: queue.CodeNotYourTurn, Position: t.Position, ETA: t.ETA,
-			RetryAfter: l.retryAfter(t.ETA),
-			Message:    fmt.Sprintf("ticket %s is number %d in line; it is not your turn yet", t.Label, t.Position)}
+		t := l.ticket(r.ticketReply, r.Called, r.Share)
+		return &queue.Error{Code: queue.CodeNotYourTurn, Ticket: label, State: state, Position: t.Position, ETA: t.ETA}
 	case "not_serving":
-		return &queue.Error{Code: queue.CodeNotServing,
-			Message: fmt.Sprintf("ticket %s is %s: there is no viewing session to end", queue.Label(r.seq), r.state)}
+		return &queue.Error{Code: queue.CodeNotServing, Ticket: label, State: state}
 	case "gone":
-		return &queue.Error{Code: queue.CodeGone, State: r.state,
-			Message: fmt.Sprintf("ticket %s is %s; take a new ticket", queue.Label(r.seq), r.state)}
+		return &queue.Error{Code: queue.CodeGone, Ticket: label, State: state}
 	case "too_many":
-		return &queue.Error{Code: queue.CodeTooManyTickets, RetryAfter: l.perTicketRetry(r),
-			Message: fmt.Sprintf("this address already holds %d live tickets; use one or leave the line first", l.opts.MaxTicketsPerClient)}
+		return &queue.Error{Code: queue.CodeTooManyTickets, Limit: r.Limit, Share: msDur(r.Share)}
 	case "full":
-		return &queue.Error{Code: queue.CodeLineFull, RetryAfter: l.perTicketRetry(r),
-			Message: "the line is full; try again when it has moved on"}
+		return &queue.Error{Code: queue.CodeLineFull, Limit: r.Limit, Share: msDur(r.Share)}
 	case "paused":
-		return &queue.Error{Code: queue.CodePaused, RetryAfter: pausedRetry,
-			Message: "taking tickets is paused for now; try again later"}
+		return &queue.Error{Code: queue.CodePaused}
 	}
-	return fmt.Errorf("script answered unknown code %q", r.code)
-}
-
-// retryAfter tells a waiting holder when to ask again: after about their
-// wait, but never later than half the head window, so a client that polls
-// as told cannot miss its call.
-func (l *Line) retryAfter(eta time.Duration) time.Duration {
-	return min(max(eta, time.Second), max(l.opts.HeadWindow/2, time.Second))
-}
-
-func (l *Line) perTicketRetry(r result) time.Duration {
-	return max(time.Duration(r.perTicket)*time.Millisecond, time.Second)
-}
-
-func roundUp(d time.Duration) time.Duration {
-	return time.Duration(math.Ceil(d.Seconds())) * time.Second
+	return fmt.Errorf("redisline: %s: %w", name, protocolErr("unknown code %q", r.Code))
 }
 
 // parse checks a token. A forged one bans the client.
@@ -461,106 +389,103 @@ func (l *Line) parse(ctx context.Context, client, token string) (uint64, string,
 	}
 	seq, nonce, err := l.signer.Parse(token)
 	if errors.Is(err, queue.ErrUnknownKey) {
-		seq, nonce, err = l.unknownKey(ctx, token) // keys.go: no ban
+		seq, nonce, err = l.unknownKey(ctx, token) // signing.go: no ban
 	}
 	if err == nil {
 		return seq, hex.EncodeToString(nonce[:]), nil
 	}
-	if qe := queue.AsError(err); qe != nil {
-		return 0, "", qe
+	if !errors.Is(err, queue.ErrForgedToken) {
+		return 0, "", err // the line was reset, or the store failed: no ban (signing.go)
 	}
-	r, err := l.op(ctx, l.s.ban, client)
+	r, err := l.op(ctx, "ban", client)
 	if err != nil {
 		return 0, "", err
 	}
-	if r.code == "forbidden" { // a new ban; repeats from a banned client are not news
-		l.log.Warn("forged token: client banned", "client", client, "ban", l.opts.BanDuration)
+	if r.Code == "forbidden" { // a new ban; repeats from a banned client are not news
+		l.log.Warn("forged token: client banned", "client", client, "ban", l.set.BanDuration)
 	}
-	return 0, "", l.failure(r)
+	return 0, "", l.refusal("ban", r)
 }
 
-// Take implements queue.Line.
+// Take issues a new ticket at the end of the line.
 func (l *Line) Take(ctx context.Context, client string) (queue.Issued, error) {
-	nonce := queue.NewNonce()
-	r, err := l.op(ctx, l.s.take, client, hex.EncodeToString(nonce[:]))
+	return l.take(ctx, client, queue.NewNonce())
+}
+
+// take is Take with the token's nonce given; a take resent with the same
+// nonce answers the ticket the first one issued.
+func (l *Line) take(ctx context.Context, client string, nonce [16]byte) (queue.Issued, error) {
+	r, err := l.op(ctx, "take", client, hex.EncodeToString(nonce[:]))
 	if err != nil {
 		return queue.Issued{}, err
 	}
-	if r.code != "ok" {
-		return queue.Issued{}, l.failure(r)
+	if r.Code != "ok" {
+		return queue.Issued{}, l.refusal("take", r)
 	}
-	return queue.Issued{Token: l.signer.Token(r.seq, nonce), Ticket: l.ticket(r)}, nil
+	return queue.Issued{Token: l.signer.Token(uint64(r.Seq), nonce), Ticket: l.ticket(r.ticketReply, r.Called, r.Share)}, nil
 }
 
-// Redeem implements queue.Line.
+// holderOp runs a script that a ticket's holder asks for (redeem, end,
+// leave, status): the token is checked first, and a forged one bans.
+func (l *Line) holderOp(ctx context.Context, name, client, token string) (lineReply, error) {
+	seq, nonce, err := l.parse(ctx, client, token)
+	if err != nil {
+		return lineReply{}, err
+	}
+	r, err := l.op(ctx, name, client, seq, nonce)
+	if err != nil {
+		return lineReply{}, err
+	}
+	if r.Code != "ok" {
+		return lineReply{}, l.refusal(name, r)
+	}
+	return r, nil
+}
+
+// Redeem turns a called ticket into a viewing session; an already serving
+// ticket returns its session again. A token this service did not issue
+// bans the client (CodeForbidden).
 func (l *Line) Redeem(ctx context.Context, client, token string) (queue.Session, error) {
-	seq, nonce, err := l.parse(ctx, client, token)
+	r, err := l.holderOp(ctx, "redeem", client, token)
 	if err != nil {
 		return queue.Session{}, err
 	}
-	r, err := l.op(ctx, l.s.redeem, client, seq, nonce)
-	if err != nil {
-		return queue.Session{}, err
-	}
-	if r.code != "ok" {
-		return queue.Session{}, l.failure(r)
-	}
-	return l.session(r), nil
+	return l.session(r.ticketReply), nil
 }
 
-func (l *Line) session(r result) queue.Session {
-	return queue.Session{Seq: r.seq, Label: queue.Label(r.seq), ImageID: l.signer.ImageID(r.seq), Until: ms(r.until)}
+func (l *Line) session(t ticketReply) queue.Session {
+	seq := uint64(t.Seq)
+	return queue.Session{Seq: seq, Label: queue.Label(seq), ImageID: l.signer.ImageID(seq), Until: ms(t.Until)}
 }
 
-// EndViewing implements queue.Line.
+// EndViewing ends a serving ticket's session now and frees its counter.
 func (l *Line) EndViewing(ctx context.Context, client, token string) error {
-	return l.tokenOp(ctx, l.s.end, client, token)
+	_, err := l.holderOp(ctx, "end", client, token)
+	return err
 }
 
-// Leave implements queue.Line.
+// Leave takes a waiting or called ticket out of the line; a serving one
+// ends its session.
 func (l *Line) Leave(ctx context.Context, client, token string) error {
-	return l.tokenOp(ctx, l.s.leave, client, token)
+	_, err := l.holderOp(ctx, "leave", client, token)
+	return err
 }
 
-func (l *Line) tokenOp(ctx context.Context, sc *redis.Script, client, token string) error {
-	seq, nonce, err := l.parse(ctx, client, token)
-	if err != nil {
-		return err
-	}
-	r, err := l.op(ctx, sc, client, seq, nonce)
-	if err != nil {
-		return err
-	}
-	if r.code != "ok" {
-		return l.failure(r)
-	}
-	return nil
-}
-
-// Status implements queue.Line.
+// Status reports a ticket's state and position.
 func (l *Line) Status(ctx context.Context, client, token string) (queue.Ticket, error) {
-	seq, nonce, err := l.parse(ctx, client, token)
+	r, err := l.holderOp(ctx, "status", client, token)
 	if err != nil {
 		return queue.Ticket{}, err
 	}
-	r, err := l.op(ctx, l.s.status, client, seq, nonce)
-	if err != nil {
-		return queue.Ticket{}, err
-	}
-	if r.code != "ok" {
-		return queue.Ticket{}, l.failure(r)
-	}
-	return l.ticket(r), nil
+	return l.ticket(r.ticketReply, r.Called, r.Share), nil
 }
 
-// statusFields is how many fields statuses.lua answers per ticket, after
-// the reply() header.
-const statusFields = 6
-
-// Statuses implements queue.Line. Tokens are checked first: a forged one
-// bans its client, as Status does, before any ticket is read. The others
-// are read queue.StatusBatch at a time, one script each, which advances
-// the line once and then reads every ticket as status.lua would.
+// Statuses reports many tickets at once: reply i is what Status would
+// answer for reqs[i], its refusals included. Tokens are checked first: a
+// forged one bans its client, as Status does, before any ticket is read.
+// The others are read queue.StatusBatch at a time, one script each, which
+// advances the line once and then reads every ticket as status.lua would.
+// The error is for the whole call (the store failed): then no replies.
 func (l *Line) Statuses(ctx context.Context, reqs []queue.StatusRequest) ([]queue.StatusReply, error) {
 	replies := make([]queue.StatusReply, len(reqs))
 	type parsed struct {
@@ -584,159 +509,147 @@ func (l *Line) Statuses(ctx context.Context, reqs []queue.StatusRequest) ([]queu
 		for _, p := range chunk {
 			args = append(args, reqs[p.i].Client, p.seq, p.nonce)
 		}
-		v, err := l.run(ctx, l.s.statuses, args...)
-		if err != nil {
+		var r statusesReply
+		if err := l.call(ctx, "statuses", &r, args...); err != nil {
 			return nil, err
 		}
-		a, ok := v.([]any)
-		if !ok || len(a) != 11+statusFields*len(chunk) {
-			return nil, fmt.Errorf("statuses script answered %T of %d for %d tickets", v, len(a), len(chunk))
-		}
-		head, err := l.decodeResult(a[:11])
-		if err != nil {
-			return nil, err
+		if len(r.Tickets) != len(chunk) {
+			return nil, fmt.Errorf("redisline: %s: %w", "statuses",
+				protocolErr("%d tickets answered for %d asked", len(r.Tickets), len(chunk)))
 		}
 		for k, p := range chunk {
-			f := a[11+statusFields*k:]
-			r := result{
-				code:      str(f[0]),
-				seq:       p.seq,
-				state:     queue.State(str(f[1])),
-				position:  num(f[2]),
-				deadline:  num(f[3]),
-				until:     num(f[4]),
-				extra:     num(f[5]),
-				called:    head.called,
-				perTicket: head.perTicket,
+			item := r.Tickets[k]
+			if item.Code == "ok" {
+				replies[p.i].Ticket = l.ticket(item.ticketReply, r.Called, r.Share)
+				continue
 			}
-			if r.code == "ok" {
-				replies[p.i].Ticket = l.ticket(r)
-			} else {
-				replies[p.i].Err = l.failure(r)
-			}
+			one := r.lineReply
+			one.Code, one.Ban, one.ticketReply = item.Code, item.Ban, item.ticketReply
+			replies[p.i].Err = l.refusal("statuses", one)
 		}
 	}
 	return replies, nil
 }
 
-// Viewing implements queue.Line.
+// Viewing returns the live session behind an image id, or CodeGone.
 func (l *Line) Viewing(ctx context.Context, imageID string) (queue.Session, error) {
 	seq, err := l.signer.ParseImageID(imageID)
 	if err != nil {
 		return queue.Session{}, queue.Errorf(queue.CodeNotFound, "no such picture")
 	}
-	r, err := l.op(ctx, l.s.view, seq)
+	r, err := l.op(ctx, "view", seq)
 	if err != nil {
 		return queue.Session{}, err
 	}
-	if r.state != queue.StateServing {
-		state := r.state
+	if r.Code != "ok" {
+		return queue.Session{}, l.refusal("view", r)
+	}
+	if state := queue.State(r.State); state != queue.StateServing {
 		if state == "" {
 			state = queue.StateExpired
 		}
-		return queue.Session{}, &queue.Error{Code: queue.CodeGone, State: state,
-			Message: "this viewing session has ended"}
+		return queue.Session{}, &queue.Error{Code: queue.CodeGone, Ticket: queue.Label(seq), State: state}
 	}
-	return l.session(r), nil
+	return l.session(r.ticketReply), nil
 }
 
-// BanRemaining implements queue.Line.
+// BanRemaining returns how long client stays banned; 0 when not banned.
 func (l *Line) BanRemaining(ctx context.Context, client string) (time.Duration, error) {
-	v, err := l.rdb.Get(ctx, l.prefix+"b:"+client).Int64()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
+	r, err := l.op(ctx, "ban_left", client)
 	if err != nil {
-		return 0, l.storeErr(err)
+		return 0, err
 	}
-	left := time.Duration(v-l.clock.Now().UnixMilli()) * time.Millisecond
-	return max(left, 0), nil
+	if r.Code != "ok" {
+		return 0, l.refusal("ban_left", r)
+	}
+	return time.Duration(r.Ban) * time.Millisecond, nil
 }
 
 // Advance brings the line up to now: expires no-shows and finished
 // sessions and calls the next tickets. The scheduler runs it at every
 // deadline; tests with a fake clock call it by hand.
 func (l *Line) Advance(ctx context.Context) error {
-	_, err := l.op(ctx, l.s.advance)
+	_, err := l.advance(ctx)
 	return err
 }
 
-// Snapshot implements queue.Line.
+func (l *Line) advance(ctx context.Context) (lineReply, error) {
+	r, err := l.op(ctx, "advance")
+	if err == nil && r.Code != "ok" {
+		err = l.refusal("advance", r)
+	}
+	return r, err
+}
+
+// Snapshot returns the visible line, at one version and the line's time.
 func (l *Line) Snapshot(ctx context.Context) (queue.Snapshot, error) {
-	now := l.clock.Now()
-	v, err := l.run(ctx, l.s.snapshot, queue.SnapshotWaiting)
-	if err != nil {
+	var r snapshotReply
+	if err := l.call(ctx, "snapshot", &r, queue.SnapshotWaiting); err != nil {
 		return queue.Snapshot{}, err
 	}
-	a, ok := v.([]any)
-	if !ok || len(a) != 8 {
-		return queue.Snapshot{}, fmt.Errorf("snapshot script answered %T", v)
+	if r.Code != "ok" {
+		return queue.Snapshot{}, l.refusal("snapshot", r.lineReply)
+	}
+	if len(r.Serving)%2 != 0 || len(r.Calls)%2 != 0 {
+		return queue.Snapshot{}, fmt.Errorf("redisline: %s: %w", "snapshot", protocolErr("odd seq/time lists"))
 	}
 	snap := queue.Snapshot{
-		Version:         num(a[0]),
-		Now:             now.UTC().Truncate(time.Millisecond),
-		Length:          num(a[1]),
-		Counters:        int(num(a[2])),
-		Paused:          num(a[3]) == 1,
-		ETAPerTicketSec: int64(math.Ceil(float64(num(a[4])) / 1000)),
+		Version:         r.Version,
+		Now:             ms(r.Now),
+		Length:          r.Length,
+		Counters:        int(r.Counters),
+		Paused:          r.Paused,
+		ETAPerTicketSec: int64(math.Ceil(float64(r.Share) / 1000)),
 		Serving:         []queue.Slot{},
 		Called:          []queue.Slot{},
 		Waiting:         []queue.Waiter{},
 	}
-	l.saw(snap.Version, 0)
-	pairs := func(v any, f func(label string, at time.Time)) {
-		list, _ := v.([]any)
-		for i := 0; i+1 < len(list); i += 2 {
-			seq := uint64(num(list[i]))
-			f(queue.Label(seq), ms(num(list[i+1])))
-		}
+	for i := 0; i < len(r.Serving); i += 2 {
+		at := ms(r.Serving[i+1])
+		snap.Serving = append(snap.Serving, queue.Slot{Ticket: queue.Label(uint64(r.Serving[i])), Until: &at})
 	}
-	pairs(a[5], func(label string, at time.Time) {
-		snap.Serving = append(snap.Serving, queue.Slot{Ticket: label, Until: &at})
-	})
-	pairs(a[6], func(label string, at time.Time) {
-		snap.Called = append(snap.Called, queue.Slot{Ticket: label, Deadline: &at})
-	})
-	waiting, _ := a[7].([]any)
-	for _, s := range waiting {
-		snap.Waiting = append(snap.Waiting, queue.Waiter{Ticket: queue.Label(uint64(num(s)))})
+	for i := 0; i < len(r.Calls); i += 2 {
+		at := ms(r.Calls[i+1])
+		snap.Called = append(snap.Called, queue.Slot{Ticket: queue.Label(uint64(r.Calls[i])), Deadline: &at})
+	}
+	for _, seq := range r.Waiting {
+		snap.Waiting = append(snap.Waiting, queue.Waiter{Ticket: queue.Label(uint64(seq))})
 	}
 	return snap, nil
 }
 
-// Stats implements queue.Line.
+// Stats returns the running totals.
 func (l *Line) Stats(ctx context.Context) (queue.Stats, error) {
-	v, err := l.run(ctx, l.s.stats)
-	if err != nil {
-		return queue.Stats{}, err
+	st, err := l.stats(ctx)
+	return st.Stats, err
+}
+
+func (l *Line) stats(ctx context.Context) (queue.AdminStats, error) {
+	var r statsReply
+	if err := l.call(ctx, "stats", &r); err != nil {
+		return queue.AdminStats{}, err
 	}
-	a, ok := v.([]any)
-	if !ok || len(a) != 6 {
-		return queue.Stats{}, fmt.Errorf("stats script answered %T", v)
+	if r.Code != "ok" {
+		return queue.AdminStats{}, l.refusal("stats", r.lineReply)
 	}
-	h := map[string]int64{}
-	kv, _ := a[0].([]any)
-	for i := 0; i+1 < len(kv); i += 2 {
-		h[str(kv[i])] = num(kv[i+1])
-	}
-	mean := func(sum, n string) time.Duration {
-		if h[n] == 0 {
+	mean := func(sum, n int64) time.Duration {
+		if n == 0 {
 			return 0
 		}
-		return time.Duration(h[sum]/h[n]) * time.Millisecond
+		return time.Duration(sum/n) * time.Millisecond
 	}
-	return queue.Stats{
-		Issued:       h["issued"],
-		Served:       h["served"],
-		Expired:      h["expired"],
-		Left:         h["left"],
-		Bans:         h["bans"],
-		Length:       num(a[1]),
-		Serving:      num(a[2]),
-		Called:       num(a[3]),
-		Counters:     int(num(a[4])),
-		MeanWait:     mean("wait_sum", "wait_n"),
-		MeanService:  mean("held_sum", "held_n"),
-		ETAPerTicket: time.Duration(num(a[5])) * time.Millisecond,
-	}, nil
+	return queue.AdminStats{Paused: r.Paused, Stats: queue.Stats{
+		Issued:       r.Issued,
+		Served:       r.Served,
+		Expired:      r.Expired,
+		Left:         r.Left,
+		Bans:         r.Bans,
+		Length:       r.Length,
+		Serving:      r.Serving,
+		Called:       r.Called,
+		Counters:     int(r.Counters),
+		MeanWait:     mean(r.WaitSum, r.WaitN),
+		MeanService:  mean(r.HeldSum, r.HeldN),
+		ETAPerTicket: time.Duration(r.Share) * time.Millisecond,
+	}}, nil
 }

@@ -239,7 +239,10 @@ func decodeDump(v []any) ([]snapshotKey, error) {
 		if !ok || len(f) != 4 {
 			return nil, fmt.Errorf("dump answered %T", item)
 		}
-		k := snapshotKey{Key: str(f[0]), Type: str(f[1]), TTL: max(num(f[2]), 0)}
+		key, _ := f[0].(string)
+		typ, _ := f[1].(string)
+		ttl, _ := f[2].(int64)
+		k := snapshotKey{Key: key, Type: typ, TTL: max(ttl, 0)}
 		vals, _ := f[3].([]any)
 		k.Values = make([]string, len(vals))
 		for i, x := range vals {

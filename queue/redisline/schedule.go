@@ -19,11 +19,14 @@ func (l *Line) schedule() {
 	defer l.wg.Done()
 	timer := time.NewTimer(0) // advance once at start
 	defer timer.Stop()
-	var next int64 // the deadline the timer is set for, Unix ms; 0 = tick
+	var next int64 // the deadline the timer is set for, the line's Unix ms; 0 = tick
 	set := func(deadline int64) {
 		wait := l.opts.Tick
 		if deadline > 0 {
-			wait = min(time.Until(time.UnixMilli(deadline))+time.Millisecond, l.opts.Tick)
+			// The deadline is on the line's clock (the store's); this
+			// replica's may differ, by the offset its last answer showed.
+			local := deadline - l.offset.Load()
+			wait = min(time.Duration(local-l.local.Now().UnixMilli()+1)*time.Millisecond, l.opts.Tick)
 		}
 		next = deadline
 		if !timer.Stop() {
@@ -45,7 +48,7 @@ func (l *Line) schedule() {
 			}
 		case <-timer.C:
 			ctx, cancel := context.WithTimeout(context.Background(), advanceTimeout)
-			r, err := l.op(ctx, l.s.advance)
+			r, err := l.advance(ctx)
 			cancel()
 			if err != nil {
 				if !failing {
@@ -61,7 +64,7 @@ func (l *Line) schedule() {
 				l.signal() // and that it is back
 				failing = false
 			}
-			set(r.next)
+			set(r.Next)
 		}
 	}
 }

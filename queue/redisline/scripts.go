@@ -3,6 +3,7 @@ package redisline
 import (
 	"embed"
 	"fmt"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -10,42 +11,59 @@ import (
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
-// scripts holds one atomic script per operation on the line. Each is
-// lib.lua followed by the operation's own file, so every operation can
-// advance the line before it acts.
-type scripts struct {
-	advance, take, redeem, end, leave, status, statuses, ban, view, snapshot, stats *redis.Script
-}
+// The scripts, one atomic operation each: lua/<name>.lua behind the
+// generated key layout (keys.go) and lua/lib.lua; an admin action
+// (admin_*.lua but admin_bans) also behind lua/admin_lib.lua. They are
+// built once and named by their file: adding an operation is writing
+// lua/<name>.lua with its header (its ARGV from ARGV[A], its reply) and
+// one typed method that runs it through Line.call. Script.Run sends
+// EVALSHA and, when the store does not know the script (NOSCRIPT: a
+// restarted or wiped store), EVAL with its source, which loads it again:
+// this is the one loader.
+var scripts, scriptSources = loadScripts()
 
-func loadScripts() (*scripts, error) {
-	lib, err := luaFiles.ReadFile("lua/lib.lua")
-	if err != nil {
-		return nil, err
-	}
-	load := func(name string) *redis.Script {
-		src, e := luaFiles.ReadFile("lua/" + name + ".lua")
-		if e != nil {
-			err = fmt.Errorf("script %s: %w", name, e)
-			return nil
+func loadScripts() (map[string]*redis.Script, map[string]string) {
+	read := func(name string) string {
+		src, err := luaFiles.ReadFile("lua/" + name + ".lua")
+		if err != nil {
+			panic(fmt.Sprintf("redisline: embedded script %s: %v", name, err)) // a build defect
 		}
-		return redis.NewScript(string(lib) + "\n" + string(src))
+		return string(src)
 	}
-	s := &scripts{
-		advance:  load("advance"),
-		take:     load("take"),
-		redeem:   load("redeem"),
-		end:      load("end"),
-		leave:    load("leave"),
-		status:   load("status"),
-		statuses: load("statuses"),
-		ban:      load("ban"),
-		view:     load("view"),
-		snapshot: load("snapshot"),
-		stats:    load("stats"),
+	base := luaPreamble() + read("lib") + "\n"
+	admin := base + read("admin_lib") + "\n"
+	entries, err := luaFiles.ReadDir("lua")
+	if err != nil {
+		panic(fmt.Sprintf("redisline: embedded scripts: %v", err))
 	}
-	return s, err
+	out, sources := map[string]*redis.Script{}, map[string]string{}
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".lua")
+		switch {
+		case name == "lib" || name == "admin_lib":
+			continue
+		case strings.HasPrefix(name, "admin_") && name != "admin_bans": // a read, no operation id
+			sources[name] = admin + read(name)
+		default:
+			sources[name] = base + read(name)
+		}
+		out[name] = redis.NewScript(sources[name])
+	}
+	return out, sources
 }
 
-func (s *scripts) all() []*redis.Script {
-	return []*redis.Script{s.advance, s.take, s.redeem, s.end, s.leave, s.status, s.statuses, s.ban, s.view, s.snapshot, s.stats}
+// ScriptSource returns operation name's script exactly as a Line sends
+// it, for tools that run the scripts themselves (the benchmarks' ceilings).
+func ScriptSource(name string) (string, bool) {
+	src, ok := scriptSources[name]
+	return src, ok
+}
+
+// script returns the operation name's script.
+func script(name string) *redis.Script {
+	sc, ok := scripts[name]
+	if !ok {
+		panic("redisline: no script " + name) // a defect in this package
+	}
+	return sc
 }

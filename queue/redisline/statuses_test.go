@@ -136,10 +136,10 @@ func TestStatusesForgedTokenBansFirst(t *testing.T) {
 		if got[0].Err != nil || got[0].Ticket.State != queue.StateCalled {
 			t.Fatalf("honest = %+v (%v)", got[0].Ticket, got[0].Err)
 		}
-		if qe := wantCode(t, got[1].Err, queue.CodeBanned); qe.RetryAfter != time.Hour {
+		if qe := wantCode(t, got[1].Err, queue.CodeBanned); qe.BanLeft != time.Hour {
 			t.Fatalf("cheat's own ticket = %+v", qe)
 		}
-		if qe := wantCode(t, got[2].Err, queue.CodeForbidden); qe.RetryAfter != time.Hour {
+		if qe := wantCode(t, got[2].Err, queue.CodeForbidden); qe.BanLeft != time.Hour {
 			t.Fatalf("forged = %+v", qe)
 		}
 		if got := f.status(mine); got.State != queue.StateLeft {

@@ -1,10 +1,14 @@
--- admin_call_next: call the next waiting ticket now. The line has already
--- called everyone it can (advance), so every counter is busy: the viewing
--- session that would end first ends now (served) to free its counter. When
--- every counter holds a call instead, nothing can be freed without making
--- someone a no-show: that is admin_skip's job, so this refuses.
--- Exactly one ticket is called, even on a line just shrunk below its busy
--- counters: the operator asked for it, and the busy count does not grow.
+-- admin_call_next.lua — call the next waiting ticket now. The line has
+-- already called everyone it can (advance), so every counter is busy: the
+-- viewing session that would end first ends now (served) to free its
+-- counter. When every counter holds a call instead, nothing can be freed
+-- without making someone a no-show: that is admin_skip's job, so this
+-- refuses. Exactly one ticket is called, even on a line just shrunk below
+-- its busy counters: the operator asked for it, and the busy count does
+-- not grow.
+-- ARGV[A]    op  the operation id
+-- Reply      ok (with the ticket whose session ended, if any);
+--            nobody_waiting; counters_busy
 local replay = admin_begin()
 if replay then return replay end
 local nc = redis.call('ZCARD', K.called)

@@ -1,8 +1,10 @@
--- admin_counters: set the number of counters for every replica, at once
--- (the cfg hash overrides their --counters). More counters call the next
--- tickets now. Fewer never end a session or withdraw a call: the line
+-- admin_counters.lua — set the number of counters for every replica, at
+-- once (the cfg hash overrides their --counters). More counters call the
+-- next tickets now. Fewer never end a session or withdraw a call: the line
 -- simply calls nobody until fewer than the new number are busy.
--- ARGV[A] the number of counters (the caller checks 1..1000).
+-- ARGV[A]    n   the number of counters (the caller checks 1..1000)
+-- ARGV[A+1]  op  the operation id
+-- Reply      ok
 local n = tonumber(ARGV[A])
 local replay = admin_begin()
 if replay then return replay end

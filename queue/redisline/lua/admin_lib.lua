@@ -1,17 +1,19 @@
--- admin_lib.lua follows lib.lua in every admin script (admin_*.lua). An
--- admin action first brings the line up to now, notes who is called, acts,
--- and answers with reply()'s shape plus what the action did:
---   {reply, counters, paused (0/1), {seqs the action called, in line order}}
+-- admin_lib.lua follows lib.lua in every admin action (admin_*.lua but
+-- admin_bans). An action first brings the line up to now, notes who is
+-- called, acts, and answers reply()'s pairs plus what it did:
+--   counters    service slots after the action
+--   paused      0/1 after the action
+--   called_now  the seqs the action called, in line order
 -- so watchers see the change at once (reply bumps the version and
 -- publishes when anything changed) and the operator sees its effect.
 --
 -- go-redis resends a script whose reply was lost, and an admin action must
 -- not act twice (a replayed skip would expire the next ticket too). Every
--- action carries an operation id made by its caller as its last argument;
+-- action carries an operation id made by its caller as its LAST argument;
 -- its answer is kept under that id for two minutes, and a replay gets the
 -- kept answer instead of acting again.
 local called_before = {}
-local OP_KEY = P .. 'op:' .. ARGV[#ARGV]
+local OP_KEY = op_key(ARGV[#ARGV])
 
 -- admin_begin returns the kept answer of a replay, or nil to go on.
 local function admin_begin()
@@ -23,8 +25,7 @@ local function admin_begin()
   end
 end
 
-local function admin_reply(code, seq, extra)
-  local r = reply(code, seq, extra)
+local function admin_reply(code, seq, fields)
   -- Called tickets are the first ZCARD(called) members of the line.
   local nc = redis.call('ZCARD', K.called)
   local fresh = {}
@@ -35,12 +36,17 @@ local function admin_reply(code, seq, extra)
   end
   local paused = 0
   if CFG.paused then paused = 1 end
+  local more = {'counters', CFG.counters, 'paused', paused, 'called_now', fresh}
+  if fields then
+    for i = 1, #fields do more[6 + i] = fields[i] end
+  end
+  local r = reply(code, seq, more)
   -- Numbers are kept as digit strings: cjson, like tostring, writes a
-  -- version (~1.8e15) in exponent form.
+  -- version (~1.8e15) in exponent form. The decoder reads both.
   local kept = {}
   for i, v in ipairs(r) do
     if type(v) == 'number' then kept[i] = string.format('%.0f', v) else kept[i] = v end
   end
-  redis.call('SET', OP_KEY, cjson.encode({kept, CFG.counters, paused, fresh}), 'PX', 120000)
-  return {r, CFG.counters, paused, fresh}
+  redis.call('SET', OP_KEY, cjson.encode(kept), 'PX', 120000)
+  return r
 end

@@ -1,6 +1,9 @@
--- admin_pause: pause (ARGV[A] = '1') or resume ('0') taking tickets, for
--- every replica: the cfg hash overrides their settings. The line still
--- moves while paused; only take refuses. Pausing twice changes nothing.
+-- admin_pause.lua — pause ('1') or resume ('0') taking tickets, for every
+-- replica: the cfg hash overrides their settings. The line still moves
+-- while paused; only take refuses. Pausing twice changes nothing.
+-- ARGV[A]    want  '1' to pause, '0' to resume
+-- ARGV[A+1]  op    the operation id
+-- Reply      ok
 local want = ARGV[A] == '1'
 local replay = admin_begin()
 if replay then return replay end

@@ -1,6 +1,8 @@
--- admin_unban: lift a client's ban now. Its tickets that left the line at
--- the ban stay left; it may take new ones.
--- ARGV[A] the client key.
+-- admin_unban.lua — lift a client's ban now. Its tickets that left the
+-- line at the ban stay left; it may take new ones.
+-- ARGV[A]    client  the client key
+-- ARGV[A+1]  op      the operation id
+-- Reply      ok (ban: the ms that were left); not_banned
 local client = ARGV[A]
 local replay = admin_begin()
 if replay then return replay end
@@ -9,4 +11,4 @@ redis.call('ZREM', K.bans, client)
 redis.call('DEL', bkey(client))
 if left == 0 then return admin_reply('not_banned', 0) end
 dirty = true
-return admin_reply('ok', 0, left)
+return admin_reply('ok', 0, {'ban', left})

@@ -1,4 +1,5 @@
--- advance: bring the line up to now. Runs on every replica at each known
--- deadline and on a slow tick; idempotent.
+-- advance.lua — bring the line up to now. Every replica runs it at each
+-- known deadline and on a slow tick; idempotent.
+-- Reply      ok
 advance()
 return reply('ok', 0)

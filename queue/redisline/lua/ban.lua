@@ -1,11 +1,12 @@
--- ban: a client presented a token this service never issued. Ban it for
--- ban_ms; its waiting and called tickets leave the line. A client already
--- banned keeps its ban as it is (answer "banned", not "forbidden").
--- ARGV[A] client key.
+-- ban.lua — a client presented a token this service never issued. Ban it
+-- for ban ms; its waiting and called tickets leave the line. A client
+-- already banned keeps its ban as it is (answer banned, not forbidden).
+-- ARGV[A]    client  the caller's client key
+-- Reply      forbidden (ban: the new ban's length, ms); banned (ban: ms left)
 local client = ARGV[A]
 advance()
 local ban = banned(client)
-if ban > 0 then return reply('banned', 0, ban) end
+if ban > 0 then return reply('banned', 0, {'ban', ban}) end
 redis.call('SET', bkey(client), NOW + CFG.ban, 'PX', CFG.ban)
 -- The admin API lists bans from this set; lapsed ones are pruned here and
 -- when it is read, so it never outgrows the bans in force.
@@ -13,7 +14,7 @@ redis.call('ZREMRANGEBYSCORE', K.bans, '-inf', NOW)
 redis.call('ZADD', K.bans, NOW + CFG.ban, client)
 redis.call('HINCRBY', K.stats, 'bans', 1)
 for _, seq in ipairs(redis.call('SMEMBERS', ckey(client))) do
-  local state = redis.call('HGET', tkey(seq), 's')
+  local state = redis.call('HGET', tkey(seq), F.state)
   if state == 'waiting' or state == 'called' then
     remove_from_line(seq, state)
     finish(seq, 'left')
@@ -21,4 +22,4 @@ for _, seq in ipairs(redis.call('SMEMBERS', ckey(client))) do
 end
 call_next()
 dirty = true
-return reply('forbidden', 0, CFG.ban)
+return reply('forbidden', 0, {'ban', CFG.ban})

@@ -1,7 +1,11 @@
--- end: the holder ends viewing early; the counter frees and the next ticket
--- is called. Ending a session that already ended is not an error (DELETE is
--- idempotent, and a retried request must not fail).
--- ARGV[A] client key, ARGV[A+1] seq, ARGV[A+2] nonce.
+-- end.lua — the holder ends viewing early; the counter frees and the next
+-- ticket is called. Ending a session that already ended is not an error
+-- (DELETE is idempotent, and a retried request must not fail).
+-- ARGV[A]    client  the caller's client key
+-- ARGV[A+1]  seq     the token's ticket
+-- ARGV[A+2]  nonce   the token's nonce, hex
+-- Reply      ok with the ticket; not_serving with the ticket (in line);
+--            gone with the ticket (expired or left); banned (ban); unknown
 local client, seq, nonce = ARGV[A], ARGV[A + 1], ARGV[A + 2]
 local state, early = holder(client, seq, nonce)
 if not state then return early end

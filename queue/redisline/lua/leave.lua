@@ -1,6 +1,10 @@
--- leave: the holder leaves the line. A serving holder ends the session.
--- Leaving twice is not an error.
--- ARGV[A] client key, ARGV[A+1] seq, ARGV[A+2] nonce.
+-- leave.lua — the holder leaves the line; a serving holder ends the
+-- session. Leaving twice is not an error.
+-- ARGV[A]    client  the caller's client key
+-- ARGV[A+1]  seq     the token's ticket
+-- ARGV[A+2]  nonce   the token's nonce, hex
+-- Reply      ok with the ticket; gone with the ticket (served or expired);
+--            banned (ban); unknown
 local client, seq, nonce = ARGV[A], ARGV[A + 1], ARGV[A + 2]
 local state, early = holder(client, seq, nonce)
 if not state then return early end

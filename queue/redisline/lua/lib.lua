@@ -1,35 +1,31 @@
--- lib.lua is prepended to every operation script. Each script is one atomic
--- step of the line; they all first "advance" the line to NOW (the reads only
--- when something is due: catch_up), so deadlines are enforced by whichever
--- script runs first after they pass, on any replica, and never depend on
--- Redis key expiry.
+-- lib.lua follows the generated preamble (keys.go: P, K, F and the key
+-- functions) in every script. Each script is one atomic step of the line;
+-- they all first bring the line up to NOW (the reads only when something is
+-- due: catch_up), so deadlines are enforced by whichever script runs first
+-- after they pass, on any replica, and never depend on Redis key expiry.
 --
--- KEYS[1]  the line's version key: it routes the script to the line's shard
---          (every key of a line shares the hash tag {name}).
--- ARGV[1]  the key prefix, "catqms:{name}:"
--- ARGV[2]  now, in Unix milliseconds (the caller's clock)
+-- Every script takes the same first arguments, then its own from ARGV[A]:
+-- KEYS[1]   K.ver, the line's version key: routes the script to the line's
+--           shard (every key of a line shares the hash tag {name})
+-- ARGV[1]   P, the key prefix "catqms:{name}:"
+-- ARGV[2]   '' in production: the line's clock is the store's own (TIME),
+--           one clock for every replica; a test clock's now in Unix ms
 -- ARGV[3…9] the line's settings: counters, head, view, keep and ban in ms,
---          max queue, max tickets per client. They come with every call so
---          that a store that lost its data still runs the line as configured.
--- ARGV[10] the highest version the calling replica has seen (its floor)
--- ARGV[A…] the operation's own arguments (A = 11)
-local P = ARGV[1]
-local NOW = tonumber(ARGV[2])
+--           max queue, max tickets per client. They come with every call so
+--           that a store that lost its data still runs the line as configured.
+-- ARGV[10]  the highest version the calling replica has seen (its floor)
+-- ARGV[A…]  the operation's own arguments (A = 11)
+--
+-- Every answer is a flat list of field/value pairs (see reply below), read
+-- in Go by one decoder into typed structs (protocol.go).
 local A = 11
-local K = {
-  ver = KEYS[1],
-  seq = P .. 'seq',
-  line = P .. 'line',       -- ZSET seq→seq: called and waiting tickets, in order
-  called = P .. 'called',   -- ZSET seq→deadline: called tickets (a prefix of line)
-  serving = P .. 'serving', -- ZSET seq→until: viewing sessions
-  cfg = P .. 'cfg',         -- HASH: the line's settings, shared by replicas
-  stats = P .. 'stats',     -- HASH: running totals
-  bans = P .. 'bans',       -- ZSET client→ban end: the clients banned now (for the admin API)
-  chan = P .. 'changes',    -- pub/sub channel: "version nextDeadline"
-}
-local function tkey(seq) return P .. 't:' .. seq end      -- HASH: one ticket
-local function ckey(client) return P .. 'c:' .. client end -- SET: a client's live tickets
-local function bkey(client) return P .. 'b:' .. client end -- STRING: ban end, ms
+local NOW
+if ARGV[2] == '' then
+  local t = redis.call('TIME')
+  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+else
+  NOW = tonumber(ARGV[2])
+end
 
 -- The cfg hash holds only what an operator changes live for every replica
 -- (counters, pause); it overrides the settings the replicas were started with.
@@ -48,12 +44,12 @@ local CFG = {
 local dirty = false
 
 -- A ticket finished (served, expired or left): record it, stop counting it
--- against its client, and let its record go after keep_ms.
+-- against its client, and let its record go after keep ms.
 local function finish(seq, state)
   local t = tkey(seq)
-  redis.call('HSET', t, 's', state, 'f', NOW)
+  redis.call('HSET', t, F.state, state, F.finished, NOW)
   redis.call('PEXPIRE', t, CFG.keep)
-  local client = redis.call('HGET', t, 'c')
+  local client = redis.call('HGET', t, F.client)
   if client then redis.call('SREM', ckey(client), seq) end
   redis.call('HINCRBY', K.stats, state, 1)
   dirty = true
@@ -62,7 +58,7 @@ end
 -- A counter freed: learn how long it was held for one ticket (from the call
 -- to the end), which drives the line's wait estimate.
 local function freed(seq)
-  local ca = tonumber(redis.call('HGET', tkey(seq), 'ca'))
+  local ca = tonumber(redis.call('HGET', tkey(seq), F.called_at))
   if not ca then return end
   local held = NOW - ca
   local ew = tonumber(redis.call('HGET', K.stats, 'held_ewma'))
@@ -92,8 +88,8 @@ local function call_next()
     local seq = nxt[1]
     local t = tkey(seq)
     redis.call('ZADD', K.called, NOW + CFG.head, seq)
-    redis.call('HSET', t, 's', 'called', 'ca', NOW, 'dl', NOW + CFG.head)
-    local tk = tonumber(redis.call('HGET', t, 'tk'))
+    redis.call('HSET', t, F.state, 'called', F.called_at, NOW, F.deadline, NOW + CFG.head)
+    local tk = tonumber(redis.call('HGET', t, F.taken))
     if tk then
       redis.call('HINCRBY', K.stats, 'wait_sum', NOW - tk)
       redis.call('HINCRBY', K.stats, 'wait_n', 1)
@@ -179,45 +175,65 @@ local function banned(client)
 end
 
 -- The state of ticket seq if nonce is the one it was issued with, else nil
--- (never issued at this seq, or its record is gone: purged after keep_ms or
+-- (never issued at this seq, or its record is gone: purged after keep ms or
 -- lost with the store).
 local function lookup(seq, nonce)
-  local h = redis.call('HMGET', tkey(seq), 's', 'n')
+  local h = redis.call('HMGET', tkey(seq), F.state, F.nonce)
   if not h[1] or h[2] ~= nonce then return nil end
   return h[1]
 end
 
--- Every operation answers with one shape:
--- {code, version, nextDeadline, seq, state, position, deadline, until,
---  called, perTicket, extra}
--- Bumps the version and publishes it when the operation changed anything.
--- known is catch_up()'s answer, reused when nothing changed since; h is the
--- ticket's {state, deadline, until} when the caller has read them already.
-local function reply(code, seq, extra, known, h)
-  local r = {code, 0, 0, 0, '', 0, 0, 0, 0, 0, extra or 0}
-  if dirty then known = nil end
+-- ticket_fields are the pairs that describe ticket seq, after code: its
+-- seq, state, position (while in line), deadline (called) and until
+-- (serving). h is its {state, deadline, until} when the caller has read
+-- them already. With room, the list has reply()'s pairs too, to fill in
+-- place: one table constructor, as tables that grow are slow in Lua.
+local function ticket_fields(code, seq, h, room)
+  h = h or redis.call('HMGET', tkey(seq), F.state, F.deadline, F.ends)
+  local position = 0
+  if h[1] == 'waiting' or h[1] == 'called' then
+    position = redis.call('ZRANK', K.line, seq) + 1
+  end
+  local state, deadline, ends = h[1] or '', tonumber(h[2]) or 0, tonumber(h[3]) or 0
+  if room then
+    return {'code', code, 'seq', tonumber(seq), 'state', state, 'position', position,
+      'deadline', deadline, 'until', ends, 'version', 0, 'now', 0, 'next', 0, 'called', 0, 'share', 0}
+  end
+  return {'code', code, 'seq', tonumber(seq), 'state', state, 'position', position,
+    'deadline', deadline, 'until', ends}
+end
+
+-- reply is every operation's answer, as field/value pairs:
+--   code     what happened: 'ok' or the operation's refusal
+--   version  the line's version after the operation
+--   now      the line's clock, Unix ms
+--   next     the earliest deadline in the line, ms (0 = none)
+--   called   how many tickets are called
+--   share    the line's estimate of one ticket's share of the wait, ms
+-- and, unless seq is 0, ticket_fields of seq, then the pairs in fields.
+-- It bumps the version and publishes it when the operation changed
+-- anything. known is catch_up()'s answer, reused when nothing changed
+-- since; h is passed on to ticket_fields.
+local function reply(code, seq, fields, known, h)
+  local r, at
   if seq and seq ~= 0 then
-    h = h or redis.call('HMGET', tkey(seq), 's', 'dl', 'un')
-    r[4] = tonumber(seq)
-    r[5] = h[1] or ''
-    if h[1] == 'waiting' or h[1] == 'called' then
-      r[6] = redis.call('ZRANK', K.line, seq) + 1
-    end
-    r[7] = tonumber(h[2]) or 0
-    r[8] = tonumber(h[3]) or 0
-  end
-  if known then
-    r[9], r[3] = known.nc, known.nd
+    r, at = ticket_fields(code, seq, h, true), 13
   else
-    r[9], r[3] = redis.call('ZCARD', K.called), next_deadline()
+    r, at = {'code', code, 'version', 0, 'now', 0, 'next', 0, 'called', 0, 'share', 0}, 3
   end
-  r[10] = per_ticket()
+  if dirty then known = nil end
+  local nc, nd
+  if known then
+    nc, nd = known.nc, known.nd
+  else
+    nc, nd = redis.call('ZCARD', K.called), next_deadline()
+  end
   -- Versions never go back, even when the store loses its data: a missing
   -- version starts at now in microseconds, above any version counted before
   -- (no store makes a change per microsecond).
   local v = redis.call('GET', K.ver)
   if not v then
-    v = ARGV[2] .. '000'
+    v = string.format('%.0f', NOW * 1000)
     redis.call('SET', K.ver, v)
   end
   -- Nor after a failover to a replica that lagged: a version below what a
@@ -228,12 +244,15 @@ local function reply(code, seq, extra, known, h)
     dirty = true
   end
   if dirty then
-    r[2] = redis.call('INCR', K.ver)
+    v = redis.call('INCR', K.ver)
     -- %.0f, not tostring: Lua prints a number above 1e14 (the version is
     -- microseconds) in exponent form, which no listener can parse.
-    redis.call('PUBLISH', K.chan, string.format('%.0f %.0f', r[2], r[3]))
-  else
-    r[2] = tonumber(v)
+    redis.call('PUBLISH', K.chan, string.format('%.0f %.0f', v, nd))
+  end
+  r[at + 1], r[at + 3], r[at + 5], r[at + 7], r[at + 9] = tonumber(v), NOW, nd, nc, per_ticket()
+  if fields then
+    local n = #r
+    for i = 1, #fields do r[n + i] = fields[i] end
   end
   return r
 end
@@ -244,7 +263,7 @@ end
 local function holder(client, seq, nonce)
   advance()
   local ban = banned(client)
-  if ban > 0 then return nil, reply('banned', 0, ban) end
+  if ban > 0 then return nil, reply('banned', 0, {'ban', ban}) end
   local state = lookup(seq, nonce)
   if not state then return nil, reply('unknown', 0) end
   return state

@@ -1,21 +1,19 @@
--- snapshot: the visible line, consistent at one version.
--- ARGV[A] how many waiting tickets to list.
--- Answers {version, length, counters, paused, perTicket,
---          serving{seq, until, …}, called{seq, deadline, …}, waiting{seq…}}
--- It only reads: the line is advanced first only if something is due.
+-- snapshot.lua — the visible line, consistent at one version. It only
+-- reads: the line is advanced first only if something is due (catch_up).
+-- ARGV[A]    limit  how many waiting tickets to list
+-- Reply      ok, with length (called + waiting), counters, paused (0/1),
+--            serving {seq, until, …}, calls {seq, deadline, …} and
+--            waiting {seq, …} (the first limit waiting tickets, in order)
 local known = catch_up()
 local limit = tonumber(ARGV[A])
-local r = reply('ok', 0, 0, known)
-local nc = r[9]
+local nc = redis.call('ZCARD', K.called)
 local paused = 0
 if CFG.paused then paused = 1 end
-return {
-  r[2],
-  redis.call('ZCARD', K.line),
-  CFG.counters,
-  paused,
-  r[10],
-  redis.call('ZRANGE', K.serving, 0, -1, 'WITHSCORES'),
-  redis.call('ZRANGE', K.called, 0, -1, 'WITHSCORES'),
-  redis.call('ZRANGE', K.line, nc, nc + limit - 1),
-}
+return reply('ok', 0, {
+  'length', redis.call('ZCARD', K.line),
+  'counters', CFG.counters,
+  'paused', paused,
+  'serving', redis.call('ZRANGE', K.serving, 0, -1, 'WITHSCORES'),
+  'calls', redis.call('ZRANGE', K.called, 0, -1, 'WITHSCORES'),
+  'waiting', redis.call('ZRANGE', K.line, nc, nc + limit - 1),
+}, known)

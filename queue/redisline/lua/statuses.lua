@@ -1,18 +1,12 @@
--- statuses: many tickets' states and positions in one step, as status would
--- answer each, after bringing the line up to now once (catch_up). The live
--- feed reads every watched ticket with it after each change.
--- ARGV[A…] triples: client key, seq, nonce (at most StatusBatch of them).
--- Answers reply('ok', 0) (version, next deadline, called count and the
--- per-ticket estimate, for all), followed by six fields per ticket:
--- {code, state, position, deadline, until, extra}, where code is 'ok',
--- 'banned' (extra = ms of ban left) or 'unknown'.
+-- statuses.lua — many tickets' states and positions in one step, as
+-- status.lua would answer each, after bringing the line up to now once
+-- (catch_up). The live feed reads every watched ticket with it.
+-- ARGV[A…]   triples: client, seq, nonce (at most StatusBatch of them)
+-- Reply      ok, with tickets: one list of pairs per triple, in order:
+--            code (ok, banned or unknown), ban (ms left) and, when ok,
+--            the ticket's fields
 local known = catch_up()
-local out = {}
-local function emit(code, state, position, deadline, until_, extra)
-  local n = #out
-  out[n + 1], out[n + 2], out[n + 3] = code, state, position
-  out[n + 4], out[n + 5], out[n + 6] = deadline, until_, extra
-end
+local tickets = {}
 local bans = {} -- client → ms of ban left; a client may hold several tickets
 for i = A, #ARGV, 3 do
   local client, seq, nonce = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -21,22 +15,17 @@ for i = A, #ARGV, 3 do
     ban = banned(client)
     bans[client] = ban
   end
+  local t
   if ban > 0 then
-    emit('banned', '', 0, 0, 0, ban)
+    t = {'code', 'banned', 'ban', ban}
   else
-    local h = redis.call('HMGET', tkey(seq), 's', 'n', 'dl', 'un')
+    local h = redis.call('HMGET', tkey(seq), F.state, F.nonce, F.deadline, F.ends)
     if not h[1] or h[2] ~= nonce then
-      emit('unknown', '', 0, 0, 0, 0)
+      t = {'code', 'unknown'}
     else
-      local position = 0
-      if h[1] == 'waiting' or h[1] == 'called' then
-        position = redis.call('ZRANK', K.line, seq) + 1
-      end
-      emit('ok', h[1], position, tonumber(h[3]) or 0, tonumber(h[4]) or 0, 0)
+      t = ticket_fields('ok', seq, {h[1], h[3], h[4]})
     end
   end
+  tickets[#tickets + 1] = t
 end
-local r = reply('ok', 0, 0, known)
-local base = #r
-for i = 1, #out do r[base + i] = out[i] end
-return r
+return reply('ok', 0, {'tickets', tickets}, known)

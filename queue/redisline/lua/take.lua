@@ -1,26 +1,28 @@
--- take: issue a ticket at the end of the line.
--- ARGV[A] client key, ARGV[A+1] the new token's nonce (hex).
--- go-redis resends a command whose reply was lost, so a take is keyed by its
--- nonce: a replay answers the ticket the first run issued.
+-- take.lua — issue a ticket at the end of the line.
+-- ARGV[A]    client  the caller's client key
+-- ARGV[A+1]  nonce   the new token's nonce, hex. go-redis resends a command
+--                    whose reply was lost, so a take is keyed by its nonce:
+--                    a replay answers the ticket the first run issued.
+-- Reply      ok with the ticket; banned (ban: ms left); paused;
+--            too_many (limit: tickets a client may hold); full
 local client, nonce = ARGV[A], ARGV[A + 1]
 advance()
-local idem = P .. 'take:' .. nonce
-local prev = redis.call('GET', idem)
+local prev = redis.call('GET', take_key(nonce))
 if prev then return reply('ok', prev) end
 local ban = banned(client)
-if ban > 0 then return reply('banned', 0, ban) end
+if ban > 0 then return reply('banned', 0, {'ban', ban}) end
 if CFG.paused then return reply('paused', 0) end
 if redis.call('SCARD', ckey(client)) >= CFG.max_client then
-  return reply('too_many', 0)
+  return reply('too_many', 0, {'limit', CFG.max_client})
 end
 if redis.call('ZCARD', K.line) >= CFG.max_queue then
-  return reply('full', 0)
+  return reply('full', 0, {'limit', CFG.max_queue})
 end
 local seq = redis.call('INCR', K.seq)
-redis.call('HSET', tkey(seq), 's', 'waiting', 'c', client, 'n', nonce, 'tk', NOW)
+redis.call('HSET', tkey(seq), F.state, 'waiting', F.client, client, F.nonce, nonce, F.taken, NOW)
 redis.call('ZADD', K.line, seq, seq)
 redis.call('SADD', ckey(client), seq)
-redis.call('SET', idem, seq, 'PX', 120000) -- go-redis retries within seconds
+redis.call('SET', take_key(nonce), seq, 'PX', 120000) -- go-redis retries within seconds
 redis.call('HINCRBY', K.stats, 'issued', 1)
 dirty = true
 call_next()

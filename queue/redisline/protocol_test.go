@@ -1,0 +1,222 @@
+package redisline
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/catqms/catqms/queue"
+)
+
+// TestLuaUsesTheKeyLayout: every key, key family and ticket field the
+// scripts name is defined in keys.go, every one defined there is used, and
+// no script spells a key itself.
+func TestLuaUsesTheKeyLayout(t *testing.T) {
+	used := map[string]bool{}
+	names := regexp.MustCompile(`\b([KF])\.([a-z_]+)\b`)
+	calls := regexp.MustCompile(`\b([a-z_]+key)\(`)
+	err := fs.WalkDir(luaFiles, "lua", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		src, err := luaFiles.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		code := stripComments(string(src))
+		if strings.Contains(code, "P ..") || strings.Contains(code, "'catqms:") {
+			t.Errorf("%s spells a key itself; name it in keys.go", path)
+		}
+		for _, m := range names.FindAllStringSubmatch(code, -1) {
+			used[m[1]+"."+m[2]] = true
+		}
+		for _, m := range calls.FindAllStringSubmatch(code, -1) {
+			used[m[1]+"()"] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := map[string]bool{}
+	for _, k := range lineKeys {
+		defined["K."+k.lua] = true
+	}
+	for _, f := range keyFamilies {
+		defined[f.fn+"()"] = true
+	}
+	for _, f := range ticketFields {
+		defined["F."+f.lua] = true
+	}
+	for name := range used {
+		if !defined[name] {
+			t.Errorf("the scripts use %s, which keys.go does not define", name)
+		}
+	}
+	for name := range defined {
+		if !used[name] && name != "K.secret" { // K.secret: secret.lua, read below
+			t.Errorf("keys.go defines %s, which no script uses", name)
+		}
+	}
+	if !used["K.secret"] {
+		t.Error("secret.lua does not use K.secret")
+	}
+}
+
+func stripComments(src string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(src, "\n") {
+		if i := strings.Index(line, "--"); i >= 0 {
+			line = line[:i]
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
+
+// replyHook replaces the answer of every script with garbage.
+type replyHook struct{ garbage any }
+
+func (h replyHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h replyHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h replyHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if c, ok := cmd.(*redis.Cmd); ok && err == nil && strings.HasPrefix(strings.ToLower(c.Name()), "eval") {
+			c.SetVal(h.garbage)
+		}
+		return err
+	}
+}
+
+// TestBrokenAnswersAreDefectsNotOutages: an answer that breaks the
+// protocol is an internal error, never CodeUnavailable.
+func TestBrokenAnswersAreDefectsNotOutages(t *testing.T) {
+	cases := map[string]any{
+		"a number":       int64(42),
+		"odd pairs":      []any{"code", "ok", "version"},
+		"unknown field":  []any{"code", "ok", "colour", "red"},
+		"unknown code":   []any{"code", "maybe", "version", int64(1)},
+		"wrong kind":     []any{"code", "ok", "version", []any{}},
+		"non-flag":       []any{"code", "ok", "paused", int64(7)},
+		"name not text":  []any{int64(1), "ok"},
+		"nested garbage": []any{"code", "ok", "tickets", []any{int64(3)}},
+	}
+	for name, garbage := range cases {
+		t.Run(name, func(t *testing.T) {
+			rdb := miniStore(t)
+			l, err := New(context.Background(), rdb, Options{Tick: -1, Secret: []byte("protocol-test-secret-0123")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			is, err := l.Take(context.Background(), "a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rdb.AddHook(replyHook{garbage})
+			ctx := context.Background()
+			calls := map[string]error{}
+			_, calls["take"] = l.Take(ctx, "a")
+			_, calls["status"] = l.Status(ctx, "a", is.Token)
+			_, calls["statuses"] = l.Statuses(ctx, []queue.StatusRequest{{Client: "a", Token: is.Token}})
+			_, calls["snapshot"] = l.Snapshot(ctx)
+			_, calls["stats"] = l.Stats(ctx)
+			_, calls["pause"] = l.Pause(ctx)
+			for call, err := range calls {
+				if err == nil {
+					// Some garbage happens to be a valid answer for some
+					// calls (e.g. a snapshot has no code to be unknown).
+					continue
+				}
+				if qe := queue.AsError(err); qe != nil {
+					t.Errorf("%s: %v is a *queue.Error (%s), want a defect", call, err, qe.Code)
+				}
+				if !errors.Is(err, errProtocol) {
+					t.Errorf("%s: %v does not wrap errProtocol", call, err)
+				}
+			}
+			if calls["take"] == nil || calls["status"] == nil {
+				t.Errorf("take and status accepted %v", garbage)
+			}
+		})
+	}
+}
+
+// TestFailingScriptIsADefect: a script the store runs and that fails (a
+// Lua error) is internal too, while a store that is gone is unavailable.
+func TestFailingScriptIsADefect(t *testing.T) {
+	forEachStore(t, Options{}, func(t *testing.T, f *fixture) {
+		// Real script errors from the store: a runtime error and a
+		// script that does not compile.
+		for _, src := range []string{"return redis.call('NO-SUCH-COMMAND')", "return {"} {
+			scriptErr := f.rdb.Eval(f.ctx, src, []string{"k"}).Err()
+			var re redis.Error
+			if !errors.As(scriptErr, &re) {
+				t.Fatalf("the store answered %v, want a script error", scriptErr)
+			}
+			err := f.line.storeErr("take", scriptErr)
+			if !errors.Is(err, errProtocol) || queue.AsError(err) != nil {
+				t.Fatalf("a failing script (%v): %v, want a protocol error", scriptErr, err)
+			}
+		}
+		for _, e := range []error{storeError("LOADING Redis is loading the dataset in memory"),
+			storeError("READONLY You can't write against a read only replica."),
+			context.DeadlineExceeded, errors.New("dial tcp: connection refused")} {
+			if got := queue.ErrorCode(f.line.storeErr("take", e)); got != queue.CodeUnavailable {
+				t.Errorf("%v: code %s, want unavailable", e, got)
+			}
+		}
+	})
+}
+
+// storeError is an error reply from a store, as go-redis reports one.
+type storeError string
+
+func (e storeError) Error() string { return string(e) }
+func (storeError) RedisError()     {}
+
+// TestScriptsReloadAfterTheStoreForgetsThem: a store that restarted or ran
+// SCRIPT FLUSH answers NOSCRIPT; the one loader sends the script again and
+// the operation goes through.
+func TestScriptsReloadAfterTheStoreForgetsThem(t *testing.T) {
+	forEachStore(t, Options{}, func(t *testing.T, f *fixture) {
+		a := f.take("a")
+		if err := f.rdb.ScriptFlush(f.ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.status(a); got.State != queue.StateCalled {
+			t.Fatalf("a after SCRIPT FLUSH: %+v", got)
+		}
+		exists, err := f.rdb.ScriptExists(f.ctx, script("status").Hash()).Result()
+		if err != nil || len(exists) != 1 || !exists[0] {
+			t.Fatalf("the status script is not loaded again: %v %v", exists, err)
+		}
+	})
+}
+
+// TestEveryScriptIsCalled: each operation script is run by a typed method
+// (by its name), so none is dead.
+func TestEveryScriptIsCalled(t *testing.T) {
+	var code strings.Builder
+	for _, f := range []string{"line.go", "admin.go"} {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code.Write(src)
+	}
+	for name := range scripts {
+		if !strings.Contains(code.String(), `"`+name+`"`) {
+			t.Errorf("no method runs lua/%s.lua", name)
+		}
+	}
+}

@@ -1,0 +1,109 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Settings are a line's rules. Every replica of a line runs it with the
+// same settings; an operator may change the counters and the pause live.
+type Settings struct {
+	Name                string        // line name; store keys carry it
+	HeadWindow          time.Duration // time a called ticket has to redeem
+	ViewWindow          time.Duration // time a viewing session lasts
+	Counters            int           // service slots
+	BanDuration         time.Duration // how long a cheater is banned
+	MaxTicketsPerClient int           // live tickets one client may hold
+	MaxQueue            int64         // longest line
+	Keep                time.Duration // how long a finished ticket's record is kept
+}
+
+// DefaultSettings are the defaults of the command, the server and every
+// store: the one place they are written.
+var DefaultSettings = Settings{
+	Name:                "kitties",
+	HeadWindow:          60 * time.Second,
+	ViewWindow:          60 * time.Second,
+	Counters:            1,
+	BanDuration:         time.Hour,
+	MaxTicketsPerClient: 10,
+	MaxQueue:            1_000_000,
+	Keep:                24 * time.Hour,
+}
+
+// The ranges of the settings, checked by Validate (and so by the command
+// and every store).
+const (
+	MinWindow      = time.Second    // least head or view window
+	MaxWindow      = 24 * time.Hour // longest head or view window
+	MinBanDuration = time.Second    // shortest ban
+	MaxCounters    = 1000           // most service slots, at start or set live
+)
+
+// NameRE is what a line name must match.
+var NameRE = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+
+// WithDefaults returns s with every zero field set to its default.
+func (s Settings) WithDefaults() Settings {
+	d := DefaultSettings
+	if s.Name == "" {
+		s.Name = d.Name
+	}
+	if s.HeadWindow == 0 {
+		s.HeadWindow = d.HeadWindow
+	}
+	if s.ViewWindow == 0 {
+		s.ViewWindow = d.ViewWindow
+	}
+	if s.Counters == 0 {
+		s.Counters = d.Counters
+	}
+	if s.BanDuration == 0 {
+		s.BanDuration = d.BanDuration
+	}
+	if s.MaxTicketsPerClient == 0 {
+		s.MaxTicketsPerClient = d.MaxTicketsPerClient
+	}
+	if s.MaxQueue == 0 {
+		s.MaxQueue = d.MaxQueue
+	}
+	if s.Keep == 0 {
+		s.Keep = d.Keep
+	}
+	return s
+}
+
+// Validate reports every setting outside its range, at once.
+func (s Settings) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !NameRE.MatchString(s.Name) {
+		bad("line name %q: want 1 to 32 of a-z, 0-9 and -", s.Name)
+	}
+	for _, w := range []struct {
+		name string
+		d    time.Duration
+	}{{"head window", s.HeadWindow}, {"view window", s.ViewWindow}} {
+		if w.d < MinWindow || w.d > MaxWindow {
+			bad("%s %v: want %v to %v", w.name, w.d, MinWindow, MaxWindow)
+		}
+	}
+	if s.Counters < 1 || s.Counters > MaxCounters {
+		bad("counters %d: want 1 to %d", s.Counters, MaxCounters)
+	}
+	if s.BanDuration < MinBanDuration {
+		bad("ban duration %v: want at least %v", s.BanDuration, MinBanDuration)
+	}
+	if s.MaxTicketsPerClient < 1 {
+		bad("max tickets per client %d: want at least 1", s.MaxTicketsPerClient)
+	}
+	if s.MaxQueue < 1 {
+		bad("max queue %d: want at least 1", s.MaxQueue)
+	}
+	if s.Keep < time.Second {
+		bad("keep %v: want at least 1s", s.Keep)
+	}
+	return errors.Join(errs...)
+}
