@@ -390,3 +390,55 @@ func show(s queue.Snapshot) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// TestBanRemovesTicketsInOrder: a ban takes the cheater's called tickets
+// out in ticket order, as the model does. Each removal moves the average
+// of held counters, so the order shows in the line's estimate; a set has
+// no order of its own (miniredis lists "10" before "9").
+func TestBanRemovesTicketsInOrder(t *testing.T) {
+	opts := diffOptions
+	opts.MaxTicketsPerClient = 10
+	forEachStore(t, opts, func(t *testing.T, f *fixture) {
+		d := newDiff(t, f, 0)
+		m := d.model
+		both := func(what string, store, model error) {
+			t.Helper()
+			if store != nil || model != nil {
+				t.Fatalf("%s: store %v, model %v", what, store, model)
+			}
+		}
+		var toks [][2]string
+		take := func(c string) {
+			si, serr := f.line.Take(f.ctx, c)
+			mi, merr := m.Take(f.ctx, c)
+			both("take", serr, merr)
+			toks = append(toks, [2]string{si.Token, mi.Token})
+		}
+		leave := func(i int) {
+			both("leave", f.line.Leave(f.ctx, "o", toks[i][0]), m.Leave(f.ctx, "o", toks[i][1]))
+		}
+		for range 8 {
+			take("o") // A001…A008
+		}
+		take("x")
+		take("x") // A009 and A010, the cheater's
+		for i := 2; i < 8; i++ {
+			leave(i)
+		}
+		f.clock.Add(time.Second)
+		leave(0) // A009 is called
+		f.clock.Add(time.Second)
+		leave(1) // A010 is called, a second later: the two held counters differ
+		f.clock.Add(time.Second)
+		_, serr := f.line.Status(f.ctx, "x", "forged")
+		_, merr := m.Status(f.ctx, "x", "forged")
+		if queue.ErrorCode(serr) != queue.CodeForbidden || queue.ErrorCode(merr) != queue.CodeForbidden {
+			t.Fatalf("forged: store %v, model %v", serr, merr)
+		}
+		ss, _ := f.line.Stats(f.ctx)
+		ms, _ := m.Stats(f.ctx)
+		if ss.ETAPerTicket != ms.ETAPerTicket || ss.MeanService != ms.MeanService {
+			t.Fatalf("after the ban: store %+v, model %+v", ss, ms)
+		}
+	})
+}

@@ -208,7 +208,9 @@ func (l *Line) Close() error {
 	return nil
 }
 
-// Changes implements queue.Line.
+// Changes signals after any change to the line, made by this process or
+// another (a version it has not seen). One pending signal stands for any
+// number; after Close nothing more is sent.
 func (l *Line) Changes() <-chan struct{} { return l.changes }
 
 // Signer returns the line's token signer (for tests and tools).
@@ -234,30 +236,14 @@ func (l *Line) call(ctx context.Context, name string, dst any, args ...any) erro
 	if err := decode(v, dst); err != nil {
 		return fmt.Errorf("redisline: %s: %w", name, err)
 	}
-	if r, ok := lineOf(dst); ok {
-		l.saw(r.Version, r.Next)
-		l.offset.Store(r.Now - l.local.Now().UnixMilli())
+	if r, ok := dst.(interface{ line() *lineReply }); ok {
+		lr := r.line()
+		l.saw(lr.Version, lr.Next)
+		// The offset includes the round trip, so the scheduler runs a
+		// little late, never early; the tick bounds how late.
+		l.offset.Store(lr.Now - l.local.Now().UnixMilli())
 	}
 	return nil
-}
-
-// lineOf returns the lineReply inside a decoded answer, if it has one.
-func lineOf(dst any) (*lineReply, bool) {
-	switch r := dst.(type) {
-	case *lineReply:
-		return r, true
-	case *statusesReply:
-		return &r.lineReply, true
-	case *snapshotReply:
-		return &r.lineReply, true
-	case *statsReply:
-		return &r.lineReply, true
-	case *adminReply:
-		return &r.lineReply, true
-	case *bansReply:
-		return &r.lineReply, true
-	}
-	return nil, false
 }
 
 // op runs an operation that answers a plain lineReply.
@@ -302,13 +288,23 @@ func (l *Line) signal() {
 	}
 }
 
-// storeErr sorts a failed script call. A script that the store ran and
-// that failed (a Lua error) is a defect in this package; anything else —
-// no connection, a timeout, a store that is loading, read-only or down,
-// the caller's own deadline — is the store not answering.
+// unavailablePrefixes start the error replies of a store that cannot serve
+// now (loading, read-only after a failover, busy, moved, out of memory…),
+// as opposed to a script that ran and failed.
+var unavailablePrefixes = []string{
+	"LOADING", "READONLY", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN",
+	"MOVED", "ASK", "OOM", "NOREPLICAS", "NOTREADY", "ERR max number of clients",
+}
+
+// storeErr sorts a failed script call. No connection, a timeout, the
+// caller's own deadline, or an error reply of a store that cannot serve
+// now is the store not answering (queue.CodeUnavailable). Every other
+// error reply — a Lua error, a command failing inside a script (WRONGTYPE),
+// a nil answer — means the scripts or their data are wrong: a defect,
+// reported as a protocol error (internal), never as an outage.
 func (l *Line) storeErr(name string, err error) error {
 	var re redis.Error
-	if errors.As(err, &re) && strings.HasPrefix(re.Error(), "ERR ") && strings.Contains(re.Error(), "script") {
+	if errors.As(err, &re) && !hasAnyPrefix(re.Error(), unavailablePrefixes) {
 		return fmt.Errorf("redisline: %s: %w: %w", name, errProtocol, err)
 	}
 	if errors.Is(err, context.Canceled) {
@@ -319,6 +315,15 @@ func (l *Line) storeErr(name string, err error) error {
 		l.log.Warn("queue store failed", "script", name, "err", err)
 	}
 	return &queue.Error{Code: queue.CodeUnavailable}
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Ping reports whether the store answers.
@@ -422,6 +427,9 @@ func (l *Line) take(ctx context.Context, client string, nonce [16]byte) (queue.I
 	if r.Code != "ok" {
 		return queue.Issued{}, l.refusal("take", r)
 	}
+	if r.Seq <= 0 {
+		return queue.Issued{}, fmt.Errorf("redisline: take: %w", protocolErr("ok without a ticket"))
+	}
 	return queue.Issued{Token: l.signer.Token(uint64(r.Seq), nonce), Ticket: l.ticket(r.ticketReply, r.Called, r.Share)}, nil
 }
 
@@ -438,6 +446,9 @@ func (l *Line) holderOp(ctx context.Context, name, client, token string) (lineRe
 	}
 	if r.Code != "ok" {
 		return lineReply{}, l.refusal(name, r)
+	}
+	if r.Seq <= 0 {
+		return lineReply{}, fmt.Errorf("redisline: %s: %w", name, protocolErr("ok without a ticket"))
 	}
 	return r, nil
 }

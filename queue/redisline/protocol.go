@@ -27,16 +27,21 @@ func protocolErr(format string, args ...any) error {
 // lineReply is what every operation that touches the line answers (see
 // reply in lua/lib.lua), before the fields of its own.
 type lineReply struct {
-	Code    string `lua:"code"`
-	Version int64  `lua:"version"`
-	Now     int64  `lua:"now"`    // the line's clock, Unix ms
-	Next    int64  `lua:"next"`   // the earliest deadline, Unix ms; 0 = none
-	Called  int64  `lua:"called"` // tickets called now
-	Share   int64  `lua:"share"`  // one ticket's share of the wait, ms
+	Code    string `lua:"code,required"`
+	Version int64  `lua:"version,required"`
+	Now     int64  `lua:"now,required"` // the line's clock, Unix ms
+	Next    int64  `lua:"next"`         // the earliest deadline, Unix ms; 0 = none
+	Called  int64  `lua:"called"`       // tickets called now
+	Share   int64  `lua:"share"`        // one ticket's share of the wait, ms
 	ticketReply
 	Ban   int64 `lua:"ban"`   // banned/forbidden: ms of ban left; unban: ms that were left
 	Limit int64 `lua:"limit"` // too_many, full: the limit reached
 }
+
+// line returns the reply's common part; every reply type that embeds a
+// lineReply has the method, so Line.call notes every answer's version and
+// clock.
+func (r *lineReply) line() *lineReply { return r }
 
 // ticketReply is one ticket (ticket_fields in lua/lib.lua).
 type ticketReply struct {
@@ -55,7 +60,7 @@ type statusesReply struct {
 
 // statusItem is one ticket of statuses.lua.
 type statusItem struct {
-	Code string `lua:"code"`
+	Code string `lua:"code,required"`
 	Ban  int64  `lua:"ban"`
 	ticketReply
 }
@@ -107,8 +112,8 @@ type bansReply struct {
 
 // secretReply is secret.lua's answer.
 type secretReply struct {
-	Code   string `lua:"code"`
-	Secret string `lua:"secret"`
+	Code   string `lua:"code,required"`
+	Secret string `lua:"secret,required"`
 }
 
 // decode fills the struct dst points to from a script's answer v.
@@ -129,18 +134,25 @@ func decodeStruct(v any, dst reflect.Value) error {
 		return protocolErr("odd list of %d field/value items", len(pairs))
 	}
 	fields := fieldsOf(dst.Type())
+	var seen uint64 // bit i: required field i was seen
 	for i := 0; i < len(pairs); i += 2 {
 		name, ok := pairs[i].(string)
 		if !ok {
 			return protocolErr("field name %v is a %T", pairs[i], pairs[i])
 		}
-		index, ok := fields[name]
+		f, ok := fields.byName[name]
 		if !ok {
 			return protocolErr("unknown field %q for %s", name, dst.Type())
 		}
-		if err := decodeValue(pairs[i+1], dst.FieldByIndex(index)); err != nil {
+		if f.required {
+			seen |= 1 << f.bit
+		}
+		if err := decodeValue(pairs[i+1], dst.FieldByIndex(f.index)); err != nil {
 			return protocolErr("field %q: %v", name, err)
 		}
+	}
+	if seen != 1<<fields.required-1 {
+		return protocolErr("%s lacks a required field (%v)", dst.Type(), fields.requiredNames)
 	}
 	return nil
 }
@@ -204,18 +216,40 @@ func integer(v any) (int64, error) {
 	return 0, fmt.Errorf("want an integer, got %T", v)
 }
 
-// fieldIndex caches each reply type's map of Lua names to field indexes.
-var fieldIndex sync.Map // reflect.Type → map[string][]int
+// replyFields is what decode knows of one reply type: its fields by Lua
+// name, and how many are required (tagged `lua:"name,required"`).
+type replyFields struct {
+	byName        map[string]replyField
+	required      int
+	requiredNames []string
+}
 
-func fieldsOf(t reflect.Type) map[string][]int {
+type replyField struct {
+	index    []int
+	required bool
+	bit      int // required: its bit in decode's mask of fields seen
+}
+
+// fieldIndex caches each reply type's replyFields.
+var fieldIndex sync.Map // reflect.Type → *replyFields
+
+func fieldsOf(t reflect.Type) *replyFields {
 	if m, ok := fieldIndex.Load(t); ok {
-		return m.(map[string][]int)
+		return m.(*replyFields)
 	}
-	m := map[string][]int{}
+	m := &replyFields{byName: map[string]replyField{}}
 	for _, f := range reflect.VisibleFields(t) {
-		if name, ok := f.Tag.Lookup("lua"); ok {
-			m[strings.TrimSpace(name)] = f.Index
+		tag, ok := f.Tag.Lookup("lua")
+		if !ok {
+			continue
 		}
+		name, opt, _ := strings.Cut(tag, ",")
+		rf := replyField{index: f.Index, required: opt == "required", bit: m.required}
+		if rf.required {
+			m.required++
+			m.requiredNames = append(m.requiredNames, name)
+		}
+		m.byName[name] = rf
 	}
 	fieldIndex.Store(t, m)
 	return m

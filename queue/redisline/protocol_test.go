@@ -109,6 +109,9 @@ func TestBrokenAnswersAreDefectsNotOutages(t *testing.T) {
 		"non-flag":       []any{"code", "ok", "paused", int64(7)},
 		"name not text":  []any{int64(1), "ok"},
 		"nested garbage": []any{"code", "ok", "tickets", []any{int64(3)}},
+		"no version":     []any{"code", "ok", "now", int64(1)},
+		"code twice":     []any{"code", "ok", "code", "ok", "now", int64(1)},
+		"ok, no ticket":  []any{"code", "ok", "version", int64(1), "now", int64(1)},
 	}
 	for name, garbage := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -157,11 +160,19 @@ func TestFailingScriptIsADefect(t *testing.T) {
 	forEachStore(t, Options{}, func(t *testing.T, f *fixture) {
 		// Real script errors from the store: a runtime error and a
 		// script that does not compile.
-		for _, src := range []string{"return redis.call('NO-SUCH-COMMAND')", "return {"} {
+		if err := f.rdb.Set(f.ctx, "a-string", "x", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, src := range []string{
+			"return redis.call('NO-SUCH-COMMAND')",   // a runtime error
+			"return {",                               // does not compile
+			"return redis.call('ZCARD', 'a-string')", // WRONGTYPE inside a script
+			"return nil",                             // no answer at all (redis.Nil)
+		} {
 			scriptErr := f.rdb.Eval(f.ctx, src, []string{"k"}).Err()
 			var re redis.Error
 			if !errors.As(scriptErr, &re) {
-				t.Fatalf("the store answered %v, want a script error", scriptErr)
+				t.Fatalf("%s: the store answered %v, want an error reply", src, scriptErr)
 			}
 			err := f.line.storeErr("take", scriptErr)
 			if !errors.Is(err, errProtocol) || queue.AsError(err) != nil {

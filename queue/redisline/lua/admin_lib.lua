@@ -10,15 +10,22 @@
 -- go-redis resends a script whose reply was lost, and an admin action must
 -- not act twice (a replayed skip would expire the next ticket too). Every
 -- action carries an operation id made by its caller as its LAST argument;
--- its answer is kept under that id for two minutes, and a replay gets the
+-- its answer is kept under that id for REPLAY_MS, and a replay gets the
 -- kept answer instead of acting again.
 local called_before = {}
 local OP_KEY = op_key(ARGV[#ARGV])
 
--- admin_begin returns the kept answer of a replay, or nil to go on.
+-- admin_begin returns the kept answer of a replay, or nil to go on. The
+-- kept answer tells the line's time now, not when it was kept.
 local function admin_begin()
   local kept = redis.call('GET', OP_KEY)
-  if kept then return cjson.decode(kept) end
+  if kept then
+    local r = cjson.decode(kept)
+    for i = 1, #r - 1, 2 do
+      if r[i] == 'now' then r[i + 1] = NOW end
+    end
+    return r
+  end
   advance()
   for _, seq in ipairs(redis.call('ZRANGE', K.called, 0, -1)) do
     called_before[seq] = true
@@ -47,6 +54,6 @@ local function admin_reply(code, seq, fields)
   for i, v in ipairs(r) do
     if type(v) == 'number' then kept[i] = string.format('%.0f', v) else kept[i] = v end
   end
-  redis.call('SET', OP_KEY, cjson.encode(kept), 'PX', 120000)
+  redis.call('SET', OP_KEY, cjson.encode(kept), 'PX', REPLAY_MS)
   return r
 end

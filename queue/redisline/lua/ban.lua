@@ -13,7 +13,11 @@ redis.call('SET', bkey(client), NOW + CFG.ban, 'PX', CFG.ban)
 redis.call('ZREMRANGEBYSCORE', K.bans, '-inf', NOW)
 redis.call('ZADD', K.bans, NOW + CFG.ban, client)
 redis.call('HINCRBY', K.stats, 'bans', 1)
-for _, seq in ipairs(redis.call('SMEMBERS', ckey(client))) do
+-- In ticket order: each removal of a called ticket updates the moving
+-- average of held counters, so the order matters, and a set has none.
+local mine = redis.call('SMEMBERS', ckey(client))
+table.sort(mine, function(a, b) return tonumber(a) < tonumber(b) end)
+for _, seq in ipairs(mine) do
   local state = redis.call('HGET', tkey(seq), F.state)
   if state == 'waiting' or state == 'called' then
     remove_from_line(seq, state)

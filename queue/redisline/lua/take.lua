@@ -22,7 +22,7 @@ local seq = redis.call('INCR', K.seq)
 redis.call('HSET', tkey(seq), F.state, 'waiting', F.client, client, F.nonce, nonce, F.taken, NOW)
 redis.call('ZADD', K.line, seq, seq)
 redis.call('SADD', ckey(client), seq)
-redis.call('SET', take_key(nonce), seq, 'PX', 120000) -- go-redis retries within seconds
+redis.call('SET', take_key(nonce), seq, 'PX', REPLAY_MS) -- go-redis retries within seconds
 redis.call('HINCRBY', K.stats, 'issued', 1)
 dirty = true
 call_next()
