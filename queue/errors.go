@@ -44,6 +44,7 @@ type Error struct {
 	BanLeft  time.Duration // banned: how long the ban lasts; forbidden: the new ban's length
 	Limit    int64         // too_many_tickets, line_full: the limit reached
 	Wait     time.Duration // rate_limited, too_many_connections: when a slot frees
+	Reset    bool          // gone: the line was reset since the ticket was issued (its key is unknown)
 }
 
 // Error returns the code with the message, or with the ticket it is about.

@@ -281,6 +281,13 @@ func parseClientKey(s string) (string, error) {
 	if len(s) > maxClientKeyLen {
 		return "", queue.Errorf(queue.CodeBadRequest, "a client key is at most %d characters", maxClientKeyLen)
 	}
+	if addr, dev, ok := strings.Cut(s, deviceSep); ok { // a device on a shared network (device.go)
+		key, err := parseClientKey(addr)
+		if err != nil || !isDeviceName(dev) {
+			return "", queue.Errorf(queue.CodeBadRequest, "%q is not a device's client key (ADDRESS~32 hex digits)", truncate(s, maxClientKeyLen))
+		}
+		return key + deviceSep + dev, nil
+	}
 	if s == "unknown" {
 		return s, nil
 	}

@@ -18,9 +18,10 @@ type client struct {
 	Key string
 }
 
-// identify computes the client of every request once.
+// identify computes the client of every request once; on a shared
+// network, its device (device.go).
 func (s *Server) identify(c *gin.Context) {
-	c.Set(ctxClient, s.clientOf(c.Request))
+	c.Set(ctxClient, s.device(c, s.clientOf(c.Request)))
 	c.Next()
 }
 

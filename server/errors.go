@@ -87,6 +87,9 @@ var errorTable = map[queue.Code]errorKind{
 		return fmt.Sprintf("ticket %s is %s, not called", e.Ticket, e.State)
 	}},
 	queue.CodeGone: {http.StatusGone, nil, func(e *queue.Error, _ policy) string {
+		if e.Reset {
+			return "the line was reset since this ticket was issued (the service's signing key changed), so it is no longer in the line; take a new ticket"
+		}
 		if e.Ticket == "" {
 			return "this ticket is no longer in the line; take a new ticket"
 		}
@@ -114,6 +117,8 @@ var errorTable = map[queue.Code]errorKind{
 	queue.CodeUnavailable: {http.StatusServiceUnavailable, fixed(unavailableRetry),
 		say("the queue store is not answering; try again shortly")},
 	queue.CodeInternal: {http.StatusInternalServerError, nil, say("internal error")},
+	// Issue 13: a request another site caused (crossorigin.go).
+	codeCrossOrigin: {http.StatusForbidden, nil, say("another site caused this request; it acts for nobody")},
 }
 
 func banRetry(e *queue.Error, _ policy) time.Duration   { return e.BanLeft }

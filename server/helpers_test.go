@@ -127,7 +127,7 @@ func newTestServer(t *testing.T, opts testOptions) *testEnv {
 	}
 	reg := prometheus.NewRegistry()
 	srv, err := newServer(opts.cfg, Deps{
-		Line: line, Images: images, Hub: h, Pages: opts.pages, Logger: logger, Registry: reg,
+		Line: line, Images: images, Hub: h, Pages: opts.pages, Logger: logger, Registry: reg, Devices: line.Signer(),
 	}, resync)
 	if err != nil {
 		t.Fatalf("New: %v", err)

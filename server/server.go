@@ -67,11 +67,30 @@ type Config struct {
 	EmbeddedStore bool
 	// Version is reported by /healthz and the catqms_build_info metric.
 	Version string
+	// AllowedOrigins are the browser origins ("https://example.com", or
+	// "*") besides this service's own that may act for a visitor: open the
+	// WebSocket, take, redeem, leave (crossorigin.go).
+	AllowedOrigins []string
+	// MaxConns caps the open connections of the API listener (Listener);
+	// zero takes the open-file limit less a reserve (connlimit.go).
+	MaxConns int
+	// MaxConnsPerClient caps the open connections, HTTP and WebSocket
+	// together, from one client address; trusted proxies and shared
+	// networks count only in MaxConns.
+	MaxConnsPerClient int
+	// SharedNetworks are networks where many visitors share one address
+	// (a venue's Wi-Fi): their browsers are told apart by a signed device
+	// cookie (device.go).
+	SharedNetworks []netip.Prefix
+	// MetricsElsewhere takes /metrics off the API's handler: OpsHandler
+	// serves it on a listener of its own (--metrics-addr).
+	MetricsElsewhere bool
 }
 
 // withDefaults returns c with defaults filled in, or an error naming the
 // first invalid field.
 func (c Config) withDefaults() (Config, error) {
+	var err error
 	if c.IPv6BanPrefix == 0 {
 		c.IPv6BanPrefix = DefaultIPv6BanPrefix
 	}
@@ -99,27 +118,58 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
 	}
+	if c.MaxConns == 0 {
+		c.MaxConns = autoMaxConns()
+	}
+	if c.MaxConnsPerClient == 0 {
+		c.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
+	if c.MaxConns < 0 || c.MaxConnsPerClient < 0 {
+		return c, fmt.Errorf("server: MaxConns %d and MaxConnsPerClient %d must not be negative", c.MaxConns, c.MaxConnsPerClient)
+	}
 	if c.RequestTimeout < 0 {
 		return c, fmt.Errorf("server: RequestTimeout %v is negative", c.RequestTimeout)
 	}
-	proxies := make([]netip.Prefix, 0, len(c.TrustedProxies))
-	for _, p := range c.TrustedProxies {
-		if !p.IsValid() {
-			return c, fmt.Errorf("server: invalid trusted proxy prefix %v", p)
+	origins := make([]string, 0, len(c.AllowedOrigins))
+	for _, o := range c.AllowedOrigins {
+		if o == "*" {
+			origins = append(origins, o)
+			continue
 		}
-		// An IPv4 prefix written as IPv4-mapped IPv6 would never match the
-		// unmapped addresses clientIP compares against.
+		n := normalOrigin(o)
+		if n == "" {
+			return c, fmt.Errorf("server: allowed origin %q is not scheme://host[:port]", o)
+		}
+		origins = append(origins, n)
+	}
+	c.AllowedOrigins = origins
+	if c.TrustedProxies, err = normalPrefixes(c.TrustedProxies, "trusted proxy"); err != nil {
+		return c, err
+	}
+	if c.SharedNetworks, err = normalPrefixes(c.SharedNetworks, "shared network"); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// normalPrefixes checks prefixes and writes IPv4 ones given as
+// IPv4-mapped IPv6 as plain IPv4: clientIP compares unmapped addresses.
+func normalPrefixes(prefixes []netip.Prefix, what string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(prefixes))
+	for _, p := range prefixes {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("server: invalid %s prefix %v", what, p)
+		}
 		if p.Addr().Is4In6() {
 			bits := p.Bits() - 96
 			if bits < 0 {
-				return c, fmt.Errorf("server: trusted proxy prefix %v is wider than the IPv4 space", p)
+				return nil, fmt.Errorf("server: %s prefix %v is wider than the IPv4 space", what, p)
 			}
 			p = netip.PrefixFrom(p.Addr().Unmap(), bits)
 		}
-		proxies = append(proxies, p.Masked())
+		out = append(out, p.Masked())
 	}
-	c.TrustedProxies = proxies
-	return c, nil
+	return out, nil
 }
 
 // ImageSource gives the picture for a ticket. kitty.Source satisfies it.
@@ -205,6 +255,7 @@ type Deps struct {
 	Pages    http.Handler         // the web client; nil answers 404 for pages
 	Logger   *slog.Logger         // nil discards
 	Registry *prometheus.Registry // what /metrics serves; nil = a new one
+	Devices  DeviceSigner         // device cookies; required with Config.SharedNetworks
 }
 
 // Server serves the catqms HTTP API, the WebSocket feed and the pages.
@@ -232,6 +283,9 @@ type Server struct {
 	takes *rateLimiter     // GET /api/v1/token per client key
 	now   func() time.Time // the rate limiter's clock; tests move it
 
+	conns   *connLimiter // the API listener's connection caps (connlimit.go)
+	devices DeviceSigner // device cookies on shared networks (device.go)
+
 	wsMu    sync.Mutex
 	wsConns map[string]int // open WebSocket connections per client key
 
@@ -258,6 +312,8 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 		return nil, errors.New("server: Deps.Hub is nil")
 	case cfg.AdminToken != "" && deps.Admin == nil:
 		return nil, errors.New("server: Config.AdminToken is set but Deps.Admin is nil")
+	case len(cfg.SharedNetworks) > 0 && deps.Devices == nil:
+		return nil, errors.New("server: Config.SharedNetworks is set but Deps.Devices is nil")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -280,10 +336,17 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 		reg:     deps.Registry,
 		wsConns: make(map[string]int),
 		takes:   newRateLimiter(cfg.TakeRate, cfg.TakeBurst, maxRateKeys),
+		devices: deps.Devices,
 		now:     time.Now,
 	}
 	if err := s.registerMetrics(); err != nil {
 		return nil, err
+	}
+	s.conns = newConnLimiter(cfg)
+	for _, c := range s.conns.collectors() {
+		if err := s.reg.Register(c); err != nil {
+			return nil, err
+		}
 	}
 	s.engine = s.routes()
 	s.live = newLiveFeed(s, resync)
@@ -293,6 +356,17 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 
 // Handler returns the HTTP handler: the Gin engine.
 func (s *Server) Handler() http.Handler { return s.engine }
+
+// OpsHandler serves /metrics, /healthz and /readyz alone, for a listener
+// apart from the API's: monitoring then stays private, and health checks
+// pass even when the API listener is full.
+func (s *Server) OpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metricsHandler())
+	mux.Handle("GET /healthz", s.engine)
+	mux.Handle("GET /readyz", s.engine)
+	return mux
+}
 
 // Close stops the live feed. It does not close the line or the hub, which
 // belong to the caller. It is safe to call more than once.
@@ -321,7 +395,7 @@ func (s *Server) routes() *gin.Engine {
 		s.fail(c, queue.Errorf(queue.CodeMethodNotAllowed, "method %s is not allowed here", truncate(c.Request.Method, 20)))
 	})
 
-	api := e.Group("/api/v1", noStore, s.timeout, limitBody)
+	api := e.Group("/api/v1", noStore, s.refuseCrossSite, s.timeout, limitBody)
 	api.GET("/token", s.rateLimitTakes, s.takeTicket)
 	api.POST("/kitty", s.redeem)
 	api.DELETE("/kitty", s.endViewing)
@@ -331,11 +405,13 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/images/:id", s.image)
 	s.adminRoutes(api) // /api/v1/admin/…, only with an admin token
 	// The WebSocket lives as long as the browser stays: no request timeout.
-	e.GET("/api/v1/ws", noStore, s.websocket)
+	e.GET("/api/v1/ws", noStore, s.refuseForeignSocket, s.websocket)
 
 	e.GET("/healthz", noStore, s.healthz)
 	e.GET("/readyz", noStore, s.readyz)
-	e.GET("/metrics", gin.WrapH(s.metricsHandler()))
+	if !s.cfg.MetricsElsewhere {
+		e.GET("/metrics", gin.WrapH(s.metricsHandler()))
+	}
 
 	pages := e.Group("", pageHeaders)
 	for _, path := range []string{"/", "/board", "/assets/*path"} {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,13 @@ type config struct {
 	IPv6BanPrefix   int            // prefix length that makes one IPv6 client
 	Images          string         // empty: the built-in kitties
 	AdminToken      string         // empty: the admin API is off
-	Secret          string         // empty: a key kept in the store
+	Secrets         []string       // newest first; the first signs. Empty: a key kept in the store
+	DataDir         string         // where the embedded store is saved; empty = nowhere
+	SaveInterval    time.Duration  // how often the embedded store is saved
+	MaxConns        int            // open connections in all; 0 = from the open-file limit
+	MaxConnsPerIP   int            // open connections (HTTP and WebSocket) per client address
+	SharedNetworks  []netip.Prefix // networks whose clients are told apart by a device cookie
+	MetricsAddr     string         // where /metrics is served; empty = on --addr
 	LogFormat       string         // "text" or "json"
 	LogLevel        slog.Level     // the least level logged
 	AllowedOrigins  []string       // WebSocket origins besides the page's own
@@ -134,8 +141,43 @@ var options = []option{
 		parse: func(c *config, v string) error { c.Images = v; return nil }},
 	{name: "admin-token", def: "", secret: true, usage: "bearer `token` for the admin API (at least 16 characters); empty = admin API off",
 		parse: func(c *config, v string) (err error) { c.AdminToken, err = parseSecret(v); return err }},
-	{name: "secret", def: "", secret: true, usage: "`key` that signs tickets (at least 16 bytes); empty = a key created once and kept in the store",
-		parse: func(c *config, v string) (err error) { c.Secret, err = parseSecret(v); return err }},
+	{name: "secret", def: "", secret: true, usage: "comma-separated `keys` that sign tickets, newest first: the first signs, the others (retired keys) still verify; each at least 16 characters; empty = a key created once and kept in the store",
+		parse: func(c *config, v string) (err error) { c.Secrets, err = parseSecrets(v); return err }},
+	{name: "data-dir", def: dataDirAuto, usage: "`folder` where the embedded store saves the line, so that it survives a restart; auto = $XDG_STATE_HOME/catqms or ~/.local/state/catqms; off = keep nothing (ignored with --redis-url)",
+		parse: func(c *config, v string) error {
+			if v == "" || strings.ContainsRune(v, 0) {
+				return errors.New("want a folder, auto or off")
+			}
+			c.DataDir = v
+			return nil
+		}},
+	{name: "save-interval", def: "1s", usage: "`time` between saves of the embedded store (100ms..1h); it is also saved at shutdown",
+		parse: func(c *config, v string) (err error) {
+			c.SaveInterval, err = parseDuration(v, 100*time.Millisecond, time.Hour)
+			return err
+		}},
+	{name: "max-conns", def: "auto", usage: "`number` of open connections in all; auto = the open-file limit less a reserve for the store, files and health checks",
+		parse: func(c *config, v string) (err error) {
+			if v == "auto" {
+				c.MaxConns = 0
+				return nil
+			}
+			c.MaxConns, err = parseInt(v, 1, 10_000_000)
+			return err
+		}},
+	{name: "max-conns-per-ip", def: "100", usage: "`number` of open connections, HTTP and WebSocket together, from one client address (1..1000000); trusted proxies and --shared-networks count only in --max-conns",
+		parse: func(c *config, v string) (err error) { c.MaxConnsPerIP, err = parseInt(v, 1, 1_000_000); return err }},
+	{name: "shared-networks", def: "", usage: "comma-separated `CIDRs` of networks where many visitors share an address (a venue's Wi-Fi): their browsers are told apart by a signed device cookie, so bans and per-client limits fall on one device",
+		parse: func(c *config, v string) (err error) { c.SharedNetworks, err = parsePrefixes(v); return err }},
+	{name: "metrics-addr", def: "", usage: "listen `address` (host:port) for /metrics, /healthz and /readyz apart from the API; empty = /metrics on --addr",
+		parse: func(c *config, v string) (err error) {
+			if v == "" {
+				c.MetricsAddr = ""
+				return nil
+			}
+			c.MetricsAddr, err = parseAddr(v)
+			return err
+		}},
 	{name: "log-format", def: "text", usage: "log `format`: text or json",
 		parse: func(c *config, v string) (err error) { c.LogFormat, err = parseLogFormat(v); return err }},
 	{name: "log-level", def: "info", usage: "least `level` logged: debug, info, warn or error",
@@ -194,6 +236,7 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 
 	c := config{from: make(map[string]string)}
 	var errs []error
+	var err error
 	for _, o := range options {
 		value := raw[o.name].text
 		if !onCommandLine[o.name] {
@@ -209,6 +252,9 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 				errs = append(errs, c.invalidValue(o.name, value, err))
 			}
 		}
+	}
+	if c.DataDir, err = resolveDataDir(c.DataDir, getenv); err != nil {
+		errs = append(errs, c.invalidValue("data-dir", raw["data-dir"].text, err))
 	}
 	c.storeDefaults()
 	if v := getenv(testClockSkewEnv); v != "" {
@@ -514,11 +560,93 @@ func splitList(v string) []string {
 // ones can be guessed.
 const minSecretLen = 16
 
+// minSecretBits is the least a secret must be worth by secretBits' count.
+// A random 16-character hex string is worth about 55 by it.
+const minSecretBits = 48
+
+// placeholders are the beginnings of example values in the deployment
+// files: a service started with one would sign with a published key.
+var placeholders = []string{"replace-me", "replace_me", "change-me", "change_me", "changeme", "your-secret", "<"}
+
 func parseSecret(v string) (string, error) {
-	if v != "" && len(v) < minSecretLen {
+	if v == "" {
+		return "", nil
+	}
+	if len(v) < minSecretLen {
 		return "", fmt.Errorf("must be at least %d characters (got %d)", minSecretLen, len(v))
 	}
+	lower := strings.ToLower(v)
+	for _, p := range placeholders {
+		if strings.HasPrefix(lower, p) {
+			return "", errors.New("is the placeholder from an example: put a random value there (e.g. openssl rand -hex 32)")
+		}
+	}
+	if bits := secretBits(v); bits < minSecretBits {
+		return "", fmt.Errorf("is too easy to guess (about %d bits by its letters; want %d): use a random value (e.g. openssl rand -hex 32)", int(bits), minSecretBits)
+	}
 	return v, nil
+}
+
+// secretBits estimates what a secret is worth: its length times the
+// entropy of its letters' frequencies. It cannot see a dictionary word, but
+// it refuses the lazy values (aaaa…, abab…, 1111…) that a length check
+// lets through.
+func secretBits(v string) float64 {
+	counts := make(map[rune]int)
+	n := 0
+	for _, r := range v {
+		counts[r]++
+		n++
+	}
+	h := 0.0
+	for _, c := range counts {
+		p := float64(c) / float64(n)
+		h -= p * math.Log2(p)
+	}
+	return h * float64(n)
+}
+
+// parseSecrets reads --secret: a comma-separated list of keys, newest
+// first, each checked like parseSecret.
+func parseSecrets(v string) ([]string, error) {
+	var keys []string
+	for i, item := range splitList(v) {
+		if _, err := parseSecret(item); err != nil {
+			if i == 0 && !strings.Contains(v, ",") {
+				return nil, err
+			}
+			return nil, fmt.Errorf("key %d of the list %w", i+1, err)
+		}
+		keys = append(keys, item)
+	}
+	return keys, nil
+}
+
+// dataDirAuto asks for the data directory of the platform's conventions.
+const dataDirAuto = "auto"
+
+// resolveDataDir turns --data-dir into a path: auto is
+// $XDG_STATE_HOME/catqms, else $HOME/.local/state/catqms, else nothing
+// (the embedded store then keeps nothing across restarts, and says so);
+// off is nothing.
+func resolveDataDir(v string, getenv func(string) string) (string, error) {
+	switch v {
+	case "off", "":
+		return "", nil // "" is refused by the option's parse
+	case dataDirAuto:
+		if state := getenv("XDG_STATE_HOME"); filepath.IsAbs(state) {
+			return filepath.Join(state, "catqms"), nil
+		}
+		if home := getenv("HOME"); filepath.IsAbs(home) {
+			return filepath.Join(home, ".local", "state", "catqms"), nil
+		}
+		return "", nil
+	}
+	abs, err := filepath.Abs(v)
+	if err != nil {
+		return "", err
+	}
+	return abs, nil
 }
 
 func parseLogFormat(v string) (string, error) {

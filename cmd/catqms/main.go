@@ -126,6 +126,8 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 type parts struct {
 	listener  net.Listener
 	http      *http.Server
+	opsLn     net.Listener // --metrics-addr; nil when /metrics is on --addr
+	ops       *http.Server
 	srv       *server.Server
 	hub       *hub.Hub
 	line      *redisline.Line
@@ -143,8 +145,16 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready func(net.
 		return err
 	}
 
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- p.http.Serve(p.listener) }()
+	if p.ops != nil {
+		go func() {
+			if err := p.ops.Serve(p.opsLn); !errors.Is(err, http.ErrServerClosed) {
+				served <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+		logger.Info("metrics listening", "addr", p.opsLn.Addr().String())
+	}
 	logger.Info("listening", "addr", p.listener.Addr().String(), "version", version,
 		"store", storeName(cfg), "line", cfg.Line, "counters", cfg.Counters, "max_queue", cfg.MaxQueue)
 	if ready != nil {
@@ -163,6 +173,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready func(net.
 	// The parent ctx is done; the shutdown gets a deadline of its own.
 	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
+	if p.ops != nil {
+		_ = p.ops.Shutdown(drain) // scrapes and probes are short
+		p.ops, p.opsLn = nil, nil
+	}
 	if err := p.http.Shutdown(drain); err != nil {
 		logger.Warn("requests still running at the shutdown timeout were cut", "timeout", cfg.ShutdownTimeout.String())
 		_ = p.http.Close()
@@ -200,7 +214,15 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 	}
 
 	if cfg.RedisURL == "" {
-		if p.rdb, p.stopStore, err = redisline.Embedded(); err != nil {
+		if cfg.DataDir == "" {
+			logger.Warn("the embedded store keeps nothing across restarts: no --data-dir")
+		}
+		p.rdb, p.stopStore, err = redisline.OpenEmbedded(redisline.EmbeddedOptions{
+			Dir:          cfg.DataDir,
+			SaveInterval: cfg.SaveInterval,
+			Logger:       logger.With("component", "store"),
+		})
+		if err != nil {
 			return p, err
 		}
 	} else if p.rdb, err = redisline.Dial(cfg.RedisURL); err != nil {
@@ -221,7 +243,8 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		BanDuration:         cfg.BanDuration,
 		MaxTicketsPerClient: cfg.MaxTicketsPerIP,
 		MaxQueue:            int64(cfg.MaxQueue),
-		Secret:              []byte(cfg.Secret),
+		Secret:              secretBytes(cfg.Secrets, 0),
+		PreviousSecrets:     previousSecrets(cfg.Secrets),
 		// No Clock: the line's time is the store's, one clock for every
 		// replica. This process's clock only schedules advances.
 		LocalClock: skewedClock{cfg.clockSkew},
@@ -234,24 +257,46 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 	p.hub = hub.New(hub.Config{AllowedOrigins: cfg.AllowedOrigins}, logger.With("component", "hub"))
 
 	p.srv, err = server.New(server.Config{
-		TrustedProxies: cfg.TrustedProxies,
-		IPv6BanPrefix:  cfg.IPv6BanPrefix,
-		MaxWSPerClient: cfg.MaxWSPerIP,
-		TakeRate:       cfg.TakeRate,
-		TakeBurst:      cfg.TakeBurst,
-		AdminToken:     cfg.AdminToken,
-		EmbeddedStore:  cfg.RedisURL == "",
-		Version:        version,
+		TrustedProxies:    cfg.TrustedProxies,
+		IPv6BanPrefix:     cfg.IPv6BanPrefix,
+		MaxWSPerClient:    cfg.MaxWSPerIP,
+		TakeRate:          cfg.TakeRate,
+		TakeBurst:         cfg.TakeBurst,
+		AdminToken:        cfg.AdminToken,
+		AllowedOrigins:    cfg.AllowedOrigins,
+		MaxConns:          cfg.MaxConns,
+		MaxConnsPerClient: cfg.MaxConnsPerIP,
+		SharedNetworks:    cfg.SharedNetworks,
+		MetricsElsewhere:  cfg.MetricsAddr != "",
+		EmbeddedStore:     cfg.RedisURL == "",
+		Version:           version,
 	}, server.Deps{
-		Line:   p.line,
-		Admin:  p.line,
-		Images: images,
-		Hub:    p.hub,
-		Pages:  frontend.Handler(),
-		Logger: logger,
+		Line:    p.line,
+		Admin:   p.line,
+		Images:  images,
+		Hub:     p.hub,
+		Pages:   frontend.Handler(),
+		Logger:  logger,
+		Devices: p.line.Signer(),
 	})
 	if err != nil {
 		return p, err
+	}
+
+	p.listener = p.srv.Listener(p.listener)
+	if cfg.MetricsAddr != "" {
+		if p.opsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return p, fmt.Errorf("listen on --metrics-addr %s: %w", cfg.MetricsAddr, err)
+		}
+		p.ops = &http.Server{
+			Handler:           p.srv.OpsHandler(),
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
 	}
 
 	p.http = &http.Server{
@@ -264,6 +309,23 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return p, nil
+}
+
+// secretBytes returns key i of --secret, or nil when there is none.
+func secretBytes(keys []string, i int) []byte {
+	if i >= len(keys) {
+		return nil
+	}
+	return []byte(keys[i])
+}
+
+// previousSecrets returns the retired keys of --secret, which only verify.
+func previousSecrets(keys []string) [][]byte {
+	var previous [][]byte
+	for i := 1; i < len(keys); i++ {
+		previous = append(previous, secretBytes(keys, i))
+	}
+	return previous
 }
 
 // loadImages returns the built-in kitties, or the pictures in --images.
@@ -302,6 +364,12 @@ func (p *parts) close() error {
 		step("http server", p.http.Close) // also closes the listener
 	case p.listener != nil:
 		step("listener", p.listener.Close)
+	}
+	if p.ops != nil {
+		step("metrics server", p.ops.Close)
+	}
+	if p.opsLn != nil {
+		_ = p.opsLn.Close() // closed already if the metrics server served
 	}
 	if p.hub != nil {
 		step("hub", p.hub.Close)

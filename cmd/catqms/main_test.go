@@ -499,7 +499,8 @@ func TestBinary(t *testing.T) {
 	}
 
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	environ := append(os.Environ(), "CATQMS_ADDR="+addr, "CATQMS_SHUTDOWN_TIMEOUT=3s")
+	environ := append(os.Environ(), "CATQMS_ADDR="+addr, "CATQMS_SHUTDOWN_TIMEOUT=3s",
+		"CATQMS_DATA_DIR="+t.TempDir()) // not the real home's state folder
 	var logs lockedBuffer
 	cmd := exec.Command(bin)
 	cmd.Env = environ

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -73,6 +74,11 @@ func startServiceEnv(t testing.TB, env []string, args ...string) *service {
 	s := &service{t: t, Addr: fmt.Sprintf("127.0.0.1:%d", port), env: env}
 	s.URL = "http://" + s.Addr
 	s.args = append([]string{"--addr", s.Addr, "--log-level", "debug"}, args...)
+	if !slices.Contains(args, "--data-dir") && !slices.Contains(args, "--redis-url") {
+		// Each service saves its embedded store in a folder of its own,
+		// kept across Restart; the default folder would be shared.
+		s.args = append(s.args, "--data-dir", filepath.Join(t.TempDir(), "data"))
+	}
 	log, err := os.Create(filepath.Join(t.TempDir(), "catqms.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/hex"
+	"errors"
 	"math"
 	"slices"
 	"strconv"
@@ -262,6 +263,9 @@ func (l *Line) parse(client, token string) (uint64, string, error) {
 	seq, nonce, err := l.signer.Parse(token)
 	if err == nil {
 		return seq, hex.EncodeToString(nonce[:]), nil
+	}
+	if errors.Is(err, queue.ErrUnknownKey) {
+		return 0, "", queue.ErrLineReset() // a key this line does not hold: no ban (issue 13)
 	}
 	l.advance()
 	if ban := l.banned(client); ban > 0 {

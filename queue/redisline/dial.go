@@ -5,20 +5,23 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 )
 
 // Timeouts for the store's connections. They are short so that a store that
 // stops answering turns into a quick 503, never a hung request.
 const (
-	dialTimeout  = 2 * time.Second
-	ioTimeout    = 2 * time.Second
-	poolTimeout  = 2 * time.Second
-	maxRetries   = 3 // go-redis's default; take.lua is safe against replays
+	dialTimeout = 2 * time.Second
+	ioTimeout   = 2 * time.Second
+	poolTimeout = 2 * time.Second
+	maxRetries  = 3 // go-redis's default; take.lua is safe against replays
+	// embeddedTick is how often the embedded store's key TTLs are moved on
+	// (finished tickets and old bans are cleaned up as on a real Redis).
+	// Moving them (FastForward) sorts every key under the store's one lock,
+	// O(k log k) for k keys, and every request waits meanwhile; nothing in
+	// the line depends on key expiry, so a minute late is as good.
 	embeddedTick = time.Minute
 )
 
@@ -177,50 +180,9 @@ func redact(raw string) string {
 	return raw
 }
 
-// Embedded starts an in-process Redis-compatible store (miniredis) and
-// returns a client for it and a function that stops it. Its key TTLs count
-// down in real time (miniredis only moves them when told), so finished
-// tickets and old bans are cleaned up as on a real Redis — once every
-// embeddedTick, a minute: moving TTLs on (FastForward) sorts every key in
-// the store under its one lock, O(k log k) for k keys, tickets kept a day
-// after they finish among them, and every request waits meanwhile. Nothing
-// in the line depends on key expiry (TTLs only clean up finished tickets,
-// kept answers and lapsed bans), so a minute late is as good.
+// Embedded starts an in-process Redis-compatible store (miniredis) that
+// keeps nothing across restarts, and returns a client for it and a function
+// that stops it. OpenEmbedded also saves it to a directory.
 func Embedded() (redis.UniversalClient, func() error, error) {
-	mr := miniredis.NewMiniRedis()
-	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
-		return nil, nil, fmt.Errorf("embedded store: %w", err)
-	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(embeddedTick)
-		defer t.Stop()
-		last := time.Now()
-		for {
-			select {
-			case <-stop:
-				return
-			case now := <-t.C:
-				mr.FastForward(now.Sub(last))
-				last = now
-			}
-		}
-	}()
-	rdb := redis.NewClient(&redis.Options{
-		Addr: mr.Addr(), DialTimeout: dialTimeout, ReadTimeout: ioTimeout,
-		WriteTimeout: ioTimeout, PoolTimeout: poolTimeout, MaxRetries: maxRetries,
-		ContextTimeoutEnabled: true,
-	})
-	var once sync.Once
-	closeFn := func() error {
-		once.Do(func() {
-			close(stop)
-			<-done
-			mr.Close()
-		})
-		return nil
-	}
-	return rdb, closeFn, nil
+	return OpenEmbedded(EmbeddedOptions{})
 }

@@ -32,6 +32,7 @@ type Options struct {
 	MaxQueue            int64         // longest line
 	Keep                time.Duration // how long a finished ticket's record is kept
 	Secret              []byte        // token key; empty = one shared key kept in the store
+	PreviousSecrets     [][]byte      // retired token keys that still verify, newest first (signing.go)
 	// Clock is for tests only: the line's time instead of the store's. Nil
 	// (production): every script reads the store's own clock (TIME), one
 	// clock for every replica, so no replica's clock can cut a deadline
@@ -72,6 +73,7 @@ type Line struct {
 	verKey  string
 	channel string
 	signer  *queue.Signer
+	keys    keyState // where the signing key comes from (signing.go)
 	// args open every script call (ScriptArgs): the settings go with every
 	// call so that a store that lost its data still runs the line as
 	// configured.
@@ -129,9 +131,10 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 		if secret, err = l.sharedSecret(ctx); err != nil {
 			return nil, fmt.Errorf("token secret: %w", err)
 		}
+		l.keys.fromStore, l.keys.secret = true, secret
 	}
 	var err error
-	if l.signer, err = queue.NewSigner(secret, set.Name); err != nil {
+	if l.signer, err = queue.NewSigner(secret, set.Name, opts.PreviousSecrets...); err != nil {
 		return nil, err
 	}
 	// Load every script now, so that the first call of each is one EVALSHA;
@@ -153,6 +156,10 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 		l.wg.Add(2)
 		go l.listen()
 		go l.schedule()
+		if l.keys.fromStore {
+			l.wg.Add(1)
+			go l.syncKey() // signing.go
+		}
 	}
 	return l, nil
 }
@@ -405,8 +412,14 @@ func (l *Line) parse(ctx context.Context, client, token string) (uint64, string,
 		return 0, "", queue.Errorf(queue.CodeBadRequest, "a token is required")
 	}
 	seq, nonce, err := l.signer.Parse(token)
+	if errors.Is(err, queue.ErrUnknownKey) {
+		seq, nonce, err = l.unknownKey(ctx, token) // signing.go: no ban
+	}
 	if err == nil {
 		return seq, hex.EncodeToString(nonce[:]), nil
+	}
+	if !errors.Is(err, queue.ErrForgedToken) {
+		return 0, "", err // the line was reset, or the store failed: no ban (signing.go)
 	}
 	r, err := l.op(ctx, "ban", client)
 	if err != nil {
