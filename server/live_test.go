@@ -187,7 +187,7 @@ func TestWebSocketWatch(t *testing.T) {
 	if m["state"] != "called" || m["position"] != float64(1) {
 		t.Fatalf("update = %v", m)
 	}
-	if m["deadline"] != e.clock.Now().Add(40*time.Second).Format(time.RFC3339) {
+	if m["deadline"] != e.clock.Now().Add(40*time.Second).Format(timeLayout) {
 		t.Fatalf("deadline = %v", m["deadline"])
 	}
 
