@@ -193,6 +193,11 @@ func (s *Server) serveImage(c *gin.Context, session queue.Session) {
 	c.Data(http.StatusOK, contentType, img.Data)
 }
 
+// openAPI is GET /api/v1/openapi.json: the contract this server keeps.
+func (s *Server) openAPI(c *gin.Context) {
+	c.Data(http.StatusOK, "application/json; charset=utf-8", s.openAPIDoc)
+}
+
 // healthz is GET /healthz: the process serves.
 func (s *Server) healthz(c *gin.Context) {
 	respond(c, http.StatusOK, healthBody{Status: "ok", Version: s.cfg.Version})

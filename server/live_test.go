@@ -69,6 +69,9 @@ func (c *wsClient) next(timeout time.Duration) map[string]any {
 	if err := dec.Decode(&m); err != nil || dec.More() {
 		c.t.Fatalf("message %q is not one JSON object (%v)", data, err)
 	}
+	if err := contract.CheckServerMessage(data); err != nil {
+		c.t.Errorf("the message breaks api/openapi.json: %v", err)
+	}
 	return m
 }
 
