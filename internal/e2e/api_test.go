@@ -170,6 +170,9 @@ func walk(t *testing.T, svc *service) {
 		if err := json.Unmarshal(data, &msg); err != nil {
 			t.Fatalf("websocket message is not one JSON object: %q", data)
 		}
+		if err := contract.CheckServerMessage(data); err != nil {
+			t.Errorf("the message breaks api/openapi.json: %v", err)
+		}
 		// Alice is done and Bob was the only one left: an empty line newer
 		// than his call means it expired.
 		if msg.Type == "snapshot" && msg.Version > calledVersion && msg.Length == 0 && len(msg.Called) == 0 && len(msg.Serving) == 0 {
