@@ -172,10 +172,10 @@ func (c *Client) RedeemPicture(ctx context.Context, token string) (Picture, erro
 
 // Picture fetches a session's picture, while the session lasts.
 func (c *Client) Picture(ctx context.Context, s Session) (Picture, error) {
-	if !strings.HasPrefix(s.ImageURL, c.base.String()+"/") {
-		return Picture{}, fmt.Errorf("client: %q is not this service's image URL", s.ImageURL)
+	if s.ImageURL == "" {
+		return Picture{}, errors.New("client: the session has no image URL")
 	}
-	resp, err := c.call(ctx, http.MethodGet, strings.TrimPrefix(s.ImageURL, c.base.String()), "", "image/*", nil)
+	resp, err := c.call(ctx, http.MethodGet, s.ImageURL, "", "image/*", nil)
 	if err != nil {
 		return Picture{}, err
 	}
@@ -244,10 +244,15 @@ type answer struct {
 }
 
 // call sends one request and decodes a 2xx JSON answer into out (when not
-// nil); any other answer becomes an *Error. token, when set, goes as a
-// bearer token; accept, when set, is the Accept header.
+// nil); any other answer becomes an *Error. path is the service's path, or
+// an absolute URL the service gave. token, when set, goes as a bearer
+// token; accept, when set, is the Accept header.
 func (c *Client) call(ctx context.Context, method, path, token, accept string, out any) (answer, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, nil)
+	target := path
+	if !strings.Contains(path, "://") {
+		target = c.base.String() + path
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
 	if err != nil {
 		return answer{}, err
 	}
