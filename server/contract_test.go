@@ -2,14 +2,19 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/catqms/catqms/api"
 	"github.com/catqms/catqms/internal/apitest"
+	"github.com/catqms/catqms/queue"
 	"github.com/catqms/catqms/queue/redisline"
 )
 
@@ -54,5 +59,66 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type %q", ct)
+	}
+}
+
+// TestErrorCodesDocumented: the error table, the OpenAPI document's
+// ErrorCode and docs/api.md's table of error codes name the same codes,
+// and the doc gives each the status the server answers.
+func TestErrorCodesDocumented(t *testing.T) {
+	served := map[string]int{string(queue.CodeInternal): internalKind.status}
+	for code, kind := range errorTable {
+		served[string(code)] = kind.status
+	}
+
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Enum []string `json:"enum"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(api.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	enum := doc.Components.Schemas["ErrorCode"].Enum
+	for code := range served {
+		if !slices.Contains(enum, code) {
+			t.Errorf("api/openapi.json's ErrorCode lacks %s", code)
+		}
+	}
+	for _, code := range enum {
+		if _, ok := served[code]; !ok {
+			t.Errorf("api/openapi.json's ErrorCode has %s, which the server never answers", code)
+		}
+	}
+
+	data, err := os.ReadFile(filepath.Join("..", "docs", "api.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(data), "\n## Error codes\n")
+	if !ok {
+		t.Fatal("docs/api.md has no ## Error codes section")
+	}
+	table, _, _ = strings.Cut(table, "\n## ")
+	row := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| (\\d{3}) \\|")
+	documented := map[string]int{}
+	for _, m := range row.FindAllStringSubmatch(table, -1) {
+		status, _ := strconv.Atoi(m[2])
+		documented[m[1]] = status
+	}
+	for code, status := range served {
+		switch got, ok := documented[code]; {
+		case !ok:
+			t.Errorf("docs/api.md's error codes lack %s (%d)", code, status)
+		case got != status:
+			t.Errorf("docs/api.md says %s is %d; the server answers %d", code, got, status)
+		}
+	}
+	for code := range documented {
+		if _, ok := served[code]; !ok {
+			t.Errorf("docs/api.md lists %s, which the server never answers", code)
+		}
 	}
 }
