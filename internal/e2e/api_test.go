@@ -65,7 +65,7 @@ func wantTime(t *testing.T, what, s string) time.Time {
 	return tm
 }
 
-// TestAPIWalkthrough walks through every row of SPEC.md's API tables against
+// TestAPIWalkthrough walks through every row of docs/api.md's API tables against
 // the real binary, on the embedded store and on a real redis-server.
 func TestAPIWalkthrough(t *testing.T) {
 	for _, kind := range storeKinds {
