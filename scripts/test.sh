@@ -3,7 +3,8 @@
 # (.ci/run execs this). Works from any directory, as root (CI) or as a user.
 #
 #   1. installs the system programs the integration tests need (redis-server,
-#      redis-sentinel, redis-tools, chromium, nginx-light, nodejs) when missing;
+#      redis-sentinel, redis-tools, chromium, nginx-light, nodejs, curl,
+#      openssl) when missing;
 #   2. go vet, gofmt, go test -race, each timed, stopping at the first failure;
 #   3. on exit, stops anything the run left behind and removes its temp dir.
 #
@@ -21,14 +22,16 @@ packages=("$@")
 ((${#packages[@]})) || packages=(./...)
 
 # Debian packages the tests need, and a command that proves each is there.
-PACKAGES=(redis-server redis-sentinel redis-tools chromium nginx-light nodejs)
+PACKAGES=(redis-server redis-sentinel redis-tools chromium nginx-light nodejs curl openssl)
 declare -A PACKAGE_COMMAND=(
 	[redis-server]=redis-server
 	[redis-sentinel]=redis-sentinel
 	[redis-tools]=redis-cli
 	[chromium]=chromium
 	[nginx-light]=nginx
-	[nodejs]=node # checks and unit-tests the page's JavaScript
+	[nodejs]=node # checks and unit-tests the page's JavaScript; its npm installs the OpenAPI linter
+	[curl]=curl       # the README's examples, run by internal/e2e/readme_test.go
+	[openssl]=openssl # ditto: the admin example makes its token with it
 )
 # Services a package's postinst may start; stopped again if this run installed them.
 SERVICES=(redis-server redis-sentinel nginx)
@@ -323,6 +326,20 @@ govulncheck_local() {
 	((rc == 0 || rc == 3)) || return "$rc"
 	go run ./scripts/vulnreport <"$out"
 }
+
+# The OpenAPI document, linted by Redocly's CLI at a pinned version,
+# installed with npm into this run's temporary directory.
+REDOCLY=@redocly/cli@2.77.0
+lint_openapi() {
+	command -v npm >/dev/null 2>&1 || {
+		say "npm not found: it comes with the nodejs package"
+		return 1
+	}
+	local dir=$work_tmp/redocly
+	npm install --prefix "$dir" --no-audit --no-fund --no-update-notifier --silent "$REDOCLY" >&2
+	"$dir/node_modules/.bin/redocly" lint --config api/redocly.yaml --format stylish api/openapi.json
+}
+run_step "redocly lint api/openapi.json ($REDOCLY)" lint_openapi
 
 # The deployment topology with real processes: Redis with AOF, three
 # replicas behind nginx, a replica and then Redis killed during 100 visits.

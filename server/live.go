@@ -35,7 +35,7 @@ const staleMessage = "the queue store is not answering; the line shown may be ou
 // snapshotMessage is a snapshot on the WebSocket.
 type snapshotMessage struct {
 	Type string `json:"type"` // "snapshot"
-	queue.Snapshot
+	snapshotBody
 }
 
 // noticeMessage is a WebSocket message without data: "stale".
@@ -154,7 +154,7 @@ func (f *liveFeed) refresh() {
 	f.stale = false
 	f.announced = true
 	f.version = snap.Version
-	f.broadcast(snapshotMessage{Type: "snapshot", Snapshot: utcSnapshot(snap)})
+	f.broadcast(snapshotMessage{Type: "snapshot", snapshotBody: newSnapshotBody(snap)})
 	f.refreshWatchers()
 }
 

@@ -48,7 +48,7 @@ func badBodies() []struct {
 	}
 }
 
-// TestRedeemTable walks SPEC's POST /api/v1/kitty table in order.
+// TestRedeemTable walks docs/api.md's POST /api/v1/kitty table in order.
 func TestRedeemTable(t *testing.T) {
 	t.Run("banned client gets 403 banned first, even with a bad body", func(t *testing.T) {
 		e := newTestServer(t, testOptions{})

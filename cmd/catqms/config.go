@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -369,11 +370,11 @@ func parsePort(s string) (int, error) {
 	return n, nil
 }
 
-// redisSchemes are the URL schemes redisline.Dial understands. The full parse
-// happens in Dial; this only catches a wrong kind of URL early.
-var redisSchemes = map[string]bool{
-	"redis": true, "rediss": true, "unix": true,
-	"redis-sentinel": true, "rediss-sentinel": true, "redis-cluster": true, "rediss-cluster": true,
+// redisSchemes are the URL schemes redisline.Dial understands, in the order
+// an error lists them. The full parse happens in Dial; this only catches a
+// wrong kind of URL early.
+var redisSchemes = []string{
+	"redis", "rediss", "unix", "redis-sentinel", "rediss-sentinel", "redis-cluster", "rediss-cluster",
 }
 
 func parseRedisURL(v string) (string, error) {
@@ -384,8 +385,8 @@ func parseRedisURL(v string) (string, error) {
 	if err != nil {
 		return "", errors.New("not a URL")
 	}
-	if !redisSchemes[u.Scheme] {
-		return "", fmt.Errorf("scheme %q is not one of redis, rediss, redis-sentinel, redis-cluster, unix", u.Scheme)
+	if !slices.Contains(redisSchemes, u.Scheme) {
+		return "", fmt.Errorf("scheme %q is not one of %s", u.Scheme, strings.Join(redisSchemes, ", "))
 	}
 	return v, nil
 }

@@ -216,6 +216,8 @@ var invalidCases = []struct {
 	{"addr", ":70000", "port"},
 	{"redis-url", "http://db:6379", `scheme "http"`},
 	{"redis-url", "db:6379", `scheme "db"`},
+	// The error lists every scheme Dial takes, the TLS forms included.
+	{"redis-url", "sentinel://h:26379/m", "redis, rediss, unix, redis-sentinel, rediss-sentinel, redis-cluster, rediss-cluster"},
 	{"redis-url", "redis://db:6379/%zz", "not a URL"},
 	{"head-window", "abc", "not a duration"},
 	{"head-window", "500ms", "at least 1s"},
