@@ -262,7 +262,7 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/metrics", gin.WrapH(s.metricsHandler()))
 
 	pages := e.Group("", pageHeaders)
-	for _, path := range []string{"/", "/board", "/assets/*path"} {
+	for _, path := range []string{"/", "/board", "/qr.svg", "/assets/*path"} {
 		pages.GET(path, s.page)
 		pages.HEAD(path, s.page) // the web client answers HEAD too
 	}
