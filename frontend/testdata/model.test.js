@@ -111,6 +111,9 @@ test('the snapshot places a waiting ticket, and one beyond the listed 64 keeps i
   assert.equal(s.position, 2);
   const gone = run(s, { type: 'snapshot', snap: snap({ length: 1, waiting: [{ ticket: 'A010' }] }) });
   assert.ok(gone.types.includes('refresh'), 'absent from a short list: ask the server');
+  // Beyond a full list, but the line is now shorter than our place: it left (a ban removes it silently).
+  const far = run(r.s, { type: 'snapshot', snap: { ...full, length: 80 } });
+  assert.ok(far.types.includes('refresh'), 'a line shorter than our place: ask the server');
 });
 
 test('viewing ends by itself when its time is up; a called ticket past its deadline is asked about', () => {

@@ -8,7 +8,7 @@
 // line). A ticket's state only moves forward (waiting → called → serving →
 // done), so late news never undoes newer news; when the sources disagree the
 // page asks GET /api/v1/ticket (the `refresh` effect).
-import { lists, SNAPSHOT_WAITING } from './line.js';
+import { lists, lineLength, SNAPSHOT_WAITING } from './line.js';
 
 const RANK = { none: -1, waiting: 0, called: 1, serving: 2, served: 3, expired: 3, left: 3 };
 /** The states in which a ticket is still in play. */
@@ -178,8 +178,11 @@ function reconcile(s) {
     // Redeemed in another tab?
     return s.state !== 'serving' || !s.imageUrl ? { ...s, refreshes: s.refreshes + 1 } : s;
   }
-  // Absent: normal for a waiting ticket beyond the listed ones; otherwise it moved on.
+  // Absent: normal for a waiting ticket beyond the listed ones, unless the
+  // line got shorter than its place (it left, e.g. removed with a ban);
+  // otherwise it moved on.
   if (s.state !== 'waiting' || waiting.length < SNAPSHOT_WAITING) return { ...s, refreshes: s.refreshes + 1 };
+  if (Number.isFinite(s.position) && s.position > lineLength(s.snapshot)) return { ...s, refreshes: s.refreshes + 1 };
   return s;
 }
 
