@@ -271,6 +271,9 @@ func TestVisitorStatesBusyLine(t *testing.T) {
 	shots.capture(b, "board", "busy-es")
 
 	b.open(svc.URL + "/")
+	if cls := layoutShift(b); cls > 0.02 {
+		t.Errorf("the ticket page shifts by %.3f on a phone when its first snapshot arrives (want ≤ 0.02)", cls)
+	}
 	if got := b.text("#take-estimate"); !strings.Contains(got, "80") || !strings.Contains(got, "wait") {
 		t.Errorf("before taking, the page says %q; want the line's length and a wait", got)
 	}

@@ -176,22 +176,27 @@ async function keepScreenOn() {
 }
 
 /**
- * Turns sound on: from a click, or at start where the browser allows audio
- * without one (a kiosk). Without permission, resume() never settles, so the
- * attempt gives up after `waitMs`.
+ * Turns sound on: from a click (`gesture`), or at start where the browser
+ * allows audio without one (a kiosk). Without permission, resume() never
+ * settles, so the attempt gives up after `waitMs`.
  */
-async function enableSound(waitMs = 5000) {
+async function enableSound(gesture, waitMs = 5000) {
   // Speech needs the gesture too: a silent utterance now unlocks later ones.
+  if (gesture) primeSpeech();
+  const unlocked = await Promise.race([sound.unlock(), new Promise((resolve) => setTimeout(() => resolve(false), waitMs))]);
+  if (!unlocked) return false;
+  if (!gesture) primeSpeech(); // audio runs without a click here, so speech does too
+  dispatch({ type: 'sound', on: true });
+  sound.play(CHIME);
+  return true;
+}
+
+function primeSpeech() {
   if (window.speechSynthesis && typeof window.SpeechSynthesisUtterance === 'function') {
     const primer = new window.SpeechSynthesisUtterance(' ');
     primer.volume = 0;
     window.speechSynthesis.speak(primer);
   }
-  const unlocked = await Promise.race([sound.unlock(), new Promise((resolve) => setTimeout(() => resolve(false), waitMs))]);
-  if (!unlocked) return false;
-  dispatch({ type: 'sound', on: true });
-  sound.play(CHIME);
-  return true;
 }
 
 function setLanguage(code, remember) {
@@ -212,7 +217,7 @@ function setLanguage(code, remember) {
   render();
 }
 
-els.soundToggle.addEventListener('click', () => (B.sound ? dispatch({ type: 'sound', on: false }) : enableSound()));
+els.soundToggle.addEventListener('click', () => (B.sound ? dispatch({ type: 'sound', on: false }) : enableSound(true)));
 els.lang.addEventListener('change', () => setLanguage(els.lang.value, true));
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState !== 'visible') return;
@@ -226,5 +231,5 @@ live.start();
 keepScreenOn();
 // A kiosk browser started with --autoplay-policy=no-user-gesture-required
 // runs audio without a click: then the board speaks from the start.
-if (new URLSearchParams(window.location.search).get('sound') !== 'off') enableSound(300);
+if (new URLSearchParams(window.location.search).get('sound') !== 'off') enableSound(false, 300);
 setInterval(() => dispatch({ type: 'tick', now: Date.now() }), TICK_MS);
