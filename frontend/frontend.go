@@ -114,7 +114,7 @@ func Handler() http.Handler { return New(Options{}) }
 // the API's JSON error shape.
 func New(opts Options) http.Handler {
 	fsys := FS()
-	b := &builder{fsys: fsys, sources: map[string][]byte{}, final: map[string]string{}, imports: map[string][]string{}}
+	b := &builder{sources: map[string][]byte{}, final: map[string]string{}, imports: map[string][]string{}}
 	err := fs.WalkDir(fsys, "assets", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -152,7 +152,6 @@ func New(opts Options) http.Handler {
 
 // builder rewrites the assets to their fingerprinted names.
 type builder struct {
-	fsys    fs.FS
 	sources map[string][]byte   // by embedded name, "assets/app.js"
 	final   map[string]string   // embedded name → fingerprinted name
 	bodies  map[string][]byte   // embedded name → rewritten body

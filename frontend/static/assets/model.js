@@ -239,7 +239,7 @@ export function describe(part, t) {
     case 'err.not_your_turn':
       return t('err.not_your_turn', { ordinal: t.ordinal(part.position), wait: t.wait(part.eta) });
     case 'err.other':
-      return part.text || t('err.other', { status: part.status });
+      return t('err.other', { status: part.status });
     default:
       return t(part.key, part.params || {});
   }
