@@ -27,21 +27,33 @@ stop() {
 trap stop EXIT
 
 go build -o "$work/catqms" ./cmd/catqms
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
 base=http://127.0.0.1:$port
 "$work/catqms" --addr "127.0.0.1:$port" --trusted-proxies 127.0.0.1/32 --counters 2 \
 	--head-window 10m --view-window 10m --log-level warn >"$work/catqms.log" 2>&1 &
 pid=$!
-for _ in $(seq 50); do curl -fs "$base/readyz" >/dev/null && break; sleep 0.1; done
-curl -fs "$base/readyz" >/dev/null || { echo "catqms did not start:"; cat "$work/catqms.log"; exit 1; } >&2
-
-# A line in full swing. Each address may hold 10 tickets.
-token=$(curl -fs -H 'X-Forwarded-For: 192.0.2.1' "$base/api/v1/token" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
-curl -fs -o /dev/null -X POST -H 'X-Forwarded-For: 192.0.2.1' -H 'Content-Type: application/json' \
-	-d "{\"token\":\"$token\"}" "$base/api/v1/kitty"
-for i in $(seq 0 78); do
-	curl -fs -o /dev/null -H "X-Forwarded-For: 192.0.2.$((10 + i / 8))" "$base/api/v1/token"
-done
+# Wait for it, then fill a line in full swing (Node's fetch: no curl
+# needed). Each address may hold 10 tickets.
+node - "$base" <<'JS' || { echo "catqms did not start or refused the tickets:"; cat "$work/catqms.log"; exit 1; } >&2
+const base = process.argv[2];
+const as = (ip) => ({ 'X-Forwarded-For': ip });
+(async () => {
+  for (let i = 0; ; i++) {
+    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch {}
+    if (i > 50) throw new Error('not ready');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const first = await (await fetch(`${base}/api/v1/token`, { headers: as('192.0.2.1') })).json();
+  const redeem = await fetch(`${base}/api/v1/kitty`, {
+    method: 'POST', headers: { ...as('192.0.2.1'), 'Content-Type': 'application/json' }, body: JSON.stringify({ token: first.token }),
+  });
+  if (!redeem.ok) throw new Error(`redeem: ${redeem.status}`);
+  for (let i = 0; i < 79; i++) {
+    const r = await fetch(`${base}/api/v1/token`, { headers: as(`192.0.2.${10 + Math.floor(i / 8)}`) });
+    if (!r.ok) throw new Error(`take ${i}: ${r.status}`);
+  }
+})().catch((e) => { console.error(e.message); process.exit(1); });
+JS
 
 failed=0
 for page in / /board; do

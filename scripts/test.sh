@@ -266,7 +266,7 @@ say "    CATQMS_REQUIRE_INTEGRATION=$CATQMS_REQUIRE_INTEGRATION TMPDIR=$TMPDIR C
 # (CHROME_PATH), never a downloaded browser. Lighthouse 12.2.3: 13 needs
 # Node 22, Debian 12 has 20.
 PAGE_TOOLS=(axe-core@4.14.1 lighthouse@12.2.3)
-page_tools_dir=${XDG_CACHE_HOME:-$HOME/.cache}/catqms-page-tools/$(printf '%s_' "${PAGE_TOOLS[@]}" | tr '@/' '--')
+page_tools_dir=${XDG_CACHE_HOME:-${HOME:-$work_tmp}/.cache}/catqms-page-tools/$(printf '%s_' "${PAGE_TOOLS[@]}" | tr '@/' '--')
 install_page_tools() {
 	if [[ ! -f $page_tools_dir/installed ]]; then
 		rm -rf "$page_tools_dir"

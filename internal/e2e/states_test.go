@@ -267,6 +267,19 @@ func TestVisitorStatesBusyLine(t *testing.T) {
 	}
 	b.waitJS("the QR code", 5*time.Second, `document.querySelector('#qr').naturalWidth > 0`)
 	shots.capture(b, "board", "busy")
+	// Read across a room: on a 1080p screen the called ticket is about 135 px
+	// tall type and its countdown about 70 px; on 4K, twice that.
+	var called [2]float64
+	for i, l := range []look{{"1080p", 1920, 1080, false, "light"}, {"4k", 3840, 2160, false, "light"}} {
+		setLook(b, l)
+		called[i] = eval[float64](b, `parseFloat(getComputedStyle(document.querySelector('#board-called .label')).fontSize)`)
+		countdown := eval[float64](b, `parseFloat(getComputedStyle(document.querySelector('#board-called .countdown')).fontSize)`)
+		next := eval[float64](b, `parseFloat(getComputedStyle(document.querySelector('#board-waiting .label')).fontSize)`)
+		t.Logf("%s: called %.0f px, its countdown %.0f px, next in line %.0f px", l.size, called[i], countdown, next)
+		if scale := float64(l.height) / 1080; called[i] < 120*scale || countdown < 60*scale || next < 30*scale {
+			t.Errorf("%s: type too small to read across a room: called %.0f px, countdown %.0f px, next %.0f px", l.size, called[i], countdown, next)
+		}
+	}
 	b.openBoard(svc.URL + "/board?lang=es")
 	shots.capture(b, "board", "busy-es")
 
