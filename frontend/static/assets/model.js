@@ -16,7 +16,7 @@ export const LIVE = new Set(['waiting', 'called', 'serving']);
 /** How long the connection may be down before the page says so (a replica restart is shorter). */
 export const OFFLINE_GRACE_MS = 1500;
 /** While the live feed is down, ask for the ticket this often. */
-export const POLL_WHILE_OFFLINE_MS = 8000;
+const POLL_WHILE_OFFLINE_MS = 8000;
 /** A called ticket this long past its deadline is asked about (it has probably expired). */
 const PAST_DEADLINE_MS = 1500;
 

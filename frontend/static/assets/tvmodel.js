@@ -4,7 +4,7 @@ import { withConn, withNow } from './model.js';
 import { lists } from './line.js';
 
 /** How long a new call stays highlighted on the board. */
-export const HIGHLIGHT_MS = 8000;
+const HIGHLIGHT_MS = 8000;
 
 export function initialBoard(now = 0) {
   return {
