@@ -109,6 +109,8 @@ func TestCompressedByAcceptEncoding(t *testing.T) {
 		{"gzip, deflate, br, zstd", "br"},
 		{"gzip", "gzip"},
 		{"br;q=0, gzip", "gzip"},
+		{"BR; q=0.0 , gzip;q=0.5", "gzip"},
+		{"gzip;q=0", ""},
 		{"identity", ""},
 		{"", ""},
 	}

@@ -25,6 +25,7 @@ import (
 	"path"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -133,9 +134,11 @@ func New(opts Options) http.Handler {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		body := b.body(name, nil)
-		h.files["/"+b.final[name]] = newFile(name, body, cacheImmutable)
-		h.files["/"+name] = newFile(name, body, cacheAssets)
+		f := newFile(name, b.body(name, nil), cacheImmutable)
+		h.files["/"+b.final[name]] = f
+		plain := *f // the same bytes, compressed once, under a shorter cache
+		plain.cacheControl = cacheAssets
+		h.files["/"+name] = &plain
 	}
 	for route, name := range map[string]string{"/": "index.html", "/board": "board.html"} {
 		page, err := fs.ReadFile(fsys, name)
@@ -291,7 +294,9 @@ func compress(encoding string, body []byte) []byte {
 	var buf bytes.Buffer
 	switch encoding {
 	case "br":
-		w := brotli.NewWriterLevel(&buf, brotli.BestCompression)
+		// Level 9, not 11: within a tenth of the size, at a quarter of the
+		// time, which every process start pays.
+		w := brotli.NewWriterLevel(&buf, 9)
 		_, _ = w.Write(body) // writes to a bytes.Buffer do not fail
 		_ = w.Close()
 	case "gzip":
@@ -307,9 +312,16 @@ func compress(encoding string, body []byte) []byte {
 func (f *file) pick(acceptEncoding string) variant {
 	accepted := map[string]bool{}
 	for _, part := range strings.Split(acceptEncoding, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-		accepted[strings.ToLower(strings.TrimSpace(name))] = !(q == "q=0" || q == "q=0.0" || q == "q=0.00" || q == "q=0.000")
+		name, params, _ := strings.Cut(part, ";")
+		q := 1.0
+		for _, param := range strings.Split(params, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(param), "="); ok && strings.EqualFold(k, "q") {
+				if parsed, err := strconv.ParseFloat(v, 64); err == nil {
+					q = parsed
+				}
+			}
+		}
+		accepted[strings.ToLower(strings.TrimSpace(name))] = q > 0
 	}
 	for _, v := range f.variants {
 		if v.encoding == "" || accepted[v.encoding] {
