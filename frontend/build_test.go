@@ -217,7 +217,7 @@ func sameModules(t *testing.T, got [][]bool, text string) {
 
 // TestQRCode: with a public URL the QR code is that URL, whatever host the
 // board was opened at; without one, it is the address of the request; a
-// Host that is not a host name is refused.
+// Host that is not a host name is a bad request.
 func TestQRCode(t *testing.T) {
 	public := "https://q.example.org/"
 	rec := get(t, New(Options{PublicURL: public}), "http://127.0.0.1:28461/qr.svg")
@@ -233,7 +233,7 @@ func TestQRCode(t *testing.T) {
 	req.Host = "evil.example/<script>"
 	bad := httptest.NewRecorder()
 	Handler().ServeHTTP(bad, req)
-	if bad.Code != http.StatusNotFound {
-		t.Errorf("a Host with markup: %d, want 404", bad.Code)
+	if bad.Code != http.StatusBadRequest || !strings.Contains(bad.Body.String(), `"error":"bad_request"`) {
+		t.Errorf("a Host with markup: %d %s, want 400 bad_request", bad.Code, bad.Body)
 	}
 }

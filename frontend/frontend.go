@@ -340,7 +340,10 @@ type handler struct {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f, ok := h.files[r.URL.Path]
 	if r.URL.Path == "/qr.svg" {
-		f, ok = h.qrFor(r)
+		if f, ok = h.qrFor(r); !ok {
+			writeError(w, http.StatusBadRequest, "bad_request", "The Host header is not a host name, so there is no address to draw; the server's --public-url sets one.")
+			return
+		}
 	}
 	if !ok {
 		writeError(w, http.StatusNotFound, "not_found", "There is no page at "+r.URL.Path+".")
