@@ -263,8 +263,8 @@ say "    CATQMS_REQUIRE_INTEGRATION=$CATQMS_REQUIRE_INTEGRATION TMPDIR=$TMPDIR C
 # The page audits' tools, pinned, from npm: axe-core (injected by the
 # browser tests into every state of / and /board) and Lighthouse (below).
 # Installed once per version into a cache; they drive the system chromium
-# (CHROME_PATH), never a downloaded browser. Lighthouse 12.2.3: 13 needs
-# Node 22, Debian 12 has 20.
+# (CHROME_PATH), never a downloaded browser. Lighthouse 12.2.3, not 13:
+# 13 needs Node 22, and Debian 12's nodejs is 18 (12.2.3 needs 18.16).
 PAGE_TOOLS=(axe-core@4.14.1 lighthouse@12.2.3)
 page_tools_dir=${XDG_CACHE_HOME:-${HOME:-$work_tmp}/.cache}/catqms-page-tools/$(printf '%s_' "${PAGE_TOOLS[@]}" | tr '@/' '--')
 install_page_tools() {
