@@ -215,12 +215,15 @@ func (b *browser) meState(state string, timeout time.Duration) {
 	b.waitJS("the ticket panel to show "+state, timeout, fmt.Sprintf(`document.querySelector('#me').dataset.state === %q`, state))
 }
 
-// countChanges starts counting text changes of the element matching sel.
+// countChanges starts (or starts again) recording the text of the element
+// matching sel each time it changes.
 func (b *browser) countChanges(sel string) {
 	b.t.Helper()
 	eval[any](b, fmt.Sprintf(`(() => {
 		window.__changes = window.__changes || {};
+		const watching = %[1]q in window.__changes;
 		window.__changes[%[1]q] = [];
+		if (watching) return; // one observer per element, or each change counts twice
 		const el = document.querySelector(%[1]q);
 		new MutationObserver(() => window.__changes[%[1]q].push(el.textContent))
 			.observe(el, {childList: true, characterData: true, subtree: true});
@@ -340,10 +343,10 @@ func TestVisitorStatesBusyLine(t *testing.T) {
 // at once (focus on "Get my kitty"), viewing, done, a missed turn
 // (expired), and an outage while called, which the page and the board
 // mark, announcing it once however long it lasts, and announce again once
-// when it ends. The board, sound off, captions every call in its live region.
+// when it ends; then the store alone fails (a stale line), likewise. The board, sound off, captions every call in its live region.
 func TestVisitorStatesOneVisit(t *testing.T) {
 	shots := newStateShots(t)
-	store, _ := storeArgs(t, "redis-server") // the line and its key outlive the process
+	store, redis := storeArgs(t, "redis-server") // the line and its key outlive the process
 	svc := startService(t, append(store, "--head-window", "5m", "--view-window", "5m", "--admin-token", adminToken)...)
 	admin := func(path string) {
 		if r := svc.client("").do("POST", "/api/v1/admin/"+path, nil, bearer(adminToken)...); r.Status != 200 {
@@ -412,4 +415,24 @@ func TestVisitorStatesOneVisit(t *testing.T) {
 		}
 	}
 	b.meState("called", 5*time.Second)
+
+	// The service is up but its store is not: the line is stale, said once.
+	for _, p := range []*browser{b, board} {
+		p.countChanges("#health-announce")
+	}
+	redis.Kill(t)
+	for _, p := range []*browser{b, board} {
+		p.waitJS("the stale line shown", 15*time.Second, `document.body.dataset.health === 'stale' && !document.querySelector('#offline-banner').hidden`)
+	}
+	shots.capture(b, "index", "stale")
+	shots.capture(board, "board", "stale")
+	for _, p := range []*browser{b, board} {
+		if got := p.changes("#health-announce"); len(got) != 1 || !strings.Contains(got[0], "out of date") {
+			t.Errorf("with the store down the health region changed %d times: %q; want one announcement", len(got), got)
+		}
+	}
+	redis.Restart(t)
+	for _, p := range []*browser{b, board} {
+		p.waitJS("live again after the store is back", 30*time.Second, `document.body.dataset.health === 'live'`)
+	}
 }
