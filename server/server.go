@@ -423,7 +423,7 @@ func (s *Server) routes() *gin.Engine {
 	}
 
 	pages := e.Group("", pageHeaders)
-	for _, path := range []string{"/", "/board", "/assets/*path"} {
+	for _, path := range []string{"/", "/board", "/qr.svg", "/assets/*path"} {
 		pages.GET(path, s.page)
 		pages.HEAD(path, s.page) // the web client answers HEAD too
 	}

@@ -273,7 +273,7 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		Admin:   p.line,
 		Images:  images,
 		Hub:     p.hub,
-		Pages:   frontend.Handler(),
+		Pages:   frontend.New(frontend.Options{PublicURL: cfg.PublicURL, VenueName: cfg.VenueName, VenuePlace: cfg.VenuePlace}),
 		Logger:  logger,
 		Devices: p.line.Signer(),
 	})
