@@ -52,7 +52,9 @@ func startService(headWindow time.Duration) *service {
 		panic(err)
 	}
 	h := hub.New(hub.Config{}, nil)
-	srv, err := server.New(server.Config{}, server.Deps{Line: line, Images: kitty.Builtin(), Hub: h})
+	// The server tells a waiting holder to ask again within half the
+	// head window, so it must know the line's, as main wires it.
+	srv, err := server.New(server.Config{HeadWindow: headWindow}, server.Deps{Line: line, Images: kitty.Builtin(), Hub: h})
 	if err != nil {
 		panic(err)
 	}
