@@ -184,7 +184,7 @@ func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // are answered by http.ServeContent: its Range and conditional answers
 // (206, 304, 412, 416) are net/http's own, not the API's JSON.
 func isPage(path string) bool {
-	return path == "/" || path == "/board" || strings.HasPrefix(path, "/assets/")
+	return path == "/" || path == "/board" || path == "/qr.svg" || strings.HasPrefix(path, "/assets/")
 }
 
 // check fails t unless w is an acceptable answer to r: no 5xx (the store

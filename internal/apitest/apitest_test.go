@@ -25,7 +25,7 @@ func TestCheckCatchesDrift(t *testing.T) {
 	}
 	const (
 		ticket  = `{"ticket":"A001","state":"waiting","position":2,"eta_seconds":60}`
-		token   = `"token":"AQAAAAAAAAACcytFP6N0fDa4vphSCfU7FuIS7LMBYoHk_jHHb8I_1bI"`
+		token   = `"token":"AqpN4I0AAAAAAAAACWu5QxDebLMvTiKdocqwGGu94NWC-lIWuyInJgr5TY46"`
 		session = `{"ticket":"A000","state":"serving","image_url":"/api/v1/images/AAAAAAAAAAHuaWsbHhVRz8EOm3XKnlHK","until":"2026-12-04T23:27:03.142Z"}`
 	)
 	for _, tc := range []struct {
@@ -37,6 +37,7 @@ func TestCheckCatchesDrift(t *testing.T) {
 	}{
 		{"issued", "GET", "/api/v1/token", 200, jsonHeader(), `{` + token + `,"ticket":"A001","state":"waiting","position":2,"eta_seconds":60}`, ""},
 		{"issued without token", "GET", "/api/v1/token", 200, jsonHeader(), ticket, "token"},
+		{"issued with a version 1 token", "GET", "/api/v1/token", 200, jsonHeader(), `{"token":"AQAAAAAAAAACcytFP6N0fDa4vphSCfU7FuIS7LMBYoHk_jHHb8I_1bI","ticket":"A001","state":"waiting","position":2,"eta_seconds":60}`, "token"},
 		{"issued without no-store", "GET", "/api/v1/token", 200, http.Header{"Content-Type": {"application/json"}}, `{` + token + `,"ticket":"A001","state":"waiting","position":2,"eta_seconds":60}`, "Cache-Control"},
 		{"ticket", "GET", "/api/v1/ticket", 200, jsonHeader(), ticket, ""},
 		{"ticket with an unknown field", "GET", "/api/v1/ticket", 200, jsonHeader(), `{"ticket":"A001","state":"waiting","position":2,"eta_seconds":60,"color":"red"}`, "color"},
@@ -53,6 +54,10 @@ func TestCheckCatchesDrift(t *testing.T) {
 		{"Retry-After not whole seconds", "POST", "/api/v1/kitty", 409, jsonHeader("Retry-After", "1.5"), `{"error":"not_your_turn","message":"m","position":2,"eta_seconds":60}`, "Retry-After"},
 		{"not your turn without position", "POST", "/api/v1/kitty", 409, jsonHeader("Retry-After", "30"), `{"error":"not_your_turn","message":"m"}`, "position"},
 		{"gone without state", "POST", "/api/v1/kitty", 410, jsonHeader(), `{"error":"gone","message":"m"}`, "state"},
+		{"cross_origin without Retry-After", "POST", "/api/v1/kitty", 403, jsonHeader(), `{"error":"cross_origin","message":"m"}`, ""},
+		{"cross_origin on a route that never refuses it", "GET", "/api/v1/ticket", 403, jsonHeader(), `{"error":"cross_origin","message":"m"}`, "error"},
+		{"banned without Retry-After where only bans answer 403", "GET", "/api/v1/ticket", 403, jsonHeader(), `{"error":"banned","message":"m"}`, "Retry-After"},
+		{"the QR code", "GET", "/qr.svg", 200, http.Header{"Content-Type": {"image/svg+xml"}}, `<svg xmlns="http://www.w3.org/2000/svg"></svg>`, ""},
 		{"an error with an empty message", "POST", "/api/v1/kitty", 400, jsonHeader(), `{"error":"bad_request","message":""}`, "message"},
 		{"an unknown error code", "POST", "/api/v1/kitty", 400, jsonHeader(), `{"error":"oops","message":"m"}`, "error"},
 		{"a code the route does not answer", "GET", "/api/v1/token", 429, jsonHeader("Retry-After", "1"), `{"error":"not_your_turn","message":"m","position":1,"eta_seconds":1}`, "error"},
