@@ -317,6 +317,7 @@ const (
 	CodeBadRequest         Code = "bad_request"
 	CodeForbidden          Code = "forbidden"
 	CodeBanned             Code = "banned"
+	CodeCrossOrigin        Code = "cross_origin" // a browser request another site caused; see docs/api.md
 	CodeNotFound           Code = "not_found"
 	CodeNotYourTurn        Code = "not_your_turn"
 	CodeNotServing         Code = "not_serving"
