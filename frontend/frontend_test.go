@@ -152,7 +152,7 @@ func TestReferencedFilesExist(t *testing.T) {
 		for _, m := range attrRef.FindAllStringSubmatch(page, -1) {
 			ref := m[1]
 			switch {
-			case ref == "/" || ref == "/board" || strings.HasPrefix(ref, "#"):
+			case ref == "/" || ref == "/board" || ref == "/qr.svg" || strings.HasPrefix(ref, "#"):
 				continue
 			case !strings.HasPrefix(ref, "/assets/"):
 				t.Errorf("%s: reference %q is not a local asset", name, ref)
@@ -164,11 +164,7 @@ func TestReferencedFilesExist(t *testing.T) {
 		}
 	}
 	// Module imports, relative to the importing file.
-	scripts, err := fs.Glob(FS(), "assets/*.js")
-	if err != nil || len(scripts) == 0 {
-		t.Fatalf("no scripts embedded (%v)", err)
-	}
-	for _, name := range scripts {
+	for _, name := range scripts(t) {
 		b, _ := fs.ReadFile(FS(), name)
 		for _, m := range importRef.FindAllStringSubmatch(string(b), -1) {
 			spec := m[1]
@@ -234,9 +230,10 @@ func TestStableIDs(t *testing.T) {
 	want := map[string][]string{
 		"index.html": {"take", "my-ticket", "my-position", "my-state", "my-eta", "get-kitty", "kitty-img", "done",
 			"download", "leave", "leave-confirm", "leave-cancel", "message", "conn", "alert", "call-countdown",
-			"view-countdown", "thanks", "board-serving", "board-called", "board-waiting", "board-length"},
-		"board.html": {"conn", "board-serving", "board-called", "board-waiting", "board-length", "enable-sound",
-			"no-sound", "sound-overlay", "sound-toggle", "announce"},
+			"view-countdown", "board-serving", "board-called", "board-waiting", "board-length", "board-beyond",
+			"health-announce", "offline-banner", "take-estimate", "ban-box", "lang"},
+		"board.html": {"conn", "board-serving", "board-called", "board-waiting", "board-length", "sound-toggle",
+			"announce", "health-announce", "offline-banner", "qr", "site-url", "lang"},
 	}
 	for name, ids := range want {
 		for _, id := range ids {
@@ -275,20 +272,39 @@ func nodeDir(t *testing.T) (node, dir string) {
 	if err := os.Mkdir(filepath.Join(dir, "assets"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	scripts, _ := fs.Glob(FS(), "assets/*.js")
-	for _, name := range scripts {
+	for _, name := range scripts(t) {
 		b, _ := fs.ReadFile(FS(), name)
-		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), b, 0o644); err != nil {
+		dst := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return node, dir
 }
 
+// scripts lists every embedded module, in assets/ and below.
+func scripts(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	err := fs.WalkDir(FS(), "assets", func(name string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && path.Ext(name) == ".js" {
+			names = append(names, name)
+		}
+		return err
+	})
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no scripts embedded (%v)", err)
+	}
+	return names
+}
+
 func TestScriptsParseAsModules(t *testing.T) {
 	node, dir := nodeDir(t)
-	scripts, _ := filepath.Glob(filepath.Join(dir, "assets", "*.js"))
-	for _, file := range scripts {
+	for _, name := range scripts(t) {
+		file := filepath.Join(dir, filepath.FromSlash(name))
 		out, err := exec.Command(node, "--check", file).CombinedOutput()
 		if err != nil {
 			t.Errorf("%s does not parse as a module: %v\n%s", filepath.Base(file), err, out)

@@ -3,7 +3,9 @@
 # (.ci/run execs this). Works from any directory, as root (CI) or as a user.
 #
 #   1. installs the system programs the integration tests need (redis-server,
-#      redis-sentinel, redis-tools, chromium, nginx-light, nodejs) when missing;
+#      redis-sentinel, redis-tools, chromium, nginx-light, nodejs, npm, curl,
+#      openssl) when missing, and the page audit tools (axe-core, Lighthouse)
+#      and the OpenAPI linter from npm;
 #   2. go vet, gofmt, go test -race, each timed, stopping at the first failure;
 #   3. on exit, stops anything the run left behind and removes its temp dir.
 #
@@ -21,14 +23,17 @@ packages=("$@")
 ((${#packages[@]})) || packages=(./...)
 
 # Debian packages the tests need, and a command that proves each is there.
-PACKAGES=(redis-server redis-sentinel redis-tools chromium nginx-light nodejs)
+PACKAGES=(redis-server redis-sentinel redis-tools chromium nginx-light nodejs npm curl openssl)
 declare -A PACKAGE_COMMAND=(
 	[redis-server]=redis-server
 	[redis-sentinel]=redis-sentinel
 	[redis-tools]=redis-cli
 	[chromium]=chromium
 	[nginx-light]=nginx
-	[nodejs]=node # checks and unit-tests the page's JavaScript
+	[nodejs]=node     # checks and unit-tests the page's JavaScript
+	[npm]=npm         # installs axe-core, Lighthouse and the OpenAPI linter
+	[curl]=curl       # the README's examples, run by internal/e2e/readme_test.go
+	[openssl]=openssl # ditto: the admin example makes its token with it
 )
 # Services a package's postinst may start; stopped again if this run installed them.
 SERVICES=(redis-server redis-sentinel nginx)
@@ -258,9 +263,32 @@ say "    redis-server: $CATQMS_REDIS_SERVER ($("$CATQMS_REDIS_SERVER" --version 
 say "    chromium:     $CATQMS_CHROMIUM ($("$CATQMS_CHROMIUM" --version 2>/dev/null | head -n1 || echo '?'))"
 say "    CATQMS_REQUIRE_INTEGRATION=$CATQMS_REQUIRE_INTEGRATION TMPDIR=$TMPDIR CI=${CI:-}"
 
+# The page audits' tools, pinned, from npm: axe-core (injected by the
+# browser tests into every state of / and /board) and Lighthouse (below).
+# Installed once per version into a cache; they drive the system chromium
+# (CHROME_PATH), never a downloaded browser. Lighthouse 12.2.3, not 13:
+# 13 needs Node 22, and Debian 12's nodejs is 18 (12.2.3 needs 18.16).
+PAGE_TOOLS=(axe-core@4.14.1 lighthouse@12.2.3)
+page_tools_dir=${XDG_CACHE_HOME:-${HOME:-$work_tmp}/.cache}/catqms-page-tools/$(printf '%s_' "${PAGE_TOOLS[@]}" | tr '@/' '--')
+install_page_tools() {
+	if [[ ! -f $page_tools_dir/installed ]]; then
+		rm -rf "$page_tools_dir"
+		mkdir -p "$page_tools_dir"
+		printf '{"private":true}\n' >"$page_tools_dir/package.json"
+		(cd "$page_tools_dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund --save-exact "${PAGE_TOOLS[@]}")
+		touch "$page_tools_dir/installed"
+	fi
+	[[ -f $page_tools_dir/node_modules/axe-core/axe.min.js ]]
+}
+run_step "install page audit tools (${PAGE_TOOLS[*]})" install_page_tools
+export CATQMS_AXE=$page_tools_dir/node_modules/axe-core/axe.min.js
+
 run_step "go vet ${packages[*]}" go vet "${packages[@]}"
 run_step "gofmt -l ." check_gofmt
 run_step "go test -race -count=1 ${packages[*]}" go test -race -count=1 -timeout 15m "${packages[@]}"
+# Lighthouse on / and /board (mobile): accessibility, best practices and
+# SEO 100, performance at least 95. (axe-core ran in the browser tests.)
+run_step "lighthouse / and /board (budgets)" scripts/lighthouse.sh "$page_tools_dir" "$work_tmp/lighthouse"
 # Stack sizes, which the race detector enlarges: the test skips under -race
 # and runs here without it.
 run_step "go test -count=1 ./hub -run TestIdleReaderKeepsASmallStack (no -race)" \
@@ -323,6 +351,20 @@ govulncheck_local() {
 	((rc == 0 || rc == 3)) || return "$rc"
 	go run ./scripts/vulnreport <"$out"
 }
+
+# The OpenAPI document, linted by Redocly's CLI at a pinned version,
+# installed with npm into this run's temporary directory.
+REDOCLY=@redocly/cli@2.77.0
+lint_openapi() {
+	command -v npm >/dev/null 2>&1 || {
+		say "npm not found: it comes with the nodejs package"
+		return 1
+	}
+	local dir=$work_tmp/redocly
+	npm install --prefix "$dir" --no-audit --no-fund --no-update-notifier --silent "$REDOCLY" >&2
+	"$dir/node_modules/.bin/redocly" lint --config api/redocly.yaml --format stylish api/openapi.json
+}
+run_step "redocly lint api/openapi.json ($REDOCLY)" lint_openapi
 
 # The deployment topology with real processes: Redis with AOF, three
 # replicas behind nginx, a replica and then Redis killed during 100 visits.

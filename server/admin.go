@@ -83,8 +83,8 @@ type outcomeBody struct {
 
 // banBody is one banned client.
 type banBody struct {
-	Client string    `json:"client"`
-	EndsAt time.Time `json:"ends_at"`
+	Client string  `json:"client"`
+	EndsAt apiTime `json:"ends_at"`
 }
 
 // bansBody answers GET /api/v1/admin/bans.
@@ -318,7 +318,7 @@ func (s *Server) adminBans(c *gin.Context) {
 	}
 	body := bansBody{Bans: make([]banBody, 0, len(bans)), Total: total}
 	for _, b := range bans {
-		body.Bans = append(body.Bans, banBody{Client: b.Client, EndsAt: b.EndsAt.UTC()})
+		body.Bans = append(body.Bans, banBody{Client: b.Client, EndsAt: apiTime(b.EndsAt)})
 	}
 	respond(c, http.StatusOK, body)
 }

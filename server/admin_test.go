@@ -319,7 +319,7 @@ func TestAdminBans(t *testing.T) {
 		t.Fatalf("bans: %v", m)
 	}
 	first := bans[0].(map[string]any)
-	if first["client"] != "2001:db8:1:2::/64" || first["ends_at"] != e.clock.Now().Add(time.Hour).Format(time.RFC3339) {
+	if first["client"] != "2001:db8:1:2::/64" || first["ends_at"] != e.clock.Now().Add(time.Hour).Format(timeLayout) {
 		t.Fatalf("latest ban: %v", first)
 	}
 	if m := decode(t, e.admin(http.MethodGet, "/bans?limit=1", "")); len(m["bans"].([]any)) != 1 || m["total"] != float64(2) {

@@ -28,7 +28,7 @@ func TestTakeTicket(t *testing.T) {
 	if first["token"] == "" || first["ticket"] != "A000" || first["state"] != "called" || first["position"] != float64(1) || first["eta_seconds"] != float64(0) {
 		t.Fatalf("first ticket = %v", first)
 	}
-	if first["deadline"] != e.clock.Now().Add(45*time.Second).Format(time.RFC3339) {
+	if first["deadline"] != e.clock.Now().Add(45*time.Second).Format(timeLayout) {
 		t.Fatalf("deadline = %v, want now+45s", first["deadline"])
 	}
 

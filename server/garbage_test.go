@@ -308,7 +308,13 @@ func TestNoTokenInAnyLog(t *testing.T) {
 	e.redeem(second)
 	e.do(http.MethodGet, "/api/v1/ticket", nil, bearer(second))
 	ws.send(map[string]string{"type": "watch", "token": second})
-	time.Sleep(100 * time.Millisecond)
+	// The live feed's warning comes once it notices the store is gone,
+	// which takes longer on a loaded machine than a fixed pause allowed.
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(e.logs.String(), "level=WARN") {
+			break
+		}
+	}
 
 	logs := e.logs.String() + lineLogs.String()
 	for _, want := range []string{"route=/api/v1/kitty", "status=403", "status=503", "level=WARN"} {

@@ -29,8 +29,8 @@ type ticketBody struct {
 	State      queue.State `json:"state"`
 	Position   *int64      `json:"position,omitempty"`
 	ETASeconds *int64      `json:"eta_seconds,omitempty"`
-	Deadline   *time.Time  `json:"deadline,omitempty"`
-	Until      *time.Time  `json:"until,omitempty"`
+	Deadline   *apiTime    `json:"deadline,omitempty"`
+	Until      *apiTime    `json:"until,omitempty"`
 	ImageURL   string      `json:"image_url,omitempty"`
 }
 
@@ -42,11 +42,11 @@ func newTicketBody(t queue.Ticket) ticketBody {
 		b.Position, b.ETASeconds = &pos, &eta
 	}
 	if t.State == queue.StateCalled && !t.Deadline.IsZero() {
-		b.Deadline = utc(t.Deadline)
+		b.Deadline = timeOf(t.Deadline)
 	}
 	if t.State == queue.StateServing {
 		if !t.Until.IsZero() {
-			b.Until = utc(t.Until)
+			b.Until = timeOf(t.Until)
 		}
 		if t.ImageID != "" {
 			b.ImageURL = imagePath + t.ImageID
@@ -60,7 +60,7 @@ type sessionBody struct {
 	Ticket   string      `json:"ticket"`
 	State    queue.State `json:"state"`
 	ImageURL string      `json:"image_url"`
-	Until    time.Time   `json:"until"`
+	Until    apiTime     `json:"until"`
 }
 
 // healthBody answers /healthz and /readyz.
@@ -102,7 +102,7 @@ func (s *Server) redeem(c *gin.Context) {
 		Ticket:   session.Label,
 		State:    queue.StateServing,
 		ImageURL: imagePath + session.ImageID,
-		Until:    session.Until.UTC(),
+		Until:    apiTime(session.Until),
 	})
 }
 
@@ -159,7 +159,7 @@ func (s *Server) snapshot(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	respond(c, http.StatusOK, utcSnapshot(snap))
+	respond(c, http.StatusOK, newSnapshotBody(snap))
 }
 
 // image is GET /api/v1/images/:id: a live session's picture. An image id is
@@ -193,6 +193,11 @@ func (s *Server) serveImage(c *gin.Context, session queue.Session) {
 	// The picture is for this viewer and only until the session ends.
 	c.Header("Cache-Control", "private, no-store")
 	c.Data(http.StatusOK, contentType, img.Data)
+}
+
+// openAPI is GET /api/v1/openapi.json: the contract this server keeps.
+func (s *Server) openAPI(c *gin.Context) {
+	c.Data(http.StatusOK, "application/json; charset=utf-8", s.openAPIDoc)
 }
 
 // healthz is GET /healthz: the process serves.
@@ -275,36 +280,4 @@ func refused(params map[string]string) bool {
 	}
 	f, err := strconv.ParseFloat(q, 64)
 	return err == nil && f <= 0
-}
-
-// utc returns a pointer to t in UTC.
-func utc(t time.Time) *time.Time {
-	u := t.UTC()
-	return &u
-}
-
-// utcSnapshot returns snap with every time in UTC and empty lists as [],
-// without touching the slices it was given.
-func utcSnapshot(snap queue.Snapshot) queue.Snapshot {
-	snap.Now = snap.Now.UTC()
-	snap.Serving = utcSlots(snap.Serving)
-	snap.Called = utcSlots(snap.Called)
-	if snap.Waiting == nil {
-		snap.Waiting = []queue.Waiter{}
-	}
-	return snap
-}
-
-func utcSlots(slots []queue.Slot) []queue.Slot {
-	out := make([]queue.Slot, len(slots))
-	for i, sl := range slots {
-		out[i] = queue.Slot{Ticket: sl.Ticket}
-		if sl.Until != nil {
-			out[i].Until = utc(*sl.Until)
-		}
-		if sl.Deadline != nil {
-			out[i].Deadline = utc(*sl.Deadline)
-		}
-	}
-	return out
 }

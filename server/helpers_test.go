@@ -3,11 +3,13 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,13 +22,23 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/catqms/catqms/hub"
+	"github.com/catqms/catqms/internal/apitest"
 	"github.com/catqms/catqms/kitty"
 	"github.com/catqms/catqms/queue"
 	"github.com/catqms/catqms/queue/redisline"
 )
 
+// contract is the OpenAPI document: every answer do receives is checked
+// against it, so the document cannot drift from the server.
+var contract *apitest.Checker
+
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)
+	var err error
+	if contract, err = apitest.Load(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -172,6 +184,9 @@ func (e *testEnv) do(method, target string, body io.Reader, opts ...reqOption) *
 	}
 	w := httptest.NewRecorder()
 	e.srv.Handler().ServeHTTP(w, r)
+	if err := contract.Check(r, w.Code, w.Result().Header, w.Body.Bytes()); err != nil {
+		e.t.Errorf("the answer breaks api/openapi.json: %v", err)
+	}
 	return w
 }
 

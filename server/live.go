@@ -39,7 +39,7 @@ const (
 // snapshotMessage is a snapshot on the WebSocket.
 type snapshotMessage struct {
 	Type string `json:"type"` // "snapshot"
-	queue.Snapshot
+	snapshotBody
 }
 
 // noticeMessage is a WebSocket message without data: "stale".
@@ -161,7 +161,7 @@ func (f *liveFeed) refresh() {
 	f.stale = false
 	f.announced = true
 	f.version = snap.Version
-	f.broadcast(snapshotMessage{Type: "snapshot", Snapshot: utcSnapshot(snap)})
+	f.broadcast(snapshotMessage{Type: "snapshot", snapshotBody: newSnapshotBody(snap)})
 	f.refreshWatchers()
 }
 

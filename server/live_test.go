@@ -69,6 +69,9 @@ func (c *wsClient) next(timeout time.Duration) map[string]any {
 	if err := dec.Decode(&m); err != nil || dec.More() {
 		c.t.Fatalf("message %q is not one JSON object (%v)", data, err)
 	}
+	if err := contract.CheckServerMessage(data); err != nil {
+		c.t.Errorf("the message breaks api/openapi.json: %v", err)
+	}
 	return m
 }
 
@@ -187,7 +190,7 @@ func TestWebSocketWatch(t *testing.T) {
 	if m["state"] != "called" || m["position"] != float64(1) {
 		t.Fatalf("update = %v", m)
 	}
-	if m["deadline"] != e.clock.Now().Add(40*time.Second).Format(time.RFC3339) {
+	if m["deadline"] != e.clock.Now().Add(40*time.Second).Format(timeLayout) {
 		t.Fatalf("deadline = %v", m["deadline"])
 	}
 

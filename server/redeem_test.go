@@ -48,8 +48,41 @@ func badBodies() []struct {
 	}
 }
 
-// TestRedeemTable walks SPEC's POST /api/v1/kitty table in order.
+// TestRedeemTable walks docs/api.md's POST /api/v1/kitty table in order.
 func TestRedeemTable(t *testing.T) {
+	t.Run("another site caused it: 403 cross_origin first, even for a banned client; no ban, no Retry-After", func(t *testing.T) {
+		e := newTestServer(t, testOptions{})
+		token, _ := e.take()
+		foreign := header("Sec-Fetch-Site", "cross-site")
+		wantError(t, e.redeem("forged-token", foreign), http.StatusForbidden, codeCrossOrigin, false)
+		if left, _ := e.line.BanRemaining(t.Context(), defaultPeer); left != 0 {
+			t.Fatalf("a cross-site forgery banned the client for %v", left)
+		}
+		wantError(t, e.redeem("forged-token"), http.StatusForbidden, queue.CodeForbidden, false)
+		w := e.redeem(token, foreign)
+		wantError(t, w, http.StatusForbidden, codeCrossOrigin, false)
+		if ra := w.Header().Get("Retry-After"); ra != "" {
+			t.Fatalf("cross_origin with Retry-After %q", ra)
+		}
+	})
+
+	t.Run("a token of a key the service no longer holds: 410 gone, state left, the line was reset; no ban", func(t *testing.T) {
+		e := newTestServer(t, testOptions{})
+		e.take()
+		retired, err := queue.NewSigner([]byte("a key this service never held"), queue.DefaultSettings.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := wantError(t, e.redeem(retired.Token(1, queue.Nonce{})), http.StatusGone, queue.CodeGone, false)
+		if msg, _ := m["message"].(string); m["state"] != "left" || !strings.Contains(msg, "line was reset") {
+			t.Fatalf("the reset answer %v; want state left and the words the line was reset", m)
+		}
+		if left, _ := e.line.BanRemaining(t.Context(), defaultPeer); left != 0 {
+			t.Fatalf("a token of a retired key banned the client for %v", left)
+		}
+		e.take() // still allowed
+	})
+
 	t.Run("banned client gets 403 banned first, even with a bad body", func(t *testing.T) {
 		e := newTestServer(t, testOptions{})
 		wantError(t, e.redeem("forged-token"), http.StatusForbidden, queue.CodeForbidden, false)

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/catqms/catqms/api"
 	"github.com/catqms/catqms/hub"
 	"github.com/catqms/catqms/kitty"
 	"github.com/catqms/catqms/queue"
@@ -280,6 +281,8 @@ type Server struct {
 
 	live *liveFeed
 
+	openAPIDoc []byte // api.OpenAPI(), read once
+
 	takes *rateLimiter     // GET /api/v1/token per client key
 	now   func() time.Time // the rate limiter's clock; tests move it
 
@@ -338,6 +341,8 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 		takes:   newRateLimiter(cfg.TakeRate, cfg.TakeBurst, maxRateKeys),
 		devices: deps.Devices,
 		now:     time.Now,
+
+		openAPIDoc: api.OpenAPI(),
 	}
 	if err := s.registerMetrics(); err != nil {
 		return nil, err
@@ -403,6 +408,7 @@ func (s *Server) routes() *gin.Engine {
 	api.DELETE("/ticket", s.leave)
 	api.GET("/queue", s.snapshot)
 	api.GET("/images/:id", s.image)
+	api.GET("/openapi.json", s.openAPI)
 	s.adminRoutes(api) // /api/v1/admin/…, only with an admin token
 	// The WebSocket lives as long as the browser stays: no request timeout.
 	e.GET("/api/v1/ws", noStore, s.refuseForeignSocket, s.websocket)
@@ -414,7 +420,7 @@ func (s *Server) routes() *gin.Engine {
 	}
 
 	pages := e.Group("", pageHeaders)
-	for _, path := range []string{"/", "/board", "/assets/*path"} {
+	for _, path := range []string{"/", "/board", "/qr.svg", "/assets/*path"} {
 		pages.GET(path, s.page)
 		pages.HEAD(path, s.page) // the web client answers HEAD too
 	}

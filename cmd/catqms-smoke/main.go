@@ -89,8 +89,12 @@ func smoke(ctx context.Context, cfg config, api *api, stdout io.Writer) error {
 	start := time.Now()
 	watchers := make([]*watcher, cfg.watchers)
 	for i := range watchers {
-		watchers[i] = newWatcher(cfg.url, fmt.Sprintf("10.78.0.%d", i+1))
-		watchers[i].start(ctx)
+		w, err := newWatcher(cfg.url, fmt.Sprintf("10.78.0.%d", i+1))
+		if err != nil {
+			return err
+		}
+		watchers[i] = w
+		w.start(ctx)
 		defer watchers[i].stop()
 	}
 

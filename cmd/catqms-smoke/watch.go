@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/catqms/catqms/client"
 )
 
 // reconnectDelay is the pause before a watcher dials again, as a page would.
@@ -25,76 +22,52 @@ type watchStats struct {
 // watcher is one WebSocket client on the proxy that reconnects whenever
 // its connection ends, as the web page does.
 type watcher struct {
-	url    string
-	ip     string // its X-Forwarded-For
+	c      *client.Client
 	mu     sync.Mutex
 	st     watchStats
 	cancel context.CancelFunc // set by start
 	done   chan struct{}
 }
 
-func newWatcher(base, ip string) *watcher {
-	return &watcher{url: strings.Replace(base, "http", "ws", 1) + "/api/v1/ws", ip: ip, done: make(chan struct{})}
+// newWatcher watches the service at base as the client ip (its
+// X-Forwarded-For).
+func newWatcher(base, ip string) (*watcher, error) {
+	c, err := client.New(base, client.WithHeader("X-Forwarded-For", ip),
+		client.WithReconnect(reconnectDelay, reconnectDelay))
+	if err != nil {
+		return nil, err
+	}
+	return &watcher{c: c, done: make(chan struct{})}, nil
 }
 
 // start watches in a goroutine until ctx ends or stop is called.
 func (w *watcher) start(ctx context.Context) {
 	ctx, w.cancel = context.WithCancel(ctx)
-	go w.run(ctx)
-}
-
-func (w *watcher) run(ctx context.Context) {
-	defer close(w.done)
-	h := http.Header{"X-Forwarded-For": {w.ip}}
-	for first := true; ctx.Err() == nil; first = false {
-		if !first {
+	go func() {
+		defer close(w.done)
+		var version int64 // the last version on this connection
+		_ = w.c.Watch(ctx, "", func(ev client.Event) {
 			w.mu.Lock()
-			w.st.reconnects++
-			w.mu.Unlock()
-			if sleep(ctx, reconnectDelay) != nil {
-				return
+			defer w.mu.Unlock()
+			switch ev.Kind {
+			case client.EventSnapshot:
+				w.st.last = "snapshot"
+				w.st.snapshots++
+				if ev.Snapshot.Version < version && w.st.versionWentBack == "" {
+					w.st.versionWentBack = fmt.Sprintf("version went back from %d to %d on one connection", version, ev.Snapshot.Version)
+				}
+				version = ev.Snapshot.Version
+			case client.EventStale:
+				w.st.last = "stale"
+				w.st.stale++
+			case client.EventError:
+				w.st.last = "error"
+			case client.EventDisconnected:
+				w.st.reconnects++
+				version = 0 // a new connection may start from another replica's view
 			}
-		}
-		conn, _, err := websocket.DefaultDialer.DialContext(ctx, w.url, h)
-		if err != nil {
-			continue
-		}
-		stopClose := context.AfterFunc(ctx, func() { conn.Close() })
-		w.read(conn)
-		stopClose()
-		conn.Close()
-	}
-}
-
-// read reads one connection until it ends.
-func (w *watcher) read(conn *websocket.Conn) {
-	var version int64
-	for {
-		_, data, err := conn.ReadMessage()
-		if err != nil {
-			return
-		}
-		var msg struct {
-			Type    string `json:"type"`
-			Version int64  `json:"version"`
-		}
-		if err := json.Unmarshal(data, &msg); err != nil {
-			msg.Type = "not JSON"
-		}
-		w.mu.Lock()
-		w.st.last = msg.Type
-		switch msg.Type {
-		case "snapshot":
-			w.st.snapshots++
-			if msg.Version < version && w.st.versionWentBack == "" {
-				w.st.versionWentBack = fmt.Sprintf("version went back from %d to %d on one connection", version, msg.Version)
-			}
-			version = msg.Version
-		case "stale":
-			w.st.stale++
-		}
-		w.mu.Unlock()
-	}
+		})
+	}()
 }
 
 // stop ends the watcher started by start and waits for it.

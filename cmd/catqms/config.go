@@ -11,9 +11,12 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -52,6 +55,9 @@ type config struct {
 	LogFormat       string         // "text" or "json"
 	LogLevel        slog.Level     // the least level logged
 	AllowedOrigins  []string       // WebSocket origins besides the page's own
+	PublicURL       string         // the address visitors join at; empty = the board's own
+	VenueName       string         // shown instead of catqms; empty keeps it
+	VenuePlace      string         // where a called visitor goes, in the venue's words
 	Line            string         // line name; every store key carries it
 	ShutdownTimeout time.Duration  // bound on the graceful shutdown
 	clockSkew       time.Duration  // this process's clock minus the machine's: 0 but in tests (testClockSkewEnv)
@@ -184,6 +190,12 @@ var options = []option{
 		parse: func(c *config, v string) (err error) { c.LogLevel, err = parseLogLevel(v); return err }},
 	{name: "allowed-origins", def: "", usage: "comma-separated `origins` (scheme://host[:port], or * for any) allowed to open the WebSocket; empty = same origin only",
 		parse: func(c *config, v string) (err error) { c.AllowedOrigins, err = parseOrigins(v); return err }},
+	{name: "public-url", def: "", usage: "`URL` visitors open to take a ticket (http(s)://host[:port][/path]), shown and drawn as a QR code on the TV board; empty = the address the board was opened at",
+		parse: func(c *config, v string) (err error) { c.PublicURL, err = parsePublicURL(v); return err }},
+	{name: "venue-name", def: "", usage: "`name` the pages show instead of catqms (at most 60 characters)",
+		parse: func(c *config, v string) (err error) { c.VenueName, err = parseVenueWords(v); return err }},
+	{name: "venue-place", def: "", usage: "`place` a called visitor goes to, as the board's spoken call names it (e.g. \"the front desk\"; at most 60 characters); empty = the call says the kitty is ready",
+		parse: func(c *config, v string) (err error) { c.VenuePlace, err = parseVenueWords(v); return err }},
 	{name: "line", def: line.Name, usage: "line `name`, [a-z0-9-]{1,32}; replicas sharing a store and a name share the line",
 		parse: func(c *config, v string) (err error) { c.Line, err = parseLineName(v); return err }},
 	{name: "shutdown-timeout", def: "10s", usage: "`time` in-flight requests get to finish at shutdown (0 = cut them at once)",
@@ -404,11 +416,11 @@ func parsePort(s string) (int, error) {
 	return n, nil
 }
 
-// redisSchemes are the URL schemes redisline.Dial understands. The full parse
-// happens in Dial; this only catches a wrong kind of URL early.
-var redisSchemes = map[string]bool{
-	"redis": true, "rediss": true, "unix": true,
-	"redis-sentinel": true, "rediss-sentinel": true, "redis-cluster": true, "rediss-cluster": true,
+// redisSchemes are the URL schemes redisline.Dial understands, in the order
+// an error lists them. The full parse happens in Dial; this only catches a
+// wrong kind of URL early.
+var redisSchemes = []string{
+	"redis", "rediss", "unix", "redis-sentinel", "rediss-sentinel", "redis-cluster", "rediss-cluster",
 }
 
 func parseRedisURL(v string) (string, error) {
@@ -419,8 +431,8 @@ func parseRedisURL(v string) (string, error) {
 	if err != nil {
 		return "", errors.New("not a URL")
 	}
-	if !redisSchemes[u.Scheme] {
-		return "", fmt.Errorf("scheme %q is not one of redis, rediss, redis-sentinel, redis-cluster, unix", u.Scheme)
+	if !slices.Contains(redisSchemes, u.Scheme) {
+		return "", fmt.Errorf("scheme %q is not one of %s", u.Scheme, strings.Join(redisSchemes, ", "))
 	}
 	return v, nil
 }
@@ -688,6 +700,28 @@ func parseOrigins(v string) ([]string, error) {
 		origins = append(origins, u.Scheme+"://"+strings.ToLower(u.Host))
 	}
 	return origins, nil
+}
+
+// parsePublicURL reads the address of the ticket page as visitors type it.
+func parsePublicURL(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.Fragment != "" || len(v) > 500 {
+		return "", fmt.Errorf("%q is not a public URL (want http(s)://host[:port][/path], at most 500 characters)", v)
+	}
+	return u.String(), nil
+}
+
+// parseVenueWords reads a venue's short wording: one line of printable text.
+func parseVenueWords(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if utf8.RuneCountInString(v) > 60 || strings.ContainsFunc(v, unicode.IsControl) {
+		return "", errors.New("want at most 60 characters on one line")
+	}
+	return v, nil
 }
 
 func parseLineName(v string) (string, error) {

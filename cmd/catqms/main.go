@@ -80,7 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // the bound address once the server is accepting connections (--addr may
 // ask for port 0).
 func runWith(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready func(net.Addr)) error {
-	cfg, err := parseConfig(args, getenv, stderr)
+	// --help goes to stdout, so that `catqms --help | less` shows it.
+	cfg, err := parseConfig(args, getenv, stdout)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return nil
@@ -275,7 +276,7 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		Admin:   p.line,
 		Images:  images,
 		Hub:     p.hub,
-		Pages:   frontend.Handler(),
+		Pages:   frontend.New(frontend.Options{PublicURL: cfg.PublicURL, VenueName: cfg.VenueName, VenuePlace: cfg.VenuePlace}),
 		Logger:  logger,
 		Devices: p.line.Signer(),
 	})

@@ -80,8 +80,11 @@ func TestHelp(t *testing.T) {
 	if err := run(t.Context(), []string{"--help"}, env{}.get, &stdout, &stderr); err != nil {
 		t.Fatalf("run --help: %v", err)
 	}
-	if !strings.Contains(stderr.String(), "--head-window") {
-		t.Errorf("--help printed no usage to stderr: %q", stderr.String())
+	if !strings.Contains(stdout.String(), "--head-window") {
+		t.Errorf("--help printed no usage to stdout: %q", stdout.String())
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("--help wrote to stderr: %q", stderr.String())
 	}
 }
 

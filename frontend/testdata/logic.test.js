@@ -2,9 +2,9 @@
 // (go test ./frontend) from a copy next to assets/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatCountdown, humanWait, humanDuration, spellLabel, ServerClock, parseTime } from './assets/fmt.js';
+import { formatCountdown, spellLabel, ServerClock, parseTime } from './assets/fmt.js';
 import { LiveClient, backoffDelay, liveURL } from './assets/live.js';
-import { Announcer, callSentence } from './assets/announce.js';
+import { Announcer } from './assets/announce.js';
 import { retryAfterSeconds } from './assets/api.js';
 
 test('formatCountdown', () => {
@@ -16,23 +16,8 @@ test('formatCountdown', () => {
   assert.equal(formatCountdown(NaN), '–:––');
 });
 
-test('humanWait and humanDuration', () => {
-  assert.equal(humanWait(10), 'less than a minute');
-  assert.equal(humanWait(120), 'about 2 min');
-  assert.equal(humanWait(100), 'about 2 min');
-  assert.equal(humanWait(3600), 'about 1 h');
-  assert.equal(humanWait(4200), 'about 1 h 10 min');
-  assert.equal(humanWait(-1), 'unknown');
-  assert.equal(humanDuration(1), '1 second');
-  assert.equal(humanDuration(30), '30 seconds');
-  assert.equal(humanDuration(61), '2 minutes');
-  assert.equal(humanDuration(3600), '1 hour');
-  assert.equal(humanDuration(3900), '1 hour 5 minutes');
-});
-
 test('spoken labels', () => {
   assert.equal(spellLabel('A041'), 'A 0 4 1');
-  assert.equal(callSentence('A041'), 'Ticket A 0 4 1, please come forward');
 });
 
 test('ServerClock corrects skew and prefers the least delayed sample', () => {
@@ -44,6 +29,21 @@ test('ServerClock corrects skew and prefers the least delayed sample', () => {
   clock.observe('2026-11-27T10:00:30.500Z'); // a delayed sample must not pull it back
   assert.equal(clock.until('2026-11-27T10:00:41Z'), 10_000);
   assert.ok(Number.isNaN(parseTime(undefined)));
+});
+
+test('ServerClock: a replayed snapshot time is used only until a fresh one arrives', () => {
+  let local = Date.parse('2026-11-27T10:01:00Z');
+  const clock = new ServerClock(() => local);
+  // The hub replays a broadcast from a minute ago: alone, it is all we have…
+  clock.observe('2026-11-27T10:00:00Z', { replayed: true });
+  assert.equal(clock.now(), Date.parse('2026-11-27T10:00:00Z'));
+  // …until a fresh sample (GET /api/v1/queue) replaces it, even though it says "later".
+  clock.observe('2026-11-27T10:01:00Z');
+  assert.equal(clock.now(), Date.parse('2026-11-27T10:01:00Z'));
+  // A later replay (a reconnect) never pulls a fresh clock back.
+  local += 5000;
+  clock.observe('2026-11-27T10:00:30Z', { replayed: true });
+  assert.equal(clock.now(), Date.parse('2026-11-27T10:01:05Z'));
 });
 
 test('liveURL and backoff', () => {
@@ -155,6 +155,7 @@ test('Announcer plays calls one after another and skips stale ones', async () =>
     chime: async () => { log.push('chime'); await new Promise((r) => setTimeout(r, 5)); },
     speak: async (text) => { log.push(`start ${text}`); await new Promise((r) => setTimeout(r, 10)); log.push('end'); },
     isCurrent: (label) => current.has(label),
+    sentence: (label) => `Ticket ${spellLabel(label)}, your kitty is ready.`,
     sleep: () => Promise.resolve(),
   });
   a.enqueue('A000'); // sound still off: dropped
@@ -165,8 +166,8 @@ test('Announcer plays calls one after another and skips stale ones', async () =>
   current.delete('A003'); // served before its turn to be read
   while (a.running) await new Promise((r) => setTimeout(r, 5));
   assert.deepEqual(log, [
-    'chime', 'start Ticket A 0 0 1, please come forward', 'end',
-    'chime', 'start Ticket A 0 0 2, please come forward', 'end',
+    'chime', 'start Ticket A 0 0 1, your kitty is ready.', 'end',
+    'chime', 'start Ticket A 0 0 2, your kitty is ready.', 'end',
   ]);
 });
 

@@ -74,6 +74,9 @@ func (b *boardWatcher) until(what string, ok func(snap map[string]any) bool) {
 		if err := json.Unmarshal(data, &m); err != nil {
 			b.t.Fatalf("websocket message is not one JSON object: %q", data)
 		}
+		if err := contract.CheckServerMessage(data); err != nil {
+			b.t.Errorf("the message breaks api/openapi.json: %v", err)
+		}
 		if m["type"] == "snapshot" && ok(m) {
 			return
 		}

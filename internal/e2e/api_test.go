@@ -65,7 +65,7 @@ func wantTime(t *testing.T, what, s string) time.Time {
 	return tm
 }
 
-// TestAPIWalkthrough walks through every row of SPEC.md's API tables against
+// TestAPIWalkthrough walks through every row of docs/api.md's API tables against
 // the real binary, on the embedded store and on a real redis-server.
 func TestAPIWalkthrough(t *testing.T) {
 	for _, kind := range storeKinds {
@@ -169,6 +169,9 @@ func walk(t *testing.T, svc *service) {
 		}
 		if err := json.Unmarshal(data, &msg); err != nil {
 			t.Fatalf("websocket message is not one JSON object: %q", data)
+		}
+		if err := contract.CheckServerMessage(data); err != nil {
+			t.Errorf("the message breaks api/openapi.json: %v", err)
 		}
 		// Alice is done and Bob was the only one left: an empty line newer
 		// than his call means it expired.

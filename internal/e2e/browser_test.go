@@ -144,7 +144,7 @@ func TestBrowserWholeVisit(t *testing.T) {
 	b := newBrowser(t)
 	b.open(svc.URL + "/")
 	b.click("#take")
-	b.waitJS("the call", 5*time.Second, `document.querySelector('#my-state').textContent.trim() === 'called'`)
+	b.waitJS("the call", 5*time.Second, `document.querySelector('#me').dataset.state === 'called'`)
 	b.waitJS("the get-kitty button", 5*time.Second, `(() => { const e = document.querySelector('#get-kitty'); return e && !e.disabled && e.offsetParent !== null })()`)
 
 	next := svc.client("").take() // the next person in line, over the API

@@ -92,7 +92,7 @@ func TestCrossSitePagesActForNobody(t *testing.T) {
 	// not banned: the page's own requests work.
 	b.run("back to the service's page", 15*time.Second, chromedp.Navigate(svc.URL+"/"))
 	b.waitJS("my ticket still in line", 10*time.Second, fmt.Sprintf(
-		`document.querySelector('#my-ticket').textContent.trim() === %q && document.querySelector('#my-state').textContent.trim() === 'waiting'`, label))
+		`document.querySelector('#my-ticket').textContent.trim() === %q && document.querySelector('#me').dataset.state === 'waiting'`, label))
 	if r := svc.client("").do("GET", "/api/v1/token", nil); r.Status != http.StatusOK {
 		t.Fatalf("the visitor's address after the attacks: %v", r)
 	}

@@ -18,17 +18,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/catqms/catqms/internal/apitest"
 	"github.com/catqms/catqms/internal/testenv"
 )
 
 // binary is the catqms binary built once for the whole package.
 var binary string
 
+// contract is the OpenAPI document: every answer client.do receives is
+// checked against it.
+var contract *apitest.Checker
+
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
 func runMain(m *testing.M) int {
+	var err error
+	if contract, err = apitest.Load(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	dir, err := os.MkdirTemp("", "catqms-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -243,6 +253,9 @@ func (c *client) do(method, path string, body any, header ...string) reply {
 		c.t.Fatalf("%s %s: reading the body: %v", method, path, err)
 	}
 	r := reply{Status: resp.StatusCode, Header: resp.Header, Body: data}
+	if err := contract.Check(req, resp.StatusCode, resp.Header, data); err != nil {
+		c.t.Errorf("the answer breaks api/openapi.json: %v", err)
+	}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(data, &r.JSON); err != nil {
 			c.t.Fatalf("%s %s: body is not JSON: %v: %q", method, path, err, data)

@@ -171,6 +171,8 @@ func (f *feed) read() {
 			var m feedMsg
 			if err = json.Unmarshal(data, &m); err != nil {
 				err = fmt.Errorf("message is not one JSON object: %q", data)
+			} else if err = contract.CheckServerMessage(data); err != nil {
+				err = fmt.Errorf("the message breaks api/openapi.json: %w", err)
 			}
 			m.At = time.Now()
 			f.mu.Lock()

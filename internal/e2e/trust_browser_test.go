@@ -23,8 +23,8 @@ func TestBrowserKeepsItsPlaceAcrossRestart(t *testing.T) {
 	b.waitJS("my ticket", 5*time.Second, `/^[A-Z]+[0-9]{3}$/.test(document.querySelector('#my-ticket').textContent.trim())`)
 	label := b.text("#my-ticket")
 	atPlace := fmt.Sprintf(`document.querySelector('#my-ticket').textContent.trim() === %q &&
-		document.querySelector('#my-state').textContent.trim() === 'waiting' &&
-		document.querySelector('#my-position').textContent.trim() === '2'`, label)
+		document.querySelector('#me').dataset.state === 'waiting' &&
+		document.querySelector('#my-position').textContent.trim() === 'You are 2nd in line'`, label)
 	b.waitJS("my ticket at place 2", 5*time.Second, atPlace)
 
 	restarted := func(what string, stop func()) {
@@ -63,14 +63,14 @@ func TestBrowserKeepsItsPlaceAcrossRestart(t *testing.T) {
 	svc.client("").take() // the line moves on: the page compares its ticket with the board
 	b.waitJS("the page to say its ticket is no longer in the line", 20*time.Second,
 		`document.querySelector('#message').textContent.includes('no longer in the line') &&
-		 document.querySelector('#my-state').textContent.trim() !== 'waiting'`)
+		 document.querySelector('#me').dataset.state !== 'waiting'`)
 	b.waitJS("the take button usable", 5*time.Second, `!document.querySelector('#take').disabled`)
 	b.click("#take")
 	// The new line numbers from the start again, so the label may repeat:
 	// the state shows the new ticket.
 	b.waitJS("a new ticket", 5*time.Second,
 		`/^[A-Z]+[0-9]{3}$/.test(document.querySelector('#my-ticket').textContent.trim()) &&
-		 document.querySelector('#my-state').textContent.trim() === 'waiting'`)
+		 document.querySelector('#me').dataset.state === 'waiting'`)
 	if n := forgeriesLogged(svc); n != 0 {
 		t.Fatalf("%d bans for forged tokens:\n%s", n, svc.Log())
 	}

@@ -71,6 +71,12 @@ func (w *wsWatcher) read() {
 			w.mu.Unlock()
 			return
 		}
+		if err := contract.CheckServerMessage(data); err != nil {
+			w.mu.Lock()
+			w.err = fmt.Errorf("the message breaks api/openapi.json: %w", err)
+			w.mu.Unlock()
+			return
+		}
 		if msg.Type != "snapshot" {
 			continue
 		}

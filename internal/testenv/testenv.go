@@ -106,3 +106,17 @@ func ChromiumFlags() []string {
 		"--disable-sync",
 	}
 }
+
+// Program returns the path of the program name on PATH. When it is not
+// there, t fails under CATQMS_REQUIRE_INTEGRATION=1 and is skipped
+// otherwise, and Program returns "": callers return at once. install names
+// the package that brings it.
+func Program(t testing.TB, name, install string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		missing(t, name, install)
+		return ""
+	}
+	return path
+}

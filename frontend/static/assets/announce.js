@@ -2,20 +2,16 @@
 // spoken sentence, and one never cuts another off. Dependencies are passed in
 // (no DOM, no WebAudio here) so node tests can drive it.
 
-/** The sentence read out for a called ticket: letters and digits one by one. */
-export function callSentence(label) {
-  return `Ticket ${String(label).split('').join(' ')}, please come forward`;
-}
-
 export class Announcer {
   /**
    * chime(): Promise resolved when the chime has finished;
    * speak(text): Promise resolved when the utterance has ended (or failed);
    * isCurrent(label): whether the ticket is still called (stale calls are skipped);
+   * sentence(label): the words for a call, in the board's language;
    * onAnnounce(label, text): told just before each call is played.
    */
-  constructor({ chime, speak, isCurrent = () => true, onAnnounce = () => {}, pauseMs = 600, sleep }) {
-    Object.assign(this, { chime, speak, isCurrent, onAnnounce, pauseMs });
+  constructor({ chime, speak, sentence, isCurrent = () => true, onAnnounce = () => {}, pauseMs = 600, sleep }) {
+    Object.assign(this, { chime, speak, sentence, isCurrent, onAnnounce, pauseMs });
     this.sleep = sleep || ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.queue = [];
     this.running = false;
@@ -41,7 +37,7 @@ export class Announcer {
       while (this.queue.length) {
         const label = this.queue.shift();
         if (!this.enabled || !this.isCurrent(label)) continue;
-        const text = callSentence(label);
+        const text = this.sentence(label);
         this.onAnnounce(label, text);
         try {
           await this.chime();

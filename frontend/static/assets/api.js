@@ -37,6 +37,7 @@ export function retryAfterSeconds(value, now = Date.now()) {
   return Number.isFinite(at) ? Math.max(0, Math.ceil((at - now) / 1000)) : 0;
 }
 
+export const getLine = () => call('GET', '/api/v1/queue');
 export const takeTicket = () => call('GET', '/api/v1/token');
 export const getTicket = (token) => call('GET', '/api/v1/ticket', { token });
 export const redeem = (token) => call('POST', '/api/v1/kitty', { body: { token } });

@@ -1,40 +1,38 @@
-// Rendering of the live line, shared by the ticket page and the TV board:
-// now serving, called (with the no-show countdown), the next 64 in columns of
-// 16, the line length, and the connection status.
+// Drawing of the live line, shared by the ticket page and the TV board: now
+// serving, called (with the time left to come), the next 64 with their
+// places, the line length, and the connection pill. It only draws: what to
+// show is decided by the caller and line.js.
 import { byId, h, setText, show } from './dom.js';
 import { formatCountdown } from './fmt.js';
-
-/** Returns the snapshot's lists, treating absent ones (JSON null) as empty. */
-export function lists(snap) {
-  return {
-    serving: Array.isArray(snap.serving) ? snap.serving : [],
-    called: Array.isArray(snap.called) ? snap.called : [],
-    waiting: Array.isArray(snap.waiting) ? snap.waiting : [],
-  };
-}
+import { lists, lineLength, waitingPlace, placesAfterShown } from './line.js';
 
 /** An element whose text counts down to `time` (RFC 3339); tickCountdowns updates it. */
 export function countdown(time, clock, className = 'countdown') {
   return h('span', { className, 'data-countdown-to': time }, formatCountdown(clock.until(time)));
 }
 
-/** Updates every countdown under `root`. */
-export function tickCountdowns(root, clock) {
+/**
+ * Updates every countdown under `root`. While the page is not live
+ * (`estimate`), each is marked "≈": it still runs, but toward a deadline
+ * the page can no longer confirm.
+ */
+export function tickCountdowns(root, clock, estimate = false) {
   for (const el of root.querySelectorAll('[data-countdown-to]')) {
     const ms = clock.until(el.dataset.countdownTo);
-    setText(el, formatCountdown(ms));
-    el.classList.toggle('ending', Number.isFinite(ms) && ms < 10000);
+    setText(el, (estimate ? '≈ ' : '') + formatCountdown(ms));
+    el.classList.toggle('ending', !estimate && Number.isFinite(ms) && ms < 10000);
+    el.classList.toggle('estimate', estimate);
   }
 }
 
-function ticketItem(tag, label, mine, ...rest) {
-  return h(tag, {
+function ticketItem(label, mine, t, ...rest) {
+  return h('li', {
     className: mine ? 'ticket mine' : 'ticket',
     dataset: { ticket: label },
     'aria-current': mine ? 'true' : undefined,
   },
   h('span', { className: 'label' }, label),
-  mine ? h('span', { className: 'sr-only' }, ' (your ticket)') : null,
+  mine ? h('span', { className: 'sr-only' }, ` ${t('board.yours')}`) : null,
   ...rest);
 }
 
@@ -42,8 +40,9 @@ function emptyItem(text) {
   return h('li', { className: 'empty' }, text);
 }
 
-/** The board's elements, by the ids both pages give them. */
+/** The board's elements, by the ids both pages give them (some only on one page). */
 export function boardElements() {
+  const maybe = (id) => document.getElementById(id);
   return {
     serving: byId('board-serving'),
     called: byId('board-called'),
@@ -51,53 +50,50 @@ export function boardElements() {
     length: byId('board-length'),
     more: byId('board-more'),
     paused: byId('board-paused'),
+    beyond: maybe('board-beyond'),
   };
 }
 
 /**
- * Renders snapshot `snap` into els {serving, called, waiting, length, more?, paused?}.
- * `mine` is the viewer's own label (highlighted), `calledText` the words after a called label.
+ * Renders snapshot `snap` in the language of `t`. `mine` is the viewer's
+ * own label (highlighted) and `minePosition` its place, for the line that
+ * says where it is when it is beyond the listed tickets.
  */
-export function renderBoard(els, snap, clock, { mine = null, calledText = 'please come to the counter' } = {}) {
+export function renderBoard(els, snap, clock, t, { mine = null, minePosition = null } = {}) {
   const { serving, called, waiting } = lists(snap);
 
   els.serving.replaceChildren(...(serving.length
-    ? serving.map((s) => ticketItem('li', s.ticket, s.ticket === mine, ' ', countdown(s.until, clock)))
-    : [emptyItem('—')]));
+    ? serving.map((s) => ticketItem(s.ticket, s.ticket === mine, t, ' ',
+      h('span', { className: 'cd-label' }, t('board.viewing_left')), ' ', countdown(s.until, clock)))
+    : [emptyItem(t('board.none_serving'))]));
 
   els.called.replaceChildren(...(called.length
-    ? called.map((c) => ticketItem('li', c.ticket, c.ticket === mine,
-      h('span', { className: 'call-text' }, ` — ${calledText} (`), countdown(c.deadline, clock), ')'))
-    : [emptyItem('No one called right now')]));
+    ? called.map((c) => ticketItem(c.ticket, c.ticket === mine, t, ' ',
+      h('span', { className: 'cd-label' }, t('board.time_to_come')), ' ', countdown(c.deadline, clock)))
+    : [emptyItem(t('board.none_called'))]));
 
-  els.waiting.replaceChildren(...waiting.map((w) => ticketItem('li', w.ticket, w.ticket === mine)));
-  if (!waiting.length) els.waiting.append(emptyItem('No one waiting'));
+  els.waiting.replaceChildren(...(waiting.length
+    ? waiting.map((w, i) => ticketItem(w.ticket, w.ticket === mine, t,
+      h('span', { className: 'pos', 'aria-label': t('board.position', { n: waitingPlace(snap, i) }) }, String(waitingPlace(snap, i)))))
+    : [emptyItem(t('board.none_waiting'))]));
 
-  const length = Number.isFinite(snap.length) ? snap.length : called.length + waiting.length;
+  const length = lineLength(snap);
   setText(els.length, length);
-  if (els.more) {
-    const more = length - called.length - waiting.length;
-    setText(els.more, more > 0 ? `…and ${more} more` : '');
-    show(els.more, more > 0);
+  const more = length - called.length - waiting.length;
+  setText(els.more, more > 0 ? t('board.more', { count: more }) : '');
+  show(els.more, more > 0);
+  show(els.paused, Boolean(snap.paused));
+
+  if (els.beyond) {
+    const shown = mine && (called.some((c) => c.ticket === mine) || waiting.some((w) => w.ticket === mine));
+    const after = shown ? 0 : placesAfterShown(snap, minePosition);
+    setText(els.beyond, after > 0 ? t('board.you_beyond', { label: mine, ordinal: t.ordinal(minePosition), after }) : '');
+    show(els.beyond, after > 0);
   }
-  if (els.paused) show(els.paused, Boolean(snap.paused));
 }
 
-/** Renders the LiveClient status into `el`: text contains "live" only when connected. */
-export function renderConn(el, status, now = Date.now()) {
-  let text;
-  if (status.state === 'live') {
-    text = 'live';
-  } else if (status.stale) {
-    text = 'line may be out of date, reconnecting…';
-  } else if (status.state === 'connecting') {
-    text = 'connecting…';
-  } else if (status.retryAt > now) {
-    const secs = Math.ceil((status.retryAt - now) / 1000);
-    text = `reconnecting in ${secs} s (attempt ${status.attempt})…`;
-  } else {
-    text = 'reconnecting…';
-  }
-  setText(el, text);
-  el.dataset.state = status.stale && status.state !== 'live' ? 'stale' : status.state;
+/** Draws the connection pill: one short word per health, never a ticking counter. */
+export function renderConn(el, health, t) {
+  setText(el, t(`health.${health}`));
+  el.dataset.state = health;
 }

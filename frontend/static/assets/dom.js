@@ -35,3 +35,18 @@ export function byId(id) {
   if (!el) throw new Error(`catqms: element #${id} is missing from the page`);
   return el;
 }
+
+/**
+ * Puts the words of translator `t` into every element under `root` that
+ * names a key: data-i18n="key" sets the text, data-i18n-attr="attr:key …"
+ * sets attributes (content, aria-label, alt).
+ */
+export function translate(root, t) {
+  for (const el of root.querySelectorAll('[data-i18n]')) setText(el, t(el.dataset.i18n));
+  for (const el of root.querySelectorAll('[data-i18n-attr]')) {
+    for (const pair of el.dataset.i18nAttr.split(' ')) {
+      const [attr, key] = pair.split(':');
+      if (attr && key) el.setAttribute(attr, t(key));
+    }
+  }
+}

@@ -20,45 +20,9 @@ export function formatCountdown(ms) {
   return `${m}:${ss}`;
 }
 
-/** A person's estimate of a wait in seconds: "less than a minute", "about 2 min", "about 1 h 10 min". */
-export function humanWait(seconds) {
-  if (!Number.isFinite(seconds) || seconds < 0) return 'unknown';
-  if (seconds < 45) return 'less than a minute';
-  const minutes = Math.max(1, Math.round(seconds / 60));
-  if (minutes < 60) return `about ${minutes} min`;
-  const h = Math.floor(minutes / 60);
-  const m = minutes % 60;
-  if (h >= 24) return 'more than a day';
-  return m === 0 ? `about ${h} h` : `about ${h} h ${m} min`;
-}
-
-/** A duration in words for messages such as a ban: "45 seconds", "12 minutes", "1 hour 5 minutes". */
-export function humanDuration(seconds) {
-  const s = Math.max(0, Math.ceil(seconds));
-  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  if (s < 60) return plural(s, 'second');
-  const minutes = Math.ceil(s / 60);
-  if (minutes < 60) return plural(minutes, 'minute');
-  const h = Math.floor(minutes / 60);
-  const m = minutes % 60;
-  return m === 0 ? plural(h, 'hour') : `${plural(h, 'hour')} ${plural(m, 'minute')}`;
-}
-
 /** "A041" → "A 0 4 1", so speech synthesis reads it one character at a time. */
 export function spellLabel(label) {
   return String(label).split('').join(' ');
-}
-
-/** "1st", "2nd", "3rd", "11th", "22nd". */
-export function ordinal(n) {
-  const mod100 = n % 100;
-  if (mod100 >= 11 && mod100 <= 13) return `${n}th`;
-  switch (n % 10) {
-    case 1: return `${n}st`;
-    case 2: return `${n}nd`;
-    case 3: return `${n}rd`;
-    default: return `${n}th`;
-  }
 }
 
 /**
@@ -75,19 +39,23 @@ export class ServerClock {
     this.offset = 0;
   }
 
-  /** Records the server time `nowString` (RFC 3339) as seen at this moment. */
-  observe(nowString) {
+  /**
+   * Records the server time `nowString` (RFC 3339) as seen at this moment.
+   * A `replayed` time may be much older than its arrival (the first snapshot
+   * on a connection is the hub's last broadcast, possibly minutes old): it is
+   * used only until a fresh sample arrives, never against one.
+   */
+  observe(nowString, { replayed = false } = {}) {
     const server = parseTime(nowString);
     if (!Number.isFinite(server)) return;
-    // server time ≈ local time + offset
-    this.samples.push(server - this.localNow());
+    const sample = server - this.localNow(); // server time ≈ local time + offset
+    if (replayed) {
+      if (!this.samples.length) this.offset = sample;
+      return;
+    }
+    this.samples.push(sample);
     if (this.samples.length > this.maxSamples) this.samples.shift();
     this.offset = Math.max(...this.samples);
-  }
-
-  /** Forgets old samples (e.g. after a reconnect to another replica). */
-  reset() {
-    this.samples = [];
   }
 
   /** The estimated server time, epoch ms. */

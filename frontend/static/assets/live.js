@@ -16,7 +16,8 @@ export function backoffDelay(attempt, random = Math.random, min = 500, max = 100
 
 /**
  * LiveClient keeps one WebSocket open and reports through callbacks:
- *  - onSnapshot(snapshot): only for versions above the last one delivered;
+ *  - onSnapshot(snapshot, {replayed}): only for versions above the last one
+ *    delivered; `replayed` marks the first one on a connection (an old `now`);
  *  - onTicket(message): `ticket` messages for the watched token;
  *  - onStale(): the server lost its store; the client resyncs by reconnecting;
  *  - onStatus({state, attempt, retryAt, stale}): state is "connecting" (first
@@ -122,8 +123,9 @@ export class LiveClient {
       }
       if (!msg || typeof msg !== 'object') return;
       switch (msg.type) {
-        case 'snapshot':
-          if (!gotSnapshot) {
+        case 'snapshot': {
+          const first = !gotSnapshot;
+          if (first) {
             gotSnapshot = true;
             this.attempt = 0; // only a connection that delivered data resets the backoff
             this.everLive = true;
@@ -131,9 +133,12 @@ export class LiveClient {
           }
           if (typeof msg.version === 'number' && msg.version > this.lastVersion) {
             this.lastVersion = msg.version;
-            this.onSnapshot(msg);
+            // The first snapshot on a connection is the hub's last broadcast,
+            // replayed: its `now` may be long past.
+            this.onSnapshot(msg, { replayed: first });
           }
           break;
+        }
         case 'ticket':
           this.onTicket(msg);
           break;
