@@ -53,8 +53,8 @@ func startService(headWindow time.Duration) *service {
 	}
 	h := hub.New(hub.Config{}, nil)
 	// The server tells a waiting holder to ask again within half the
-	// head window, so it must know the line's, as main wires it.
-	srv, err := server.New(server.Config{HeadWindow: headWindow}, server.Deps{Line: line, Images: kitty.Builtin(), Hub: h})
+	// head window, which it reads from the line.
+	srv, err := server.New(server.Config{}, server.Deps{Line: line, Images: kitty.Builtin(), Hub: h})
 	if err != nil {
 		panic(err)
 	}

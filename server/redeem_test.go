@@ -69,7 +69,7 @@ func TestRedeemTable(t *testing.T) {
 	t.Run("a token of a key the service no longer holds: 410 gone, state left, the line was reset; no ban", func(t *testing.T) {
 		e := newTestServer(t, testOptions{})
 		e.take()
-		retired, err := queue.NewSigner([]byte("a key this service never held"), queue.DefaultSettings.Name)
+		retired, err := queue.NewSigner([]byte("a key this service never held"), queue.DefaultSettings().Name)
 		if err != nil {
 			t.Fatal(err)
 		}
