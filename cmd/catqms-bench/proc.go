@@ -171,6 +171,15 @@ func (e *env) startCatqms(ctx context.Context, name string, o catqmsOpts) (*proc
 	}
 	if !o.embedded {
 		args = append(args, "--redis-url", "redis://"+e.redisAddr+"/0")
+	} else if e.catqmsHas("data-dir") {
+		// The embedded store saves itself as it does for every user, into a
+		// folder of its own: never the home's, never a line left by a run
+		// before.
+		dir, err := os.MkdirTemp("", "catqms-bench-store-")
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--data-dir", dir)
 	}
 	// Newer catqms builds limit how fast one client takes tickets and how
 	// many WebSockets it holds; the bench is one client many times over.
