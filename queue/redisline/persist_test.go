@@ -2,6 +2,7 @@ package redisline
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -203,5 +204,36 @@ func BenchmarkEmbeddedSave(b *testing.B) {
 	b.StopTimer()
 	if fi, err := os.Stat(filepath.Join(dir, storeFile)); err == nil {
 		b.ReportMetric(float64(fi.Size()), "file-bytes")
+	}
+}
+
+// TestSaveLeavesOutKeptAnswers: a save leaves out the kept answers of takes
+// and admin actions (only a command resent on a live connection reads them)
+// and keeps the rest.
+func TestSaveLeavesOutKeptAnswers(t *testing.T) {
+	if len(unsavedInfixes) != 2 {
+		t.Fatalf("unsavedInfixes = %v, want the take and op families", unsavedInfixes)
+	}
+	rdb := miniStore(t)
+	ctx := context.Background()
+	for _, k := range []string{"catqms:{l}:take:ab12", "catqms:{l}:op:cd34", "catqms:{l}:t:1", "catqms:{l}:seq"} {
+		if err := rdb.Set(ctx, k, "1", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := dumpScript.Run(ctx, rdb, nil, unsavedInfixes...).Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := decodeDump(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, k := range keys {
+		names = append(names, k.Key)
+	}
+	if fmt.Sprint(names) != "[catqms:{l}:seq catqms:{l}:t:1]" {
+		t.Fatalf("saved %v, want the ticket and the counter only", names)
 	}
 }
