@@ -178,9 +178,12 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 		}
 	}
 	res.Finished = time.Now().UTC()
-	data, _ := json.MarshalIndent(res, "", "  ")
-	name := filepath.Join(e.outDir, cmd+".json")
-	if err := os.WriteFile(name, data, 0o644); err != nil {
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		// A figure JSON cannot write (an infinite or undefined ratio) must
+		// not cost the run's report; say so instead of writing nothing.
+		e.log("the results cannot be saved as JSON (%v); the report is still written", err)
+	} else if err := os.WriteFile(filepath.Join(e.outDir, cmd+".json"), data, 0o644); err != nil {
 		return err
 	}
 	if cmd != "all" {
