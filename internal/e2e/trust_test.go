@@ -210,7 +210,8 @@ func TestEmbeddedStoreSurvivesRestarts(t *testing.T) {
 // save takes) before the kill must all be there; the test logs how many of
 // the later ones were lost, the figure the README quotes.
 func TestEmbeddedStoreSIGKILLLoss(t *testing.T) {
-	svc := startService(t, "--take-rate", "off", "--max-tickets-per-ip", "1000000", "--head-window", "10m")
+	// --max-queue past the embedded default: this measures the saves, not the bound.
+	svc := startService(t, "--take-rate", "off", "--max-tickets-per-ip", "1000000", "--max-queue", "100000", "--head-window", "10m")
 	type taken struct {
 		token string
 		at    time.Time
