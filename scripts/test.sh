@@ -255,6 +255,9 @@ export CATQMS_CHROMIUM="${CATQMS_CHROMIUM:-$(command -v chromium)}"
 # --dir or --user-data-dir, live under this directory: cleanup finds them.
 work_tmp=$(mktemp -d "${TMPDIR:-/tmp}/catqms-test.XXXXXX")
 export TMPDIR=$work_tmp
+# A catqms a test starts on the embedded store saves its line to the state
+# folder (--data-dir auto): this run's own, never the home's.
+export XDG_STATE_HOME=$work_tmp/state
 
 say ""
 say "==> environment"

@@ -104,7 +104,10 @@ func runSteps(t *testing.T, steps []shellStep, env []string) (outputs []string, 
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), env...)
+	// A service the README starts keeps its line in the state folder
+	// (--data-dir auto): a folder of this test's own, never the home's,
+	// where an earlier run's line would change every answer.
+	cmd.Env = append(os.Environ(), append(env, "XDG_STATE_HOME="+t.TempDir())...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var stderr strings.Builder
