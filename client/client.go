@@ -22,28 +22,28 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/catqms/catqms/queue"
 )
 
 // maxBody bounds what the client reads of an answer: a picture fits many
 // times; a service that sends more is not a catqms service.
 const maxBody = 32 << 20
 
-// State is where a ticket is in its life.
-type State string
+// State is where a ticket is in its life: the domain's states, which are
+// the API's words (waiting → called → serving → served; called → expired;
+// waiting/called → left).
+type State = queue.State
 
-// The states of a ticket: waiting → called → serving → served;
-// called → expired; waiting/called → left.
+// The states of a ticket.
 const (
-	StateWaiting State = "waiting"
-	StateCalled  State = "called"
-	StateServing State = "serving"
-	StateServed  State = "served"
-	StateExpired State = "expired"
-	StateLeft    State = "left"
+	StateWaiting = queue.StateWaiting
+	StateCalled  = queue.StateCalled
+	StateServing = queue.StateServing
+	StateServed  = queue.StateServed
+	StateExpired = queue.StateExpired
+	StateLeft    = queue.StateLeft
 )
-
-// Final reports whether a ticket in state s is done: served, expired or left.
-func (s State) Final() bool { return s == StateServed || s == StateExpired || s == StateLeft }
 
 // Ticket is a ticket as its holder sees it.
 type Ticket struct {

@@ -28,6 +28,9 @@ func (s State) Live() bool {
 	return s == StateWaiting || s == StateCalled || s == StateServing
 }
 
+// Final reports whether a ticket in state s is done: served, expired or left.
+func (s State) Final() bool { return s == StateServed || s == StateExpired || s == StateLeft }
+
 // InLine reports whether a ticket in state s has a position: waiting or called.
 func (s State) InLine() bool { return s == StateWaiting || s == StateCalled }
 

@@ -50,9 +50,6 @@ func TestModelAndStoreAgree(t *testing.T) {
 		seeds = []uint64{*diffSeed}
 	}
 	steps := *diffSteps
-	if testing.Short() {
-		steps = 100
-	}
 	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			forEachStore(t, diffOptions, func(t *testing.T, f *fixture) {
