@@ -84,9 +84,12 @@ type Client struct {
 	br  *bufio.Reader   // the buffered reader gorilla reads from
 	raw syscall.RawConn // the socket, to wait on; nil when it cannot be
 
-	// Owned by the hub's owner goroutine.
-	slot int    // index in Hub.clients; -1 once removed
-	seq  uint64 // the last broadcast handed to this client
+	// Set by Serve before registration, then owned by the hub's owner
+	// goroutine.
+	greeting *websocket.PreparedMessage // the handler's first message (Greeter)
+	mark     uint64                     // Hub.broadcasts when the greeting was begun
+	slot     int                        // index in Hub.clients; -1 once removed
+	seq      uint64                     // the last broadcast handed to this client
 
 	valueMu sync.Mutex
 	value   any

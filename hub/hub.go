@@ -141,6 +141,21 @@ type Handler interface {
 	OnClose(c *Client)
 }
 
+// Greeter is a Handler with a first message of its own for each new
+// client: a state fresher than the latest broadcast (the line as it is now,
+// with the time it was made), which a client that connects a minute after
+// the last change should not be given a minute old. The client gets the
+// greeting first and never the broadcasts made before Greeting was called;
+// if Broadcast was called meanwhile, the latest broadcast replaces the
+// greeting while it waits, as a newer broadcast replaces an older one.
+type Greeter interface {
+	Handler
+	// Greeting returns the new client's first message, or nil for the
+	// latest broadcast. It is called once, after the upgrade and before
+	// the client is registered, on the request's goroutine.
+	Greeting() []byte
+}
+
 // nopHandler stands in when Serve is given no handler.
 type nopHandler struct{}
 
@@ -172,6 +187,9 @@ type Hub struct {
 	pending   *websocket.PreparedMessage
 
 	clientCount atomic.Int64
+	// broadcasts counts the calls of Broadcast, so that the owner can tell
+	// whether a greeting was made after every broadcast it holds.
+	broadcasts atomic.Uint64
 
 	// mu orders Serve's pumps.Add against Close's pumps.Wait: once closed
 	// is set no new pump can be added.
@@ -246,8 +264,9 @@ func newHub(cfg Config, logger *slog.Logger) *Hub {
 }
 
 // Serve upgrades the request to a WebSocket and registers the client. The
-// client first receives the latest message passed to Broadcast (if any), then
-// every later broadcast, in order. handler may be nil.
+// client first receives the latest message passed to Broadcast (if any), or
+// the handler's greeting (see Greeter), then every later broadcast, in order.
+// handler may be nil.
 //
 // Serve returns right after the upgrade and registration; the connection is
 // served by its own goroutines until the peer leaves, the client is dropped
@@ -278,6 +297,19 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, handler Handler) err
 	}
 	c := newClient(h, conn, r, handler)
 	c.watchIdle(hw.br)
+	if g, ok := handler.(Greeter); ok {
+		// Counted before the greeting is made: a broadcast counted by then
+		// was made before it, so the greeting supersedes it.
+		c.mark = h.broadcasts.Load()
+		if data := g.Greeting(); data != nil {
+			pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
+			if err != nil {
+				h.logger.Error("hub: prepare greeting", "err", err)
+			} else {
+				c.greeting = pm
+			}
+		}
+	}
 
 	// Register before the pumps start so that nothing (not even a Send from
 	// OnMessage) can reach the client before the latest broadcast.
@@ -312,6 +344,8 @@ func (h *Hub) Broadcast(data []byte) {
 		return
 	default:
 	}
+	// Counted first: a greeting begun after this count sees it (Serve).
+	h.broadcasts.Add(1)
 	// NewPreparedMessage copies data, so the caller may reuse it.
 	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
 	if err != nil {
@@ -433,11 +467,20 @@ func (h *Hub) step() {
 
 // add registers c. It first takes a pending broadcast, so that the latest
 // message c starts with is the newest broadcast made before this
-// registration, and c then gets the broadcasts after it.
+// registration, and c then gets the broadcasts after it. A greeting comes
+// first, and the latest broadcast after it only if Broadcast was called
+// since the greeting was begun; queued as a state, it replaces the
+// greeting while that waits.
 func (h *Hub) add(c *Client) {
 	h.takePending()
 	c.seq = h.seq
-	if h.latest != nil {
+	if c.greeting != nil {
+		c.enqueue(c.greeting, true) // the queue is empty: cannot fail
+		if h.broadcasts.Load() != c.mark && h.latest != nil {
+			c.enqueue(h.latest, true)
+		}
+		c.greeting = nil
+	} else if h.latest != nil {
 		c.enqueue(h.latest, true) // the queue is empty: cannot fail
 	}
 	c.slot = len(h.clients)

@@ -689,3 +689,62 @@ func TestSilentClientIsDisconnected(t *testing.T) {
 		t.Fatalf("connection did not end: %v", err)
 	}
 }
+
+// greeter greets each new client with its own message; during, if set, runs
+// while the greeting is made (a broadcast made meanwhile).
+type greeter struct {
+	*recorder
+	greeting []byte
+	during   func()
+}
+
+func (g *greeter) Greeting() []byte {
+	if g.during != nil {
+		g.during()
+	}
+	return g.greeting
+}
+
+// TestGreeterGetsItsGreetingInsteadOfTheLatest: a client whose handler has
+// a greeting starts with it, not with the (older) latest broadcast, and
+// then gets every later broadcast.
+func TestGreeterGetsItsGreetingInsteadOfTheLatest(t *testing.T) {
+	g := &greeter{recorder: newRecorder(), greeting: []byte(`{"greeting":true}`)}
+	ts := newTestServer(t, hub.Config{}, g)
+	ts.hub.Broadcast([]byte(`{"seq":1}`))
+	ts.hub.Broadcast([]byte(`{"seq":2}`))
+
+	conn := dial(t, ts.url, nil)
+	ts.waitServed(t, 1)
+	if got := mustReadText(t, conn); got != `{"greeting":true}` {
+		t.Fatalf("first message = %s, want the greeting", got)
+	}
+	ts.hub.Broadcast([]byte(`{"seq":3}`))
+	if got := mustReadText(t, conn); got != `{"seq":3}` {
+		t.Fatalf("second message = %s, want {\"seq\":3}, the broadcast after the greeting", got)
+	}
+}
+
+// TestBroadcastDuringGreetingReplacesIt: a broadcast made while the greeting
+// was being made may be newer than it, so the client gets that broadcast
+// (the newest state) rather than the greeting; a nil greeting leaves the
+// latest broadcast.
+func TestBroadcastDuringGreetingReplacesIt(t *testing.T) {
+	g := &greeter{recorder: newRecorder(), greeting: []byte(`{"greeting":true}`)}
+	ts := newTestServer(t, hub.Config{}, g)
+	ts.hub.Broadcast([]byte(`{"seq":1}`))
+	g.during = func() { ts.hub.Broadcast([]byte(`{"seq":2}`)) }
+
+	conn := dial(t, ts.url, nil)
+	ts.waitServed(t, 1)
+	if got := mustReadText(t, conn); got != `{"seq":2}` {
+		t.Fatalf("first message = %s, want {\"seq\":2}, the broadcast made during the greeting", got)
+	}
+
+	g.during, g.greeting = nil, nil
+	conn2 := dial(t, ts.url, nil)
+	ts.waitServed(t, 1)
+	if got := mustReadText(t, conn2); got != `{"seq":2}` {
+		t.Fatalf("without a greeting the first message = %s, want the latest broadcast {\"seq\":2}", got)
+	}
+}
