@@ -44,6 +44,7 @@ type Ticket struct {
 	Deadline time.Time     // while called: the moment the call expires
 	Until    time.Time     // while serving: the moment viewing ends
 	ImageID  string        // while serving: the opaque id of its picture
+	Version  int64         // the line's version this answer shows
 }
 
 // Issued is a freshly taken ticket with its secret token.

@@ -236,7 +236,7 @@ func (l *Line) holder(client string, seq uint64, nonce string) (*ticket, error) 
 
 // view is what a holder may know of ticket t.
 func (l *Line) view(t *ticket) queue.Ticket {
-	out := queue.Ticket{Seq: t.seq, Label: queue.Label(t.seq), State: t.state}
+	out := queue.Ticket{Seq: t.seq, Label: queue.Label(t.seq), State: t.state, Version: l.versionAfter()}
 	switch t.state {
 	case queue.StateWaiting:
 		out.Position = l.position(t.seq)

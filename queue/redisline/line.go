@@ -356,9 +356,9 @@ func (l *Line) Ping(ctx context.Context) error {
 func ms(t int64) time.Time { return time.UnixMilli(t).UTC() }
 
 // ticket builds the holder's view of a ticket from a script's answer.
-func (l *Line) ticket(t ticketReply, called, share int64) queue.Ticket {
+func (l *Line) ticket(t ticketReply, version, called, share int64) queue.Ticket {
 	seq := uint64(t.Seq)
-	out := queue.Ticket{Seq: seq, Label: queue.Label(seq), State: queue.State(t.State)}
+	out := queue.Ticket{Seq: seq, Label: queue.Label(seq), State: queue.State(t.State), Version: version}
 	switch out.State {
 	case queue.StateWaiting:
 		out.Position = t.Position
@@ -390,7 +390,7 @@ func (l *Line) refusal(name string, r lineReply) error {
 	case "unknown":
 		return &queue.Error{Code: queue.CodeGone, State: queue.StateExpired}
 	case "not_your_turn":
-		t := l.ticket(r.ticketReply, r.Called, r.Share)
+		t := l.ticket(r.ticketReply, r.Version, r.Called, r.Share)
 		return &queue.Error{Code: queue.CodeNotYourTurn, Ticket: label, State: state, Position: t.Position, ETA: t.ETA}
 	case "not_serving":
 		return &queue.Error{Code: queue.CodeNotServing, Ticket: label, State: state}
@@ -449,7 +449,7 @@ func (l *Line) take(ctx context.Context, client string, nonce [16]byte) (queue.I
 	if r.Seq <= 0 {
 		return queue.Issued{}, fmt.Errorf("redisline: take: %w", protocolErr("ok without a ticket"))
 	}
-	return queue.Issued{Token: l.signer.Token(uint64(r.Seq), nonce), Ticket: l.ticket(r.ticketReply, r.Called, r.Share)}, nil
+	return queue.Issued{Token: l.signer.Token(uint64(r.Seq), nonce), Ticket: l.ticket(r.ticketReply, r.Version, r.Called, r.Share)}, nil
 }
 
 // holderOp runs a script that a ticket's holder asks for (redeem, end,
@@ -507,7 +507,7 @@ func (l *Line) Status(ctx context.Context, client, token string) (queue.Ticket, 
 	if err != nil {
 		return queue.Ticket{}, err
 	}
-	return l.ticket(r.ticketReply, r.Called, r.Share), nil
+	return l.ticket(r.ticketReply, r.Version, r.Called, r.Share), nil
 }
 
 // Statuses reports many tickets at once: reply i is what Status would
@@ -550,7 +550,7 @@ func (l *Line) Statuses(ctx context.Context, reqs []queue.StatusRequest) ([]queu
 		for k, p := range chunk {
 			item := r.Tickets[k]
 			if item.Code == "ok" {
-				replies[p.i].Ticket = l.ticket(item.ticketReply, r.Called, r.Share)
+				replies[p.i].Ticket = l.ticket(item.ticketReply, r.Version, r.Called, r.Share)
 				continue
 			}
 			one := r.lineReply
