@@ -14,18 +14,19 @@ import (
 
 // Timing of the live feed.
 const (
-	// feedMinInterval is the least time between two snapshot reads: a burst
-	// of changes becomes one snapshot, and the read after the burst's last
-	// signal shows the line as it ended. It bounds the store reads of each
-	// replica (20 a second) and what a browser must render; the hub hands
-	// each snapshot out in steps and skips the ones a client has not been
-	// sent yet, so a short rest costs little even with many watchers.
+	// feedMinInterval is the least time between two refreshes: a burst of
+	// changes becomes one snapshot, and the refresh after the burst's last
+	// signal shows the line as it ended. It bounds what a browser must
+	// render; the hub hands each snapshot out in steps and skips the ones
+	// a client has not been sent yet, so a short rest costs little even
+	// with many watchers.
 	feedMinInterval = 50 * time.Millisecond
-	// feedResync is the longest time between two snapshot reads. Pub/sub
-	// can lose a message; this bounds how long a board can lag behind.
-	feedResync = 5 * time.Second
-	// watchBatch is how many watched tickets one store call re-reads after
-	// a snapshot: the most the store reads in one step.
+	// feedResync is the longest time between two refreshes. The view
+	// signals every change it applies; the resync notices a view that went
+	// stale without one.
+	feedResync = time.Second
+	// watchBatch is how many watched tickets one store call re-reads: the
+	// tickets the view cannot show (finished, or serving with a picture).
 	watchBatch = queue.StatusBatch
 )
 
@@ -61,8 +62,11 @@ type inboundMessage struct {
 }
 
 // liveFeed turns line changes into WebSocket messages. One goroutine, owned
-// by the Server, reads the line's change signals, fetches snapshots,
-// broadcasts the new ones and refreshes the watched tickets.
+// by the Server, waits for the view's change signals, broadcasts the new
+// snapshots and shows every watcher its ticket, all from the view (the
+// replica's read model): no store call per watcher per change. Only a
+// ticket the view cannot show is read from the store: one that finished
+// (its final state) or is being served (its picture).
 type liveFeed struct {
 	s      *Server
 	resync time.Duration   // feedResync; shorter in tests
@@ -73,7 +77,7 @@ type liveFeed struct {
 	// Owned by the feed goroutine.
 	version   int64 // version of the last snapshot broadcast
 	announced bool  // a snapshot has been broadcast
-	stale     bool  // the last read failed and "stale" was broadcast
+	stale     bool  // the view failed and "stale" was broadcast
 
 	mu       sync.Mutex
 	watchers map[*wsSession]struct{}
@@ -99,13 +103,13 @@ func (f *liveFeed) stop() {
 	<-f.done
 }
 
-// run is the feed goroutine. A signal from Changes, or the resync timer,
+// run is the feed goroutine. A signal from the view, or the resync timer,
 // triggers one refresh; after it the loop rests feedMinInterval. A signal
 // that arrives meanwhile stays pending in the coalescing Changes channel,
-// so the last change of a burst is always followed by one more read.
+// so the last change of a burst is always followed by one more refresh.
 func (f *liveFeed) run() {
 	defer close(f.done)
-	changes := f.s.board.Changes()
+	changes := f.s.view.Changes()
 	resync := time.NewTimer(0) // the first refresh is the initial snapshot
 	defer resync.Stop()
 	rest := time.NewTimer(feedMinInterval)
@@ -116,7 +120,7 @@ func (f *liveFeed) run() {
 			return
 		case _, ok := <-changes:
 			if !ok {
-				changes = nil // the line closed; resync keeps trying
+				changes = nil // the view closed; resync keeps looking
 				continue
 			}
 		case <-resync.C:
@@ -132,20 +136,19 @@ func (f *liveFeed) run() {
 	}
 }
 
-// refresh reads the snapshot and broadcasts it if it is newer than the
-// last one, or if it ends a stale spell; then it refreshes the watchers.
+// refresh takes the view's snapshot and broadcasts it if it is newer than
+// the last one, or if it ends a stale spell; then it shows the watchers
+// their tickets.
 func (f *liveFeed) refresh() {
-	ctx, cancel := context.WithTimeout(f.ctx, f.s.cfg.RequestTimeout)
-	snap, err := f.s.board.Snapshot(ctx)
-	cancel()
+	snap, err := f.s.view.Snapshot(queue.SnapshotWaiting)
 	if err != nil {
 		if f.ctx.Err() != nil {
 			return // stopping
 		}
-		if !f.stale { // once a spell: the feed retries every few milliseconds
+		if !f.stale { // once a spell
 			f.stale = true
 			msg := staleMessage
-			if f.s.backgroundError("live feed: snapshot", err) {
+			if f.s.backgroundError("live feed: view", err) {
 				msg = staleDefectMessage
 			}
 			f.broadcast(noticeMessage{Type: "stale", Message: msg})
@@ -175,9 +178,9 @@ func (f *liveFeed) broadcast(v any) {
 	f.s.hub.Broadcast(data)
 }
 
-// refreshWatchers re-reads every watched ticket, watchBatch at a time
-// with one store call each, and sends those that changed. The chunks run
-// one after another: at most one store call is in flight for the feed.
+// refreshWatchers shows every watcher its ticket from the view. The
+// tickets the view cannot show (see liveFeed) are then re-read from the
+// store, watchBatch at a time with one call each, one call in flight.
 func (f *liveFeed) refreshWatchers() {
 	f.mu.Lock()
 	list := make([]*wsSession, 0, len(f.watchers))
@@ -185,10 +188,19 @@ func (f *liveFeed) refreshWatchers() {
 		list = append(list, w)
 	}
 	f.mu.Unlock()
-	for len(list) > 0 && f.ctx.Err() == nil {
-		n := min(len(list), watchBatch)
-		f.refreshBatch(list[:n])
-		list = list[n:]
+	var fromStore []*wsSession
+	for _, w := range list {
+		if f.ctx.Err() != nil {
+			return
+		}
+		if w.showFromView() {
+			fromStore = append(fromStore, w)
+		}
+	}
+	for len(fromStore) > 0 && f.ctx.Err() == nil {
+		n := min(len(fromStore), watchBatch)
+		f.refreshBatch(fromStore[:n])
+		fromStore = fromStore[n:]
 	}
 }
 
@@ -218,11 +230,9 @@ func (f *liveFeed) refreshBatch(batch []*wsSession) {
 	cancel()
 	for i, w := range held {
 		if err != nil {
-			w.showLocked(ticketBody{}, err, false)
-		} else if replies[i].Err != nil {
-			w.showLocked(ticketBody{}, replies[i].Err, false)
+			w.showLocked(queue.Ticket{}, err, false)
 		} else {
-			w.showLocked(newTicketBody(replies[i].Ticket), nil, false)
+			w.showLocked(replies[i].Ticket, replies[i].Err, false)
 		}
 		w.mu.Unlock()
 	}
@@ -290,8 +300,11 @@ type wsSession struct {
 	// feed's refresh and a new watch request never send out of order.
 	mu     sync.Mutex
 	client *hub.Client
-	token  string // "" while not watching
-	last   []byte // the last ticket message sent
+	token  string      // "" while not watching
+	seq    uint64      // the watched ticket's, once the store has answered for it
+	floor  int64       // the version of the last answer shown: none older is shown
+	state  queue.State // the state last shown
+	last   []byte      // the last ticket message sent
 }
 
 func (w *wsSession) release() {
@@ -313,7 +326,7 @@ func (w *wsSession) OnMessage(c *hub.Client, data []byte) {
 			return
 		}
 		w.mu.Lock()
-		w.client, w.token, w.last = c, msg.Token, nil
+		w.client, w.token, w.last, w.seq, w.floor, w.state = c, msg.Token, nil, 0, 0, ""
 		w.mu.Unlock()
 		w.s.live.watch(w)
 		w.refresh(c.Context())
@@ -328,9 +341,25 @@ func (w *wsSession) OnClose(*hub.Client) {
 	w.release()
 }
 
-// refresh reads the watched ticket and sends it: the answer to a watch
-// request. The live feed re-reads watched tickets in batches
-// (liveFeed.refreshBatch) and shows them the same way.
+// Greeting is a new connection's first message: the line as the view
+// holds it now, with the time it was made, rather than the last broadcast,
+// which may be a minute old (the page sets its clock from it). Nil, while
+// the view cannot answer, leaves the hub's latest broadcast.
+func (w *wsSession) Greeting() []byte {
+	snap, err := w.s.view.Snapshot(queue.SnapshotWaiting)
+	if err != nil {
+		return nil
+	}
+	data, err := json.Marshal(snapshotMessage{Type: "snapshot", snapshotBody: newSnapshotBody(snap)})
+	if err != nil {
+		return nil
+	}
+	return data
+}
+
+// refresh asks the store for the watched ticket and sends it: the answer
+// to a watch request, which checks the token and the holder's ban. Later
+// answers come from the view (showFromView).
 func (w *wsSession) refresh(parent context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -339,8 +368,34 @@ func (w *wsSession) refresh(parent context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(parent, w.s.cfg.RequestTimeout)
 	defer cancel()
-	body, err := w.s.ticketOf(ctx, w.key, w.token)
-	w.showLocked(body, err, true)
+	t, err := w.s.tickets.Status(ctx, w.key, w.token)
+	w.showLocked(t, err, true)
+}
+
+// showFromView shows the watched ticket as the view holds it, and reports
+// whether the store must be asked instead: the view knows a finished
+// ticket no more, and a serving one without its picture. An answer older
+// than the last one shown (the view is a moment behind the store that
+// answered the watch request) waits for the next change.
+func (w *wsSession) showFromView() (askStore bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.token == "" || w.client == nil || w.seq == 0 {
+		return false
+	}
+	t, live, err := w.s.view.Ticket(w.seq)
+	switch {
+	case err != nil: // the feed's "stale" notice says enough
+		return false
+	case t.Version < w.floor:
+		return false
+	case !live:
+		return true
+	case t.State == queue.StateServing:
+		return w.state != queue.StateServing
+	}
+	w.showLocked(t, nil, false)
+	return false
 }
 
 // showLocked sends the watched ticket if it changed. An error is sent to
@@ -348,7 +403,7 @@ func (w *wsSession) refresh(parent context.Context) {
 // ends the watch; while the store is down the feed's "stale" notice says
 // enough. A ticket that reached a final state, or any refusal, ends the
 // watch. w.mu is held.
-func (w *wsSession) showLocked(body ticketBody, err error, first bool) {
+func (w *wsSession) showLocked(t queue.Ticket, err error, first bool) {
 	if err != nil {
 		unavailable := queue.ErrorCode(err) == queue.CodeUnavailable || queue.AsError(err) == nil
 		if first || !unavailable {
@@ -359,6 +414,11 @@ func (w *wsSession) showLocked(body ticketBody, err error, first bool) {
 		}
 		return
 	}
+	if t.Version < w.floor {
+		return // older than what was shown
+	}
+	w.seq, w.floor, w.state = t.Seq, t.Version, t.State
+	body := newTicketBody(t)
 	body.Type = "ticket"
 	data, err := json.Marshal(body)
 	if err != nil {
@@ -376,7 +436,7 @@ func (w *wsSession) showLocked(body ticketBody, err error, first bool) {
 
 // stopLocked ends the watch. w.mu is held.
 func (w *wsSession) stopLocked() {
-	w.token, w.last = "", nil
+	w.token, w.last, w.seq, w.floor, w.state = "", nil, 0, 0, ""
 	w.s.live.unwatch(w)
 }
 

@@ -212,7 +212,8 @@ type Tickets interface {
 	BanRemaining(ctx context.Context, client string) (time.Duration, error)
 }
 
-// Board is what the live feed reads (live.go).
+// Board is what GET /api/v1/queue and the live feed ask the store
+// (the feed, only for the tickets its view cannot show).
 type Board interface {
 	// Snapshot returns the visible line.
 	Snapshot(ctx context.Context) (queue.Snapshot, error)
@@ -220,8 +221,23 @@ type Board interface {
 	// answer for reqs[i], refusals included (a forged token bans first).
 	// The error is for the whole call: then there are no replies.
 	Statuses(ctx context.Context, reqs []queue.StatusRequest) ([]queue.StatusReply, error)
-	// Changes delivers a signal after any change to the line, by this
-	// process or another. One pending signal stands for any number.
+}
+
+// View is the line as this replica holds it in memory, kept up to date from
+// the line's change log (queue/readmodel): what the live feed shows, with
+// no store call per watcher.
+type View interface {
+	// Snapshot returns the visible line, its first limit waiting tickets,
+	// with Now the line's clock now; an error while the view cannot follow
+	// the line.
+	Snapshot(limit int) (queue.Snapshot, error)
+	// Ticket returns ticket seq as Status would show it to its holder,
+	// and whether it is in the view: waiting, called or serving (a serving
+	// ticket has no ImageID). A finished ticket, or one the view has not
+	// heard of yet, is not.
+	Ticket(seq uint64) (queue.Ticket, bool, error)
+	// Changes delivers a signal after the view changed. One pending signal
+	// stands for any number.
 	Changes() <-chan struct{}
 }
 
@@ -250,6 +266,7 @@ type Line interface {
 // Deps are the parts the server is wired to.
 type Deps struct {
 	Line     Line                 // the ticket line; required
+	View     View                 // the line in memory, for the live feed; required
 	Admin    Admin                // the operator's actions; required with Config.AdminToken
 	Images   ImageSource          // the pictures; required
 	Hub      Hub                  // the WebSocket fan-out; required, closed by the caller
@@ -265,6 +282,7 @@ type Server struct {
 	policy  policy // what the error table's rules read
 	tickets Tickets
 	board   Board
+	view    View
 	stats   StatsReader
 	health  Pinger
 	admin   Admin
@@ -309,6 +327,8 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 	switch {
 	case deps.Line == nil:
 		return nil, errors.New("server: Deps.Line is nil")
+	case deps.View == nil:
+		return nil, errors.New("server: Deps.View is nil")
 	case deps.Images == nil:
 		return nil, errors.New("server: Deps.Images is nil")
 	case deps.Hub == nil:
@@ -329,6 +349,7 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 		policy:  policy{headWindow: deps.Line.Settings().HeadWindow, embedded: cfg.EmbeddedStore},
 		tickets: deps.Line,
 		board:   deps.Line,
+		view:    deps.View,
 		stats:   deps.Line,
 		health:  deps.Line,
 		admin:   deps.Admin,
