@@ -810,6 +810,18 @@ func checkDockerfile(text string) []string {
 	if len(final.find("ENTRYPOINT")) != 1 {
 		add("final stage has no ENTRYPOINT")
 	}
+	// The embedded store's line survives a new container only on a volume,
+	// which nonroot must be able to write.
+	if !slices.Contains(final.find("ENV"), "CATQMS_DATA_DIR=/data") || !slices.Contains(final.find("VOLUME"), `["/data"]`) {
+		add("final stage should keep the embedded store on a volume: ENV CATQMS_DATA_DIR=/data and VOLUME [\"/data\"] (have %q, %q)", final.find("ENV"), final.find("VOLUME"))
+	}
+	owned := false
+	for _, c := range final.find("COPY") {
+		owned = owned || (strings.Contains(c, "--chown=65532:65532") && strings.HasSuffix(c, " /data"))
+	}
+	if !owned {
+		add("final stage should COPY a /data folder owned by nonroot (65532) for the volume")
+	}
 	return problems
 }
 
