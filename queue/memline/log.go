@@ -1,6 +1,7 @@
 package memline
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -59,14 +60,13 @@ func (l *Line) ReadLog(ctx context.Context, after int64, count int, block time.D
 	}
 	for {
 		l.mu.Lock()
-		i, _ := slices.BinarySearchFunc(l.log, after, func(c queue.Change, v int64) int {
-			switch {
-			case c.Version <= v:
-				return -1
-			}
-			return 1
+		i, _ := slices.BinarySearchFunc(l.log, after+1, func(c queue.Change, v int64) int {
+			return cmp.Compare(c.Version, v)
 		})
-		out := slices.Clone(l.log[i:min(len(l.log), i+count)])
+		var out []queue.Change
+		if i < len(l.log) {
+			out = slices.Clone(l.log[i:min(len(l.log), i+count)])
+		}
 		wake := l.logWake
 		l.mu.Unlock()
 		if len(out) > 0 || block <= 0 {

@@ -345,7 +345,7 @@ local function reply(code, seq, fields, known, h)
     redis.call('SET', K.ver, v)
     redis.call('DEL', K.log)
     prev = 0
-    logged('W')
+    table.insert(LOG, 1, 'W') -- the entry's first word: it explains the version
     dirty = true
   end
   -- Nor after a failover to a replica that lagged: a version below what a
@@ -354,7 +354,7 @@ local function reply(code, seq, fields, known, h)
   -- the lagging one, which no reader holds past the floor: a gap.
   if tonumber(v) < tonumber(ARGV[10]) then
     redis.call('SET', K.ver, ARGV[10])
-    logged('V')
+    if LOG[1] == 'W' then table.insert(LOG, 2, 'V') else table.insert(LOG, 1, 'V') end
     dirty = true
   end
   local share = per_ticket()
