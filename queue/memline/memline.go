@@ -108,13 +108,6 @@ func (l *Line) begin() {
 	l.now = l.clock.Now().UnixMilli()
 	l.dirty = false
 	l.events = l.events[:0]
-	if l.version == 0 {
-		// Versions start at the time in microseconds, and the first is a
-		// change with no previous version (lib.lua).
-		l.version = l.now * 1000
-		l.logged(queue.EventLost, 0, 0)
-		l.dirty = true
-	}
 }
 
 func (l *Line) end() {
@@ -205,6 +198,14 @@ func (l *Line) callNext() {
 // advance ends the sessions whose time is up, expires the calls whose
 // holders did not come, and calls the next tickets.
 func (l *Line) advance() {
+	if l.version == 0 {
+		// Versions start at the time in microseconds, and the first is a
+		// change with no previous version (lib.lua), made by the first
+		// step of the line: every step (a script) begins by advancing.
+		l.version = l.now * 1000
+		l.logged(queue.EventLost, 0, 0)
+		l.dirty = true
+	}
 	for _, seq := range due(l.serving, l.now) {
 		l.endSession(seq, queue.EventTimeUp)
 	}

@@ -16,6 +16,7 @@ import (
 type model struct {
 	version  int64
 	now      int64 // the line's clock at the last entry or page, Unix ms
+	offset   int64 // the line's clock minus the local clock, ms (Replica.Now)
 	next     int64
 	share    int64 // ms
 	counters int

@@ -103,7 +103,6 @@ type Replica struct {
 
 	mu      sync.RWMutex
 	m       *model // nil while stale
-	offset  int64  // the line's clock minus the local clock, ms
 	version int64  // the version last held, kept while stale
 	stats   Stats
 	reason  string // why the next load happens
@@ -240,10 +239,10 @@ func (r *Replica) applyLocked(m *model, entries []queue.Change) (int, *gapInfo) 
 			m.apply(e)
 		}
 		m.head(c.Version, c.Now, c.Next, c.Share, c.Counters, c.Paused)
+		// An entry read late (a backlog) shows the line's clock behind,
+		// never ahead: the largest offset since the load is the best.
+		m.offset = max(m.offset, c.Now-r.opts.Clock.Now().UnixMilli())
 		if m == r.m {
-			// An entry read late (a backlog) shows the line's clock behind,
-			// never ahead: the largest offset since the load is the best.
-			r.offset = max(r.offset, c.Now-r.opts.Clock.Now().UnixMilli())
 			r.version = c.Version
 		}
 		r.stats.Entries++
@@ -275,6 +274,9 @@ func (r *Replica) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load the line: %w", err)
 	}
+	// The first page was read just now: its clock sets the offset, and the
+	// entries applied during the load may move it (applyLocked).
+	m.offset = first.Now - r.opts.Clock.Now().UnixMilli()
 	m.head(first.Version, first.Now, first.Next, first.Share, first.Counters, first.Paused)
 	m.top = first.Top
 	for _, c := range first.Called {
@@ -324,8 +326,7 @@ func (r *Replica) load(ctx context.Context) error {
 		}
 	}
 	r.mu.Lock()
-	// The first page was read just now: its clock sets the offset.
-	r.m, r.version, r.offset = m, m.version, first.Now-r.opts.Clock.Now().UnixMilli()
+	r.m, r.version = m, m.version
 	r.stats.Loads[reason]++
 	r.stats.LastLoad = time.Since(start)
 	r.stats.LastPages = pages
@@ -352,7 +353,11 @@ func (r *Replica) Now() time.Time {
 }
 
 func (r *Replica) nowLocked() time.Time {
-	return time.UnixMilli(r.opts.Clock.Now().UnixMilli() + r.offset).UTC()
+	var offset int64
+	if r.m != nil {
+		offset = r.m.offset
+	}
+	return time.UnixMilli(r.opts.Clock.Now().UnixMilli() + offset).UTC()
 }
 
 // Snapshot is the board as the store's snapshot answers it, listing the

@@ -60,9 +60,13 @@ func (s *seqSet) rebuild(capacity int) {
 		s.tree = make([]int32, capacity+1)
 	}
 	for i, w := range s.words {
-		s.tree[i+1] += int32(bits.OnesCount64(w))
-		if j := (i + 1) + (i+1)&-(i+1); j < len(s.tree) {
-			s.tree[j] += s.tree[i+1]
+		s.tree[i+1] = int32(bits.OnesCount64(w))
+	}
+	// Each node passes its sum up to its parent, every node up to the
+	// capacity: the words not used yet hold the sums below them too.
+	for i := 1; i < len(s.tree); i++ {
+		if j := i + i&-i; j < len(s.tree) {
+			s.tree[j] += s.tree[i]
 		}
 	}
 }
@@ -174,10 +178,14 @@ func (s *seqSet) fill(lo, hi uint64) {
 	if hi < lo {
 		return
 	}
-	if len(s.words) > 0 && lo < s.base {
+	if len(s.words) == 0 {
+		s.base = lo &^ 63
+	} else if lo < s.base {
 		s.lower(lo)
 	}
-	s.wordOf(hi, true)
+	if n := int((hi-s.base)/64) + 1; n > len(s.words) {
+		s.extend(n)
+	}
 	for seq := lo; seq <= hi; {
 		w, bit := int((seq-s.base)/64), uint((seq-s.base)%64)
 		span := min(uint64(64-bit), hi-seq+1)
