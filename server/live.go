@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/catqms/catqms/hub"
 	"github.com/catqms/catqms/queue"
+	"github.com/catqms/catqms/queue/readmodel"
 )
 
 // Timing of the live feed.
@@ -145,10 +147,18 @@ func (f *liveFeed) refresh() {
 		if f.ctx.Err() != nil {
 			return // stopping
 		}
+		// The view's first load is under way: it signals when done.
+		var stale *readmodel.StaleError
+		if errors.As(err, &stale) {
+			if stale.Cause == nil {
+				return
+			}
+			err = stale.Cause
+		}
 		if !f.stale { // once a spell
 			f.stale = true
 			msg := staleMessage
-			if f.s.backgroundError("live feed: view", err) {
+			if f.s.backgroundError("live feed: snapshot", err) {
 				msg = staleDefectMessage
 			}
 			f.broadcast(noticeMessage{Type: "stale", Message: msg})

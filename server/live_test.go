@@ -299,8 +299,16 @@ func TestWebSocketStale(t *testing.T) {
 type countingLine struct {
 	Line
 	mu       sync.Mutex
-	status   int   // Status calls
-	statuses []int // the length of each Statuses call
+	status    int   // Status calls
+	statuses  []int // the length of each Statuses call
+	snapshots int   // Snapshot calls
+}
+
+func (l *countingLine) Snapshot(ctx context.Context) (queue.Snapshot, error) {
+	l.mu.Lock()
+	l.snapshots++
+	l.mu.Unlock()
+	return l.Line.Snapshot(ctx)
 }
 
 func (l *countingLine) Status(ctx context.Context, client, token string) (queue.Ticket, error) {
@@ -320,14 +328,14 @@ func (l *countingLine) Statuses(ctx context.Context, reqs []queue.StatusRequest)
 // reset forgets the calls so far.
 func (l *countingLine) reset() {
 	l.mu.Lock()
-	l.status, l.statuses = 0, nil
+	l.status, l.statuses, l.snapshots = 0, nil, 0
 	l.mu.Unlock()
 }
 
-func (l *countingLine) calls() (status int, statuses []int) {
+func (l *countingLine) calls() (status int, statuses []int, snapshots int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.status, append([]int(nil), l.statuses...)
+	return l.status, append([]int(nil), l.statuses...), l.snapshots
 }
 
 // countingServer serves a second Server on e's line, through a countingLine.
@@ -346,11 +354,12 @@ func countingServer(t *testing.T, e *testEnv, cfg Config) (*httptest.Server, *co
 	return ts, line
 }
 
-// TestWebSocketWatchersReadInBatches watches one ticket from more
-// connections than one batch holds: after a change every watcher hears of
-// it, and the feed read the tickets with one Statuses call per batch and
-// no Status call at all.
-func TestWebSocketWatchersReadInBatches(t *testing.T) {
+// TestWebSocketWatchersCostNoStoreReads watches one ticket from more
+// connections than one store batch holds: after a change every watcher
+// hears of it from the replica's view, with no store read at all. Only
+// when the ticket finishes (the view knows it no more) does the feed ask
+// the store, one Statuses call per batch.
+func TestWebSocketWatchersCostNoStoreReads(t *testing.T) {
 	e := newTestServer(t, testOptions{})
 	n := watchBatch + 40
 	ts, line := countingServer(t, e, Config{MaxWSPerClient: n})
@@ -380,7 +389,21 @@ func TestWebSocketWatchersReadInBatches(t *testing.T) {
 			t.Fatalf("update = %v", m)
 		}
 	}
-	status, statuses := line.calls()
+	if status, statuses, snapshots := line.calls(); status != 0 || len(statuses) != 0 || snapshots != 0 {
+		t.Fatalf("the feed read the store for a change: %d Status, Statuses %v, %d Snapshot calls; want none", status, statuses, snapshots)
+	}
+
+	// The watched ticket leaves: the view knows it no more, so the feed
+	// asks the store how it ended, in batches.
+	if w := e.do(http.MethodDelete, "/api/v1/ticket", nil, bearer(second)); w.Code != http.StatusNoContent {
+		t.Fatalf("leave = %d", w.Code)
+	}
+	for _, c := range conns {
+		if m := c.until(5*time.Second, "the end", ofType("ticket")); m["state"] != "left" {
+			t.Fatalf("update = %v", m)
+		}
+	}
+	status, statuses, _ := line.calls()
 	if status != 0 {
 		t.Errorf("the feed made %d Status calls", status)
 	}
@@ -394,8 +417,8 @@ func TestWebSocketWatchersReadInBatches(t *testing.T) {
 		}
 		sum += k
 	}
-	if sum%n != 0 {
-		t.Errorf("Statuses calls %v do not cover the %d watchers per refresh", statuses, n)
+	if sum != n {
+		t.Errorf("Statuses calls %v do not cover the %d watchers once", statuses, n)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/catqms/catqms/queue/readmodel"
 )
 
 // statsTimeout bounds the store read behind one scrape.
@@ -35,7 +37,11 @@ func (s *Server) registerMetrics() error {
 		Name: "catqms_internal_errors_total",
 		Help: "Answers that were a defect (500 internal): a store answer that broke the protocol, a script that failed, a bug. Each is logged with its detail.",
 	})
-	for _, c := range []prometheus.Collector{s.duration, buildInfo, s.internalErrors, newLineCollector(s)} {
+	mine := []prometheus.Collector{s.duration, buildInfo, s.internalErrors, newLineCollector(s)}
+	if s.replica != nil {
+		mine = append(mine, newViewCollector(s.replica))
+	}
+	for _, c := range mine {
 		if err := s.reg.Register(c); err != nil {
 			return err
 		}
@@ -155,4 +161,54 @@ func (lc *lineCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(lc.length, st.Length)
 	gauge(lc.busy, st.Serving)
 	gauge(lc.counters, int64(st.Counters))
+}
+
+// viewCollector exports the work of the replica's view of the line (the
+// read model the live feed shows).
+type viewCollector struct {
+	r                                        *readmodel.Replica
+	loaded, version, tickets, bytes, entries *prometheus.Desc
+	loads, lastLoad                          *prometheus.Desc
+}
+
+func newViewCollector(r *readmodel.Replica) *viewCollector {
+	desc := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	return &viewCollector{
+		r:        r,
+		loaded:   desc("catqms_view_loaded", "1 while this replica holds the line in memory and follows its change log; 0 while it cannot (the board shows stale)."),
+		version:  desc("catqms_view_version", "The line's version this replica's view holds."),
+		tickets:  desc("catqms_view_tickets", "Waiting, called and serving tickets in this replica's view."),
+		bytes:    desc("catqms_view_waiting_bytes", "Memory of the view's set of waiting tickets."),
+		entries:  desc("catqms_view_entries_applied_total", "Change log entries this replica's view applied."),
+		loads:    desc("catqms_view_loads_total", "Whole loads of the line into the view, by reason: start, gap (a trimmed log, a wiped store, a failover), error (a failed read).", "reason"),
+		lastLoad: desc("catqms_view_last_load_seconds", "How long the view's last whole load took, the log's replay included."),
+	}
+}
+
+// Describe sends the descriptors of every metric Collect may send.
+func (vc *viewCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{vc.loaded, vc.version, vc.tickets, vc.bytes, vc.entries, vc.loads, vc.lastLoad} {
+		ch <- d
+	}
+}
+
+// Collect sends the current values, read from memory.
+func (vc *viewCollector) Collect(ch chan<- prometheus.Metric) {
+	st := vc.r.Stats()
+	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	loaded := 0.0
+	if st.Loaded {
+		loaded = 1
+	}
+	gauge(vc.loaded, loaded)
+	gauge(vc.version, float64(st.Version))
+	gauge(vc.tickets, float64(st.Tickets))
+	gauge(vc.bytes, float64(st.WaitingBytes))
+	gauge(vc.lastLoad, st.LastLoad.Seconds())
+	ch <- prometheus.MustNewConstMetric(vc.entries, prometheus.CounterValue, float64(st.Entries))
+	for _, reason := range []string{readmodel.ReasonStart, readmodel.ReasonGap, readmodel.ReasonError} {
+		ch <- prometheus.MustNewConstMetric(vc.loads, prometheus.CounterValue, float64(st.Loads[reason]), reason)
+	}
 }

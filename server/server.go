@@ -28,6 +28,7 @@ import (
 	"github.com/catqms/catqms/hub"
 	"github.com/catqms/catqms/kitty"
 	"github.com/catqms/catqms/queue"
+	"github.com/catqms/catqms/queue/readmodel"
 )
 
 // Defaults for the zero values of Config, and their ranges: the command
@@ -260,13 +261,14 @@ type Line interface {
 	Board
 	StatsReader
 	Pinger
+	readmodel.Source // the change log the server's view follows
 	Settings() queue.Settings
 }
 
 // Deps are the parts the server is wired to.
 type Deps struct {
 	Line     Line                 // the ticket line; required
-	View     View                 // the line in memory, for the live feed; required
+	View     View                 // the line in memory, for the live feed; nil = a readmodel.Replica of Line that the server runs
 	Admin    Admin                // the operator's actions; required with Config.AdminToken
 	Images   ImageSource          // the pictures; required
 	Hub      Hub                  // the WebSocket fan-out; required, closed by the caller
@@ -298,6 +300,11 @@ type Server struct {
 	observers      observerCache // duration's children, by label values
 
 	live *liveFeed
+	// replica is the view the server runs itself (Deps.View nil): it
+	// follows the line's change log until Close.
+	replica     *readmodel.Replica
+	stopReplica context.CancelFunc
+	replicaDone chan struct{}
 
 	openAPIDoc []byte // api.OpenAPI(), read once
 
@@ -327,8 +334,6 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 	switch {
 	case deps.Line == nil:
 		return nil, errors.New("server: Deps.Line is nil")
-	case deps.View == nil:
-		return nil, errors.New("server: Deps.View is nil")
 	case deps.Images == nil:
 		return nil, errors.New("server: Deps.Images is nil")
 	case deps.Hub == nil:
@@ -365,6 +370,10 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 
 		openAPIDoc: api.OpenAPI(),
 	}
+	if s.view == nil {
+		s.replica = readmodel.New(deps.Line, readmodel.Options{Logger: deps.Logger})
+		s.view = s.replica
+	}
 	if err := s.registerMetrics(); err != nil {
 		return nil, err
 	}
@@ -375,6 +384,14 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 		}
 	}
 	s.engine = s.routes()
+	if s.replica != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopReplica, s.replicaDone = cancel, make(chan struct{})
+		go func() {
+			defer close(s.replicaDone)
+			_ = s.replica.Run(ctx)
+		}()
+	}
 	s.live = newLiveFeed(s, resync)
 	s.live.start()
 	return s, nil
@@ -394,10 +411,17 @@ func (s *Server) OpsHandler() http.Handler {
 	return mux
 }
 
-// Close stops the live feed. It does not close the line or the hub, which
-// belong to the caller. It is safe to call more than once.
+// Close stops the live feed and the view the server runs. It does not
+// close the line or the hub, which belong to the caller. It is safe to call
+// more than once.
 func (s *Server) Close() error {
-	s.closeOnce.Do(s.live.stop)
+	s.closeOnce.Do(func() {
+		s.live.stop()
+		if s.replica != nil {
+			s.stopReplica()
+			<-s.replicaDone
+		}
+	})
 	return nil
 }
 

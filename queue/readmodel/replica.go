@@ -103,6 +103,8 @@ type Replica struct {
 
 	mu      sync.RWMutex
 	m       *model // nil while stale
+	reload  bool   // load before reading on; m, a true past state, is shown meanwhile
+	cause   error  // why it is stale: the last failure, nil before the first load
 	version int64  // the version last held, kept while stale
 	stats   Stats
 	reason  string // why the next load happens
@@ -157,6 +159,7 @@ func (r *Replica) signal() {
 func (r *Replica) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		if err := r.step(ctx, r.opts.Block); err != nil && ctx.Err() == nil {
+			r.fail(err)
 			r.log.Warn("read model: following the line failed; retrying", "err", err, "retry", r.opts.Retry)
 			t := time.NewTimer(r.opts.Retry)
 			select {
@@ -179,7 +182,7 @@ func (r *Replica) Sync(ctx context.Context) error {
 			return err
 		}
 		r.mu.RLock()
-		stale := r.m == nil
+		stale := r.m == nil || r.reload
 		r.mu.RUnlock()
 		if !stale && r.Version() == before {
 			return nil
@@ -193,9 +196,9 @@ func (r *Replica) step(ctx context.Context, block time.Duration) error {
 	r.follow.Lock()
 	defer r.follow.Unlock()
 	r.mu.RLock()
-	m, held := r.m, r.version
+	m, held, reload := r.m, r.version, r.reload
 	r.mu.RUnlock()
-	if m == nil {
+	if m == nil || reload {
 		return r.load(ctx)
 	}
 	entries, err := r.src.ReadLog(ctx, held, r.opts.Batch, block)
@@ -203,8 +206,11 @@ func (r *Replica) step(ctx context.Context, block time.Duration) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		// Most often a reconnect: load again at once, showing the line
+		// held meanwhile; a load that fails too drops it (Run).
+		r.log.Info("read model: reading the change log failed; loading the line again", "err", err)
 		r.stale(ReasonError)
-		return fmt.Errorf("read the change log: %w", err)
+		return nil
 	}
 	if len(entries) == 0 {
 		return nil
@@ -251,16 +257,48 @@ func (r *Replica) applyLocked(m *model, entries []queue.Change) (int, *gapInfo) 
 	return n, nil
 }
 
-// stale drops the line; the next step loads it again.
+// stale makes the next step load the line again. The line held meanwhile
+// is a true past state of the line, so it is still shown: a reconnect or a
+// trimmed log costs watchers nothing but the load's time. Only a load or a
+// read that fails drops it (fail).
 func (r *Replica) stale(reason string) {
 	r.mu.Lock()
+	r.reload, r.reason = true, reason
+	r.mu.Unlock()
+}
+
+// fail drops the line after a load or a read failed: until a load
+// succeeds, the queries answer ErrStale with err as its cause.
+func (r *Replica) fail(err error) {
+	r.mu.Lock()
 	was := r.m != nil
-	r.m, r.reason = nil, reason
+	r.m, r.reload, r.cause = nil, true, err
 	r.mu.Unlock()
 	if was {
 		r.signal()
 	}
 }
+
+// StaleError is what the queries answer while the replica holds no line it
+// can vouch for: errors.Is(err, ErrStale), and Unwrap gives the failure
+// behind it, if any (none before the first load).
+type StaleError struct{ Cause error }
+
+func (e *StaleError) Error() string {
+	if e.Cause == nil {
+		return ErrStale.Error()
+	}
+	return ErrStale.Error() + ": " + e.Cause.Error()
+}
+
+// Is makes errors.Is(err, ErrStale) true.
+func (e *StaleError) Is(target error) bool { return target == ErrStale }
+
+// Unwrap is the failure that made the replica stale.
+func (e *StaleError) Unwrap() error { return e.Cause }
+
+// staleLocked is the error the queries answer while r.m is nil. r.mu is held.
+func (r *Replica) staleLocked() error { return &StaleError{Cause: r.cause} }
 
 // load reads the line in pages, applies the log from the first page's
 // version up to its end, and only then shows it.
@@ -326,7 +364,7 @@ func (r *Replica) load(ctx context.Context) error {
 		}
 	}
 	r.mu.Lock()
-	r.m, r.version = m, m.version
+	r.m, r.version, r.reload, r.cause = m, m.version, false, nil
 	r.stats.Loads[reason]++
 	r.stats.LastLoad = time.Since(start)
 	r.stats.LastPages = pages
@@ -366,7 +404,7 @@ func (r *Replica) Snapshot(limit int) (queue.Snapshot, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.m == nil {
-		return queue.Snapshot{}, ErrStale
+		return queue.Snapshot{}, r.staleLocked()
 	}
 	return r.m.snapshot(limit, r.nowLocked()), nil
 }
@@ -379,9 +417,10 @@ func (r *Replica) Ticket(seq uint64) (queue.Ticket, bool, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.m == nil {
-		return queue.Ticket{}, false, ErrStale
+		return queue.Ticket{}, false, r.staleLocked()
 	}
 	t, live := r.m.ticket(seq)
+	t.Version = r.m.version
 	return t, live, nil
 }
 
