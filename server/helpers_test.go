@@ -26,6 +26,7 @@ import (
 	"github.com/catqms/catqms/kitty"
 	"github.com/catqms/catqms/queue"
 	"github.com/catqms/catqms/queue/redisline"
+	"github.com/catqms/catqms/queue/readmodel"
 )
 
 // contract is the OpenAPI document: every answer do receives is checked
@@ -359,4 +360,21 @@ func (p *stallProxy) close() {
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
+}
+
+// syncView waits until the server's view of the line has caught up with
+// the store: the view follows the change log on its own goroutine.
+func (e *testEnv) syncView() {
+	e.t.Helper()
+	snap, err := e.line.Snapshot(context.Background())
+	if err != nil {
+		e.t.Fatalf("snapshot: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.srv.view.(*readmodel.Replica).Version() < snap.Version {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the view did not reach version %d in 5s", snap.Version)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

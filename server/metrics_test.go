@@ -18,6 +18,7 @@ func TestMetrics(t *testing.T) {
 	e.do(http.MethodGet, imageURL, nil)
 	e.do(http.MethodGet, "/no/such/"+token, nil)
 	e.redeem("forged", from("198.51.100.1"))
+	e.syncView()
 
 	w := e.do(http.MethodGet, "/metrics", nil)
 	if w.Code != http.StatusOK {
