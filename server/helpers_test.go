@@ -25,8 +25,8 @@ import (
 	"github.com/catqms/catqms/internal/apitest"
 	"github.com/catqms/catqms/kitty"
 	"github.com/catqms/catqms/queue"
-	"github.com/catqms/catqms/queue/redisline"
 	"github.com/catqms/catqms/queue/readmodel"
+	"github.com/catqms/catqms/queue/redisline"
 )
 
 // contract is the OpenAPI document: every answer do receives is checked

@@ -298,7 +298,7 @@ func TestWebSocketStale(t *testing.T) {
 // countingLine is a queue.Line that counts the ticket reads made through it.
 type countingLine struct {
 	Line
-	mu       sync.Mutex
+	mu        sync.Mutex
 	status    int   // Status calls
 	statuses  []int // the length of each Statuses call
 	snapshots int   // Snapshot calls
