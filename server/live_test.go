@@ -491,3 +491,39 @@ func TestWebSocketWatchEndsWhenTheWatcherIsBanned(t *testing.T) {
 		t.Fatalf("a message after the watch ended: %s", data)
 	}
 }
+
+// TestNewcomerSnapshotIsMadeForIt: a page that connects long after the
+// last change gets a snapshot made when it connected, so the clock it sets
+// from "now" is right; the broadcast of the last change would be as old as
+// the change.
+func TestNewcomerSnapshotIsMadeForIt(t *testing.T) {
+	e := newTestServer(t, testOptions{})
+	ts := e.serve()
+	early := mustDial(t, ts)
+	early.next(2 * time.Second)
+	e.take()
+	broadcast := early.until(2*time.Second, "the take's snapshot", func(m map[string]any) bool {
+		return m["type"] == "snapshot" && m["length"] == float64(1)
+	})
+
+	const quiet = 1500 * time.Millisecond
+	time.Sleep(quiet) // no change meanwhile
+	late := mustDial(t, ts)
+	greeting := late.next(2 * time.Second)
+	if greeting["type"] != "snapshot" || greeting["version"] != broadcast["version"] {
+		t.Fatalf("newcomer's first message = %v, want a snapshot of version %v", greeting, broadcast["version"])
+	}
+	then, err1 := time.Parse(timeLayout, broadcast["now"].(string))
+	now, err2 := time.Parse(timeLayout, greeting["now"].(string))
+	if err1 != nil || err2 != nil {
+		t.Fatalf("times: %v %v", err1, err2)
+	}
+	if gap := now.Sub(then); gap < quiet-100*time.Millisecond {
+		t.Fatalf("the newcomer's snapshot says now = %s, %s after the broadcast's: want about %s (a snapshot made for it)", now, gap, quiet)
+	}
+	// It is not sent again: the next message is the next change.
+	_ = late.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, data, err := late.conn.ReadMessage(); err == nil {
+		t.Fatalf("a message after the greeting with no change: %s", data)
+	}
+}
