@@ -101,7 +101,7 @@ type Config struct {
 	// before any counter has been freed, as in the store (60s).
 	ViewWindow time.Duration
 	// Window is how far back the flow is measured: holds completed and
-	// leaves in the last Window (15m); at least the last 16 holds are kept
+	// leaves in the last Window (15m); at least the last 8 holds are kept
 	// however old, at most 256.
 	Window time.Duration
 	// RateError is the relative drift of the flow allowed for during a
@@ -210,6 +210,7 @@ func (p Point) String() string {
 
 // Score is one prediction compared with the wait that followed it.
 type Score struct {
+	Seq       uint64 // the ticket
 	Estimator Estimator
 	Point     Point
 	At        time.Time     // when the ticket was called
@@ -243,7 +244,7 @@ const naiveBand = 0.2
 const z80 = 1.2815515655446004
 
 const (
-	minHolds = 16
+	minHolds = 8
 	maxHolds = 256
 	buckets  = 16 // leave-hazard buckets per Window
 )
@@ -300,12 +301,16 @@ type Book struct {
 	derivedSE2 float64             // variance of the hold mean's estimate, relative²
 
 	// Scoring: the waiting tickets tracked, in a Fenwick tree over their
-	// seqs (a ring of Track slots) that gives each one's places to go.
-	records map[uint64]*record
-	fen     []int32
-	low     uint64 // lowest tracked waiting seq (when tracked > 0)
-	tracked int64
-	checks  checkHeap
+	// seqs (a ring of Track slots) that gives each one's places to go. The
+	// line is: untrackedAhead tickets (waiting when tracking started), the
+	// tracked ones, then, once overflow is set, untracked ones behind.
+	records        map[uint64]*record
+	fen            []int32
+	low            uint64 // lowest tracked waiting seq (when tracked > 0)
+	tracked        int64
+	untrackedAhead int64
+	overflow       bool
+	checks         checkHeap
 
 	slots []slot
 }
@@ -358,27 +363,42 @@ func (b *Book) Taken(seq uint64, at time.Time, position int64) {
 	if r0 >= 1 && b.trackable(seq, r0) {
 		b.fenAdd(seq, 1)
 		if b.tracked == 0 {
-			b.low = seq
+			b.low, b.untrackedAhead = seq, r0-1
 		}
 		b.tracked++
 		rec := &record{r0: r0}
 		b.records[seq] = rec
 		b.predict(seq, rec, PointTake, r0)
+	} else if b.tracked > 0 {
+		b.overflow = true // behind one not tracked: neither are the next
 	}
 	b.derive()
 }
 
-// trackable reports whether a take can be scored: every ticket waiting
-// ahead of it is tracked (so its places to go are exact), it fits the
-// ring, fewer than Track wait, and it will wait (no counter is free).
+// trackable reports whether a take can be scored: it will wait (no
+// counter is free), and either nothing is tracked (tracking starts again:
+// everyone ahead is untrackedAhead) or the tickets ahead are the untracked
+// ones from before tracking started and tracked ones, it fits the ring and
+// fewer than Track are tracked.
 func (b *Book) trackable(seq uint64, r0 int64) bool {
 	if len(b.called)+len(b.serving) < b.counters {
 		return false // a counter is free: it is called at once, never waits
 	}
-	if b.tracked+1 != r0 || b.tracked >= int64(b.cfg.Track)-1 {
+	if b.tracked == 0 {
+		return true
+	}
+	if b.overflow || b.tracked >= int64(b.cfg.Track)-1 || r0 != b.untrackedAhead+b.tracked+1 {
 		return false
 	}
-	return b.tracked == 0 || seq > b.low && seq-b.low < uint64(b.cfg.Track)
+	return seq > b.low && seq-b.low < uint64(b.cfg.Track)
+}
+
+// consumedUntracked notes that untracked seq, waiting, was called or left:
+// if it was ahead of the tracked ones, they are a place closer.
+func (b *Book) consumedUntracked(seq uint64) {
+	if b.tracked > 0 && seq < b.low {
+		b.untrackedAhead = max(b.untrackedAhead-1, 0)
+	}
 }
 
 // Called records that ticket seq was called at at.
@@ -388,7 +408,9 @@ func (b *Book) Called(seq uint64, at time.Time) {
 	b.waiting = max(b.waiting-1, 0)
 	b.consumed++
 	if rec := b.untrack(seq); rec != nil {
-		b.score(rec)
+		b.score(seq, rec)
+	} else {
+		b.consumedUntracked(seq)
 	}
 	b.checkpoints()
 	b.derive()
@@ -434,7 +456,9 @@ func (b *Book) Left(seq uint64, at time.Time) {
 		b.waiting = max(b.waiting-1, 0)
 		b.consumed++
 		b.bucket().leaves++
-		b.untrack(seq)
+		if b.untrack(seq) == nil {
+			b.consumedUntracked(seq)
+		}
 		b.checkpoints()
 	}
 	b.derive()
@@ -475,7 +499,7 @@ func (b *Book) Reset(at time.Time, counters int, paused bool, called, serving ma
 	}
 	clear(b.records)
 	clear(b.fen)
-	b.tracked, b.low = 0, 0
+	b.tracked, b.low, b.untrackedAhead, b.overflow = 0, 0, 0, false
 	b.checks = b.checks[:0]
 	b.derive()
 }

@@ -77,7 +77,9 @@ func (b *Book) untrack(seq uint64) *record {
 	delete(b.records, seq)
 	b.fenAdd(seq, -1)
 	b.tracked--
-	if b.tracked > 0 && seq == b.low {
+	if b.tracked == 0 {
+		b.untrackedAhead, b.overflow = 0, false // the next take starts again
+	} else if seq == b.low {
 		// Called in order, so the next tracked one is usually next.
 		for b.low++; b.records[b.low] == nil; b.low++ {
 		}
@@ -86,7 +88,7 @@ func (b *Book) untrack(seq uint64) *record {
 }
 
 // score compares rec's predictions with its call now.
-func (b *Book) score(rec *record) {
+func (b *Book) score(seq uint64, rec *record) {
 	for p := range numPoints {
 		pr := rec.preds[p]
 		if !pr.set {
@@ -96,7 +98,7 @@ func (b *Book) score(rec *record) {
 		naive := Range{Low: scale(pr.naive, 1-naiveBand), Mid: pr.naive, High: scale(pr.naive, 1+naiveBand)}
 		for e, rg := range [numEstimators]Range{pr.flow, naive} {
 			s := Score{
-				Estimator: Estimator(e), Point: p, At: time.UnixMilli(b.now).UTC(),
+				Seq: seq, Estimator: Estimator(e), Point: p, At: time.UnixMilli(b.now).UTC(),
 				Predicted: rg, Actual: actual,
 				AbsError: absDur(rg.Mid - actual),
 				Inside:   rg.Low <= actual && actual <= rg.High,
@@ -148,15 +150,16 @@ func (b *Book) fenPrefix(i int) int64 {
 	return s
 }
 
-// placesToGo is tracked seq's places to go: the tracked tickets waiting
-// from low to it, itself included (every one waiting ahead is tracked).
+// placesToGo is tracked seq's places to go: the untracked ones ahead of
+// every tracked one, and the tracked tickets waiting from low to it, itself
+// included.
 func (b *Book) placesToGo(seq uint64) int64 {
 	n := uint64(len(b.fen) - 1)
 	lo, hi := int(b.low%n)+1, int(seq%n)+1
 	if lo <= hi {
-		return b.fenPrefix(hi) - b.fenPrefix(lo-1)
+		return b.untrackedAhead + b.fenPrefix(hi) - b.fenPrefix(lo-1)
 	}
-	return b.fenPrefix(int(n)) - b.fenPrefix(lo-1) + b.fenPrefix(hi)
+	return b.untrackedAhead + b.fenPrefix(int(n)) - b.fenPrefix(lo-1) + b.fenPrefix(hi)
 }
 
 // check is a pending checkpoint: re-examine seq's record once consumed
