@@ -72,6 +72,17 @@ func Day() Scenario {
 	}
 }
 
+// ShortDay is Day in two hours: the same rush, counter, pause and people,
+// closer together (benchmark S8's --quick).
+func ShortDay() Scenario {
+	sc := Day()
+	sc.Open = 2 * time.Hour
+	sc.RushFrom, sc.ExtraFrom, sc.ExtraTo = 30*time.Minute, 50*time.Minute, 100*time.Minute
+	sc.PauseAt = 100 * time.Minute
+	sc.PauseFor = 10 * time.Minute
+	return sc
+}
+
 // Visitor is one person's part in the day.
 type Visitor struct {
 	At       time.Duration // arrival, from the opening
