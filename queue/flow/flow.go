@@ -5,6 +5,28 @@
 // paused) and answers from them alone, so every replica that reads the same
 // log gives the same estimates and the same scores.
 //
+// # Feeding a Book
+//
+// One Book per line, fed every event once, in log order, with the time the
+// store gave it. With the change log's event letters (lua/lib.lua):
+//
+//	t  taken            Taken(seq, at, position) — the ticket's position once in line
+//	c  called           Called(seq, at) — after the t of the same step, if any
+//	r  redeemed         Redeemed(seq, at)
+//	s S e  served       Served(seq, at) — by its holder, its time, an operator
+//	l m b B x k         Left(seq, at) — left, banned out, expired, skipped
+//	N  counters set     SetCounters(n, at)
+//	P U                 SetPaused(true/false, at)
+//	W V, a gap, reload  Reset(at, counters, paused, called, serving, waiting)
+//
+// then ask Estimate(position) for each watcher, Naive(position) for the
+// store's estimate, Accuracy(time.Hour) and Accuracy(24*time.Hour) for the
+// stats, and register MetricAbsError and MetricInRange as histograms fed by
+// Config.OnScore. The Book keeps its own count of the called tickets (a
+// ticket's places to go are its position less them), so it must see every
+// call and every end of a call; a Book started mid-line learns the rest
+// within a head window, or at once from Reset.
+//
 // # The estimator
 //
 // A waiting ticket at position p, with k tickets called ahead of it, has
@@ -35,13 +57,23 @@
 // The wait is taken as lognormal with that mean and variance — waits are
 // positive and right-skewed — and Estimate answers its median (Mid, which
 // minimises the absolute error) and its 10th and 90th percentiles (Low,
-// High): an 80% interval. Finally the interval's width is calibrated by the
-// line's own record, as adaptive conformal inference does: after each
-// scored call the width multiplier grows when the wait fell outside and
+// High): an 80% interval, the target share of calls inside. Finally
+// the interval's width is calibrated by the line's own record, as adaptive
+// conformal inference does, in bands of places to go (1, 2–3, 4–7, …: a
+// short wait and a long one miss for different reasons): after each scored
+// call the band's width multiplier grows when the wait fell outside and
 // shrinks when it fell inside, in the ratio that holds 80% inside.
 //
-// This is the naive estimate (position × share, where share is H over the
-// counters, queue.WaitETA) with what it leaves out put back: the people
+// Before any counter has been freed, H is the view window, as the store's
+// own estimate assumes. Holds are measured over Config.Window (15 minutes;
+// at least the last 8 holds): a slower or faster service shows within the
+// window, while a counter opened or closed changes μ at once, and a rush
+// (more arrivals) changes nothing ahead of a waiting ticket — only its
+// position.
+//
+// This is the naive estimate (position × share, where share is a moving
+// average of the holds over the counters, queue.WaitETA) with what it
+// leaves out put back: the people
 // ahead who leave (a fifth of a line leaving makes the naive estimate a
 // fifth too long), a windowed mean instead of a five-sample moving average
 // of a long-tailed time, and the variability, which gives the range.
@@ -84,7 +116,9 @@ import (
 
 // Metric names for the scores (Config.OnScore): the server registers them
 // as Prometheus histograms labelled estimator (EstimatorFlow.String(),
-// EstimatorNaive.String()) and point (the Point's String()).
+// EstimatorNaive.String()) and point (the Point's String()). Suggested
+// buckets: 5 s to about 40 min doubling for the error; {0.5} for the
+// in-range one, whose sum over its count is the share inside.
 const (
 	// MetricAbsError is the absolute error of an estimate's Mid, seconds.
 	MetricAbsError = "catqms_wait_estimate_abs_error_seconds"
@@ -511,6 +545,9 @@ func (b *Book) step(at time.Time) {
 	if !b.started {
 		b.now, b.started = t, true
 	}
+	if edge := t - int64(buckets+1)*b.bucketMs; b.now < edge {
+		b.now = edge // only the last Window's buckets count: skip a long silence
+	}
 	for t > b.now {
 		// Split the person-time at bucket edges.
 		edge := (b.now/b.bucketMs + 1) * b.bucketMs
@@ -613,9 +650,10 @@ func (b *Book) derive() {
 // ---- estimates ----
 
 // Estimate returns the wait of a ticket at position (1-based, the called
-// tickets included) from the last event on: zero for a position among the
-// called tickets. It answers from the events alone, so two Books fed the
-// same events give the same Range. O(1); it allocates nothing.
+// tickets included, as queue.Ticket.Position) from the last event on: zero
+// for a position among the called tickets. It takes no clock: it answers
+// from the events alone, so two replicas that applied the same log answer
+// the same Range whenever they are asked. O(1); it allocates nothing.
 func (b *Book) Estimate(position int64) Range {
 	r := position - int64(len(b.called))
 	if r < 1 || position < 1 {

@@ -27,7 +27,10 @@ func dayScores(t *testing.T, seed uint64) (flowScores, naiveScores []flow.Score,
 			naiveScores = append(naiveScores, s)
 		}
 	}})
-	out = flowsim.Run(flowsim.Draw(sc, seed), dayStart, b)
+	out, err := flowsim.Run(flowsim.Draw(sc, seed), dayStart, b)
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
 	return flowScores, naiveScores, b, out
 }
 
@@ -55,12 +58,12 @@ func summary(scores []flow.Score) (mdape, inside float64) {
 
 // TestSimulatedDay plays the day (flowsim.Day: Poisson arrivals
 // with a rush hour, lognormal service, 10% no-shows, about 20% leaving,
-// a counter opened and closed, a pause) with seeds 1 to 10, and holds the
+// a counter opened and closed, a pause) against memline on a simulated
+// clock, with seeds 1 to 10, and holds the
 // estimates made at the take to the targets: over all the calls of the ten
 // days, a median absolute percentage error of at most 20% and at least 80%
 // of the waits inside the range; and on every day, both better than the
-// naive estimate's. Single days are logged: some miss a target alone
-// (BENCHMARKS-style figures are in the package's report).
+// naive estimate's. Single days are logged: some miss a target alone.
 func TestSimulatedDay(t *testing.T) {
 	var allFlow, allNaive []flow.Score
 	for seed := uint64(1); seed <= 10; seed++ {

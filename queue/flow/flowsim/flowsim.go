@@ -2,21 +2,24 @@
 // leaves, who never shows up, how long each one is served, and when the
 // operator opens and closes a counter or pauses the line. A Plan is drawn
 // from a Scenario and a seed, and is the same for the same seed. Run plays
-// a Plan by the line's rules (FIFO, a freed counter calls the next at once,
-// a called ticket not redeemed within the head window expires, a session
-// ends by itself at the view window) on a simulated clock and feeds every
-// event to a flow.Book, as the change log would; benchmark S8 plays the same
-// Plan against the real service.
+// a Plan against queue/memline (the rules of the line, stated once) on a
+// simulated clock and feeds every event to a flow.Book, as the change log
+// would; benchmark S8 plays the same Plan against the real service.
 package flowsim
 
 import (
+	"cmp"
 	"container/heap"
+	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
 
+	"github.com/catqms/catqms/queue"
 	"github.com/catqms/catqms/queue/flow"
+	"github.com/catqms/catqms/queue/memline"
 )
 
 // Scenario describes a day. Durations are of the uncompressed day; Scale
@@ -156,157 +159,254 @@ func Draw(sc Scenario, seed uint64) Plan {
 
 // Outcome counts what happened in a Run.
 type Outcome struct {
-	Taken, Served, NoShows, Left, CalledAtOnce int
-	MaxWaiting                                 int
-	End                                        time.Duration // the last event, from the opening
+	Taken, TurnedAway, CalledAtOnce int
+	Served, NoShows, Left           int
+	MaxWaiting                      int
+	End                             time.Duration // the last event, from the opening
 }
 
-// event kinds of the simulation, in the order they run at the same instant.
+// What the simulation does, in the order it does it at the same instant.
 const (
-	evServiceEnd = iota
-	evExpire
-	evRedeem
-	evAdmin
-	evLeave
-	evArrive
+	doEnd     = iota // a holder ends their session
+	doAdvance        // a deadline or a session's end passes: the line moves
+	doRedeem
+	doAdmin
+	doLeave
+	doArrive
 )
 
-type event struct {
+type action struct {
 	at   time.Duration
 	kind int
 	idx  int // visitor or admin index
-	seq  int // tie-break: the order scheduled
+	n    int // tie-break: the order scheduled
 }
 
-type queueOf []event
+type actions []action
 
-func (q queueOf) Len() int { return len(q) }
-func (q queueOf) Less(i, j int) bool {
+func (q actions) Len() int { return len(q) }
+func (q actions) Less(i, j int) bool {
 	if q[i].at != q[j].at {
 		return q[i].at < q[j].at
 	}
 	if q[i].kind != q[j].kind {
 		return q[i].kind < q[j].kind
 	}
-	return q[i].seq < q[j].seq
+	return q[i].n < q[j].n
 }
-func (q queueOf) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *queueOf) Push(x any)   { *q = append(*q, x.(event)) }
-func (q *queueOf) Pop() any {
+func (q actions) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *actions) Push(x any)   { *q = append(*q, x.(action)) }
+func (q *actions) Pop() any {
 	old := *q
 	x := old[len(old)-1]
 	*q = old[:len(old)-1]
 	return x
 }
 
-// Run plays plan by the line's rules on a simulated clock that starts at
-// start, feeding every event to book (which may be nil). Ticket seqs are
-// the visitors' indexes plus one.
-func Run(plan Plan, start time.Time, book *flow.Book) Outcome {
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+// Run plays plan against a memline line on a simulated clock that starts at
+// start, and feeds book (which may be nil) every event as the change log
+// would carry it: each operation's own (a take and its position, a leave
+// while waiting) and what the line shows changed after it (calls, redeems,
+// sessions ended, calls expired), at the operation's time. Visitor i's
+// ticket is the line's seq i+1 unless takes were refused.
+func Run(plan Plan, start time.Time, book *flow.Book) (Outcome, error) {
+	ctx := context.Background()
 	sc := plan.Scenario
+	clk := &clock{now: start}
+	line, err := memline.New(queue.Settings{
+		Counters: sc.Counters, HeadWindow: sc.HeadWindow, ViewWindow: sc.ViewWindow,
+		MaxTicketsPerClient: 1, MaxQueue: 1 << 30,
+	}, []byte("flowsim-secret-0123456789abcdef!"), clk)
+	if err != nil {
+		return Outcome{}, err
+	}
 	var (
-		q        queueOf
-		n        int
-		line     []int // waiting visitors, in order
-		called   = map[int]bool{}
-		serving  = map[int]bool{}
-		counters = sc.Counters
-		out      Outcome
+		q       actions
+		n       int
+		out     Outcome
+		now     time.Duration
+		tokens  = make([]string, len(plan.Visitors))
+		seqs    = make([]uint64, len(plan.Visitors))
+		states  = make([]queue.State, len(plan.Visitors))
+		visitor = map[string]int{} // label → visitor
+		called  = map[string]bool{}
+		serving = map[string]bool{}
+		waiting int
 	)
 	push := func(at time.Duration, kind, idx int) {
 		n++
-		heap.Push(&q, event{at: at, kind: kind, idx: idx, seq: n})
+		heap.Push(&q, action{at: at, kind: kind, idx: idx, n: n})
 	}
 	for i, v := range plan.Visitors {
-		push(v.At, evArrive, i)
+		push(v.At, doArrive, i)
 	}
 	for i, a := range plan.Admin {
-		push(a.At, evAdmin, i)
+		push(a.At, doAdmin, i)
 	}
-	at := func(d time.Duration) time.Time { return start.Add(d) }
-	seqOf := func(i int) uint64 { return uint64(i) + 1 }
-	var now time.Duration
-	callNext := func() {
-		for counters-len(called)-len(serving) > 0 && len(line) > 0 {
-			i := line[0]
-			line = line[1:]
-			called[i] = true
-			if book != nil {
-				book.Called(seqOf(i), at(now))
-			}
-			v := plan.Visitors[i]
-			if v.NoShow || v.Walk >= sc.HeadWindow {
-				push(now+sc.HeadWindow, evExpire, i)
-			} else {
-				push(now+v.Walk, evRedeem, i)
+	seqOf := func(label string) uint64 {
+		seq, _ := queue.ParseLabel(label)
+		return seq
+	}
+	// changed reads the line after an operation and reports what moved.
+	changed := func() error {
+		snap, err := line.Snapshot(ctx)
+		if err != nil {
+			return err
+		}
+		at := clk.now
+		nowCalled, nowServing := map[string]bool{}, map[string]bool{}
+		for _, s := range snap.Serving {
+			nowServing[s.Ticket] = true
+		}
+		for _, s := range snap.Called {
+			nowCalled[s.Ticket] = true
+		}
+		for _, label := range sortedLabels(serving) {
+			if !nowServing[label] {
+				out.Served++
+				states[visitor[label]] = queue.StateServed
+				if book != nil {
+					book.Served(seqOf(label), at)
+				}
 			}
 		}
+		for _, label := range sortedLabels(called) {
+			if nowCalled[label] {
+				continue
+			}
+			i := visitor[label]
+			if nowServing[label] {
+				states[i] = queue.StateServing
+				if book != nil {
+					book.Redeemed(seqOf(label), at)
+				}
+				if svc := plan.Visitors[i].Service; svc < sc.ViewWindow {
+					push(now+svc, doEnd, i)
+				}
+				push(now+sc.ViewWindow, doAdvance, i)
+				continue
+			}
+			out.NoShows++
+			states[i] = queue.StateExpired
+			if book != nil {
+				book.Left(seqOf(label), at)
+			}
+		}
+		for _, s := range snap.Called { // in the order called
+			if called[s.Ticket] {
+				continue
+			}
+			i := visitor[s.Ticket]
+			states[i] = queue.StateCalled
+			waiting--
+			if book != nil {
+				book.Called(seqOf(s.Ticket), at)
+			}
+			if v := plan.Visitors[i]; !v.NoShow && v.Walk < sc.HeadWindow {
+				push(now+v.Walk, doRedeem, i)
+			}
+			push(now+sc.HeadWindow, doAdvance, i)
+		}
+		called, serving = nowCalled, nowServing
+		return nil
 	}
 	for q.Len() > 0 {
-		ev := heap.Pop(&q).(event)
-		now = ev.at
-		switch ev.kind {
-		case evArrive:
-			line = append(line, ev.idx)
+		a := heap.Pop(&q).(action)
+		now = a.at
+		clk.now = start.Add(now)
+		var err error
+		switch a.kind {
+		case doArrive:
+			var is queue.Issued
+			is, err = line.Take(ctx, fmt.Sprintf("visitor-%d", a.idx))
+			if queue.ErrorCode(err) == queue.CodePaused {
+				out.TurnedAway++
+				continue
+			}
+			if err != nil {
+				break
+			}
 			out.Taken++
+			tokens[a.idx], seqs[a.idx], states[a.idx] = is.Token, is.Ticket.Seq, queue.StateWaiting
+			visitor[is.Ticket.Label] = a.idx
+			waiting++
 			if book != nil {
-				book.Taken(seqOf(ev.idx), at(now), int64(len(called)+len(line)))
+				book.Taken(is.Ticket.Seq, clk.now, is.Ticket.Position)
 			}
-			if counters-len(called)-len(serving) > 0 {
+			if is.Ticket.State == queue.StateCalled {
 				out.CalledAtOnce++
+			} else if p := plan.Visitors[a.idx].Patience; p > 0 {
+				push(now+p, doLeave, a.idx)
 			}
-			callNext()
-			if slices.Contains(line, ev.idx) {
-				if p := plan.Visitors[ev.idx].Patience; p > 0 {
-					push(now+p, evLeave, ev.idx)
-				}
+		case doLeave:
+			if states[a.idx] != queue.StateWaiting {
+				continue // called (or gone) before their patience ran out
 			}
-			out.MaxWaiting = max(out.MaxWaiting, len(line))
-		case evLeave:
-			if k := slices.Index(line, ev.idx); k >= 0 {
-				line = slices.Delete(line, k, k+1)
-				out.Left++
-				if book != nil {
-					book.Left(seqOf(ev.idx), at(now))
-				}
+			if err = line.Leave(ctx, fmt.Sprintf("visitor-%d", a.idx), tokens[a.idx]); err != nil {
+				break
 			}
-		case evRedeem:
-			delete(called, ev.idx)
-			serving[ev.idx] = true
+			out.Left++
+			states[a.idx] = queue.StateLeft
+			waiting--
 			if book != nil {
-				book.Redeemed(seqOf(ev.idx), at(now))
+				book.Left(seqs[a.idx], clk.now)
 			}
-			push(now+min(plan.Visitors[ev.idx].Service, sc.ViewWindow), evServiceEnd, ev.idx)
-		case evServiceEnd:
-			delete(serving, ev.idx)
-			out.Served++
-			if book != nil {
-				book.Served(seqOf(ev.idx), at(now))
+		case doRedeem:
+			if states[a.idx] != queue.StateCalled {
+				continue
 			}
-			callNext()
-		case evExpire:
-			delete(called, ev.idx)
-			out.NoShows++
-			if book != nil {
-				book.Left(seqOf(ev.idx), at(now))
+			_, err = line.Redeem(ctx, fmt.Sprintf("visitor-%d", a.idx), tokens[a.idx])
+		case doEnd:
+			if states[a.idx] != queue.StateServing {
+				continue
 			}
-			callNext()
-		case evAdmin:
-			a := plan.Admin[ev.idx]
+			err = line.EndViewing(ctx, fmt.Sprintf("visitor-%d", a.idx), tokens[a.idx])
+		case doAdvance:
+			err = line.Advance(ctx)
+		case doAdmin:
+			ad := plan.Admin[a.idx]
 			switch {
-			case a.Counters > 0:
-				counters = a.Counters
-				if book != nil {
-					book.SetCounters(counters, at(now))
+			case ad.Counters > 0:
+				_, err = line.SetCounters(ctx, ad.Counters)
+				if err == nil && book != nil {
+					book.SetCounters(ad.Counters, clk.now)
 				}
-				callNext()
-			case a.Pause, a.Resume:
-				if book != nil {
-					book.SetPaused(a.Pause, at(now))
+			case ad.Pause, ad.Resume:
+				if ad.Pause {
+					_, err = line.Pause(ctx)
+				} else {
+					_, err = line.Resume(ctx)
+				}
+				if err == nil && book != nil {
+					book.SetPaused(ad.Pause, clk.now)
 				}
 			}
 		}
+		if err != nil {
+			return out, fmt.Errorf("at %v: %w", now, err)
+		}
+		if err := changed(); err != nil {
+			return out, err
+		}
+		out.MaxWaiting = max(out.MaxWaiting, waiting)
 		out.End = now
 	}
+	return out, nil
+}
+
+func sortedLabels(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for l := range set {
+		out = append(out, l)
+	}
+	slices.SortFunc(out, func(a, b string) int {
+		sa, _ := queue.ParseLabel(a)
+		sb, _ := queue.ParseLabel(b)
+		return cmp.Compare(sa, sb)
+	})
 	return out
 }
