@@ -438,6 +438,9 @@ func (b *Book) consumedUntracked(seq uint64) {
 // Called records that ticket seq was called at at.
 func (b *Book) Called(seq uint64, at time.Time) {
 	b.step(at)
+	if _, again := b.called[seq]; again {
+		return // told twice (a replay): once is the event
+	}
 	b.called[seq] = b.now
 	b.waiting = max(b.waiting-1, 0)
 	b.consumed++

@@ -92,6 +92,10 @@ func TestSimulatedDay(t *testing.T) {
 			math.Abs(rep.Flow[flow.PointTake].Inside-fi) > 1e-9 {
 			t.Errorf("seed %d: Accuracy %+v, scores say %d calls, MdAPE %.3f, inside %.3f", seed, rep.Flow[flow.PointTake], len(fs), fm, fi)
 		}
+		for _, pt := range []flow.Point{flow.PointHalf, flow.PointQuarter} {
+			t.Logf("         at %-7v: %d scored: flow MdAPE %.1f%% inside %.1f%%, naive MdAPE %.1f%% inside %.1f%%", pt, rep.Flow[pt].Calls,
+				100*rep.Flow[pt].MdAPE, 100*rep.Flow[pt].Inside, 100*rep.Naive[pt].MdAPE, 100*rep.Naive[pt].Inside)
+		}
 		allFlow, allNaive = append(allFlow, fs...), append(allNaive, ns...)
 	}
 	fm, fi := summary(allFlow)
