@@ -342,3 +342,21 @@ func BenchmarkEstimate(b *testing.B) {
 		s.book.Estimate(int64(i%1000) + 1)
 	}
 }
+
+// TestAccuracyForgetsPastHistory: scores older than Config.History are
+// gone from every window, even when the ring of slots has come round.
+func TestAccuracyForgetsPastHistory(t *testing.T) {
+	b := flow.New(flow.Config{Counters: 1, History: time.Hour, Slot: 10 * time.Minute})
+	b.Taken(1, at(0), 1)
+	b.Called(1, at(0))
+	b.Taken(2, at(time.Second), 2)
+	b.Left(1, at(time.Minute))
+	b.Called(2, at(time.Minute)) // scored in the first slot
+	if got := b.Accuracy(time.Hour).Flow[flow.PointTake].Calls; got != 1 {
+		t.Fatalf("%d calls scored, want 1", got)
+	}
+	b.Left(2, at(70*time.Minute)) // past History, in the slot the first one held
+	if got := b.Accuracy(24 * time.Hour).Flow[flow.PointTake].Calls; got != 0 {
+		t.Fatalf("%d calls remembered after History, want 0", got)
+	}
+}
