@@ -139,7 +139,8 @@ type Config struct {
 	// however old, at most 256.
 	Window time.Duration
 	// RateError is the relative drift of the flow allowed for during a
-	// wait (0.1: a tenth).
+	// wait (0.2: a counter opened or closed among three to five moves the
+	// flow by a fifth to a third; adaptive calibration corrects the rest).
 	RateError float64
 	// ErrorFloor is the least wait an absolute percentage error is taken
 	// over (30s).
@@ -179,12 +180,10 @@ func (c Config) withDefaults() Config {
 	if c.Slot <= 0 {
 		c.Slot = 5 * time.Minute
 	}
-	if c.History < c.Slot {
+	if c.History <= 0 {
 		c.History = 24 * time.Hour
-		if c.History < c.Slot {
-			c.History = c.Slot
-		}
 	}
+	c.History = max(c.History, c.Slot)
 	return c
 }
 
