@@ -293,6 +293,9 @@ func TestAccuracyWindow(t *testing.T) {
 	if got := b.Accuracy(24 * time.Hour).Naive[flow.PointTake].Calls; got != 4 {
 		t.Fatalf("last day: %d calls scored, want 4", got)
 	}
+	if got := b.AccuracyAt(at(3*time.Hour+30*time.Minute), time.Hour).Flow[flow.PointTake].Calls; got != 0 {
+		t.Fatalf("an hour and more after the last call: %d calls in the last hour, want 0", got)
+	}
 }
 
 // TestResetDropsTheTracked: after a gap the tickets in flight are not

@@ -238,9 +238,15 @@ func (b *Book) keep(s Score) {
 // for each estimator and point, the calls scored, the median absolute
 // percentage error and the share inside the range.
 func (b *Book) Accuracy(window time.Duration) Report {
+	return b.AccuracyAt(time.UnixMilli(b.now), window)
+}
+
+// AccuracyAt is Accuracy for the window up to now (never before the last
+// event): a line quiet for an hour shows no calls in its last hour.
+func (b *Book) AccuracyAt(now time.Time, window time.Duration) Report {
 	rep := Report{Window: window}
 	slotMs := b.cfg.Slot.Milliseconds()
-	cur := b.now / slotMs
+	cur := max(now.UnixMilli(), b.now) / slotMs
 	n := min(int64((window+b.cfg.Slot-1)/b.cfg.Slot), int64(len(b.slots)))
 	var sum [numEstimators][numPoints]cell
 	for i := range b.slots {
