@@ -5,7 +5,7 @@
 #
 #   scripts/bench.sh            the full run (about 17 minutes on 2 cores)
 #   scripts/bench.sh --quick    a reduced version of every scenario (about two minutes)
-#   scripts/bench.sh s4         one scenario (s0…s6), printed as JSON; the report is left alone
+#   scripts/bench.sh s4         one scenario (s0…s6, s8), printed as JSON; the report is left alone
 #
 # BENCH_OUT=dir keeps the results (JSON) and the servers' logs in dir.
 #
@@ -22,9 +22,9 @@ flags=()
 for arg in "$@"; do
 	case "$arg" in
 	--quick) flags+=(--quick) ;;
-	s0 | s1 | s2 | s3 | s4 | s5 | s6) mode=$arg ;;
+	s0 | s1 | s2 | s3 | s4 | s5 | s6 | s8) mode=$arg ;;
 	*)
-		echo "usage: scripts/bench.sh [--quick] [s0|s1|s2|s3|s4|s5|s6]" >&2
+		echo "usage: scripts/bench.sh [--quick] [s0|s1|s2|s3|s4|s5|s6|s8]" >&2
 		exit 2
 		;;
 	esac

@@ -7,7 +7,7 @@
 // Usage:
 //
 //	catqms-bench all   [flags]   every scenario, then BENCHMARKS.md and the charts
-//	catqms-bench s0…s6 [flags]   one scenario; prints its result as JSON
+//	catqms-bench s0…s6, s8 [flags]  one scenario; prints its result as JSON
 //	catqms-bench report [flags]  BENCHMARKS.md and charts from saved results
 //	catqms-bench bare-http [flags]  the ceiling server of S1 (started by s1)
 //	catqms-bench bare-hub  [flags]  the ceiling server of S4 (started by s4)
@@ -59,7 +59,7 @@ func main() {
 		}
 	case "report":
 		err = runReport(args)
-	case "all", "s0", "s1", "s2", "s3", "s4", "s5", "s6":
+	case "all", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s8":
 		err = runScenarios(ctx, cmd, args)
 	default:
 		usage()
@@ -72,7 +72,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: catqms-bench all|s0|s1|s2|s3|s4|s5|s6|report|bare-http|bare-hub|freeport [flags]")
+	fmt.Fprintln(os.Stderr, "usage: catqms-bench all|s0|s1|s2|s3|s4|s5|s6|s8|report|bare-http|bare-hub|freeport [flags]")
 }
 
 // env is what every scenario needs: where Redis is, which binaries to run,
@@ -161,6 +161,7 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 		{"s4", func() (err error) { res.S4, err = runS4(ctx, e); return err }},
 		{"s5", func() (err error) { res.S5, err = runS5(ctx, e); return err }},
 		{"s6", func() (err error) { res.S6, err = runS6(ctx, e); return err }},
+		{"s8", func() (err error) { res.S8, err = runS8(ctx, e); return err }},
 	}
 	for _, s := range steps {
 		if cmd != "all" && cmd != s.name {

@@ -127,6 +127,7 @@ type catqmsOpts struct {
 	embedded   bool // no --redis-url: the store inside the process
 	headWindow string
 	viewWindow string
+	adminToken string // the admin API's token; empty = off
 }
 
 // settings are the per-call arguments of lua/lib.lua after the prefix and
@@ -194,6 +195,9 @@ func (e *env) startCatqms(ctx context.Context, name string, o catqmsOpts) (*proc
 	}
 	if o.viewWindow != "" {
 		args = append(args, "--view-window", o.viewWindow)
+	}
+	if o.adminToken != "" {
+		args = append(args, "--admin-token", o.adminToken)
 	}
 	p, err := e.start(name, e.serviceCPU, e.catqmsBin, args...)
 	if err != nil {
