@@ -245,13 +245,15 @@ func TestReadModelSentinelFailover(t *testing.T) {
 		// but did not pass on would be lost, and a ticket seen called
 		// would be waiting again. The mover waits while the replica
 		// catches up, then goes on against the dead master.
-		mv.hold()
-		waitFor(t, 10*time.Second, "the replica to acknowledge every write", func() bool {
-			n, err := master.Do("WAIT", "1", "200") // within testenv's 500ms per command
-			return err == nil && n == "1"
-		})
-		master.Kill(t)
-		mv.release()
+		func() {
+			mv.hold()
+			defer mv.release() // also when waitFor fails the test
+			waitFor(t, 10*time.Second, "the replica to acknowledge every write", func() bool {
+				n, err := master.Do("WAIT", "1", "200") // within testenv's 500ms per command
+				return err == nil && n == "1"
+			})
+			master.Kill(t)
+		}()
 		waitFor(t, failoverWithin, "the sentinels to promote the replica", func() bool {
 			addr, err := sentinels.MasterAddr()
 			if err != nil || addr != replica.Addr {
