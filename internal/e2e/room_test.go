@@ -392,8 +392,9 @@ func (rm *room) run(movers []*service, truthVia *service, warmup time.Duration, 
 			late = append(late, fmt.Sprintf("%s: %v", s.name, took.Round(time.Millisecond)))
 		}
 	}
-	t.Logf("%d of %d sockets showed the store's truth (%s), the last %v after the fault ended",
-		len(rm.sockets)-len(off), len(rm.sockets), clip(boardString(tr.board)), slowest.Round(time.Millisecond))
+	t.Logf("%d of %d sockets showed the store's truth (%s), the last %v after the fault ended (%v after the store was whole)",
+		len(rm.sockets)-len(off), len(rm.sockets), clip(boardString(tr.board)), slowest.Round(time.Millisecond),
+		(end.Sub(faultOver) + slowest).Round(time.Millisecond))
 	if len(late) > 0 {
 		t.Errorf("%d of %d sockets showed the store's truth later than %v after the fault ended:\n  %s",
 			len(late), len(rm.sockets), convergeWithin, strings.Join(firstFew(late), "\n  "))
