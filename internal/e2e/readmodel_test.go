@@ -169,7 +169,7 @@ func killStoreConns(t *testing.T, redis *testenv.Redis, svc *service) string {
 func TestReadModelConnectionKilledMidLog(t *testing.T) {
 	redis := testenv.RedisServer(t)
 	svcs := startReplicas(t, 3, redis.URL(), roomArgs...)
-	rm := openRoom(t, svcs)
+	rm := openRoom(t, redis.URL(), svcs)
 	rm.run([]*service{svcs[0], svcs[2]}, svcs[0], roomWarmup, afterFault, func(*mover) {
 		for i := range connKills {
 			if i > 0 {
@@ -195,7 +195,7 @@ func TestReadModelLogTrimmedUnderSlowReplica(t *testing.T) {
 			_ = syscall.Kill(slow.pid(), syscall.SIGCONT)
 		}
 	})
-	rm := openRoom(t, svcs)
+	rm := openRoom(t, redis.URL(), svcs)
 	rm.run([]*service{svcs[0], svcs[2]}, svcs[0], roomWarmup, afterFault, func(*mover) {
 		slow.signal(t, syscall.SIGSTOP)
 		stopped = true
@@ -223,7 +223,7 @@ func TestReadModelLogTrimmedUnderSlowReplica(t *testing.T) {
 func TestReadModelRedisRestarted(t *testing.T) {
 	redis := testenv.RedisServer(t, testenv.WithAppendOnly("always"))
 	svcs := startReplicas(t, 3, redis.URL(), roomArgs...)
-	rm := openRoom(t, svcs)
+	rm := openRoom(t, redis.URL(), svcs)
 	rm.run([]*service{svcs[0], svcs[2]}, svcs[0], roomWarmup, afterFault, func(*mover) {
 		redis.Kill(t)
 		time.Sleep(storeDownFor)
@@ -239,7 +239,7 @@ func TestReadModelSentinelFailover(t *testing.T) {
 	replica := testenv.RedisServer(t, testenv.WithReplicaOf(master))
 	sentinels := testenv.StartSentinels(t, master, "mymaster", 3, 1)
 	svcs := startReplicas(t, 3, sentinels.URL(), roomArgs...)
-	rm := openRoom(t, svcs)
+	rm := openRoom(t, sentinels.URL(), svcs)
 	rm.run([]*service{svcs[0], svcs[2]}, svcs[0], roomWarmup, afterFault, func(mv *mover) {
 		// Replication is asynchronous: a change the master acknowledged
 		// but did not pass on would be lost, and a ticket seen called

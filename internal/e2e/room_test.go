@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/catqms/catqms/queue"
+	"github.com/catqms/catqms/queue/redisline"
 )
 
 // The waiting room of the read-model fault tests: a line of holders, each
@@ -27,7 +31,7 @@ const (
 	roomLineWatchers    = 8                      // sockets per replica that watch only the line
 	roomMoveEvery       = 100 * time.Millisecond // between two changes of the head
 	roomRetryEvery      = 50 * time.Millisecond  // between two tries while the store is away
-	roomWindow          = "60s"                  // --head-window and --view-window
+	roomWindowDuration  = 60 * time.Second       // --head-window and --view-window
 	roomConnectTimeout  = 10 * time.Second       // for every socket's first snapshot and ticket
 	roomMoverFinishWait = 20 * time.Second       // for the moves after a fault
 	roomTruthTimeout    = 10 * time.Second       // for the store to answer the truth's reads
@@ -44,7 +48,7 @@ const convergeWithin = 2 * time.Second
 const convergeReport = 8 * time.Second
 
 // roomArgs are the catqms arguments of every replica of a room.
-var roomArgs = []string{"--head-window", roomWindow, "--view-window", roomWindow}
+var roomArgs = []string{"--head-window", roomWindowDuration.String(), "--view-window", roomWindowDuration.String()}
 
 // ticketMsg is a ticket as the WebSocket's "ticket" message and
 // GET /api/v1/ticket show it; an "error" message fills Error.
@@ -237,19 +241,20 @@ type truth struct {
 
 // room is a line on several replicas of one store, watched by many sockets.
 type room struct {
-	t       *testing.T
-	svcs    []*service
-	holders []*holder
-	sockets []*roomSocket
+	t        *testing.T
+	storeURL string // the replicas' --redis-url
+	svcs     []*service
+	holders  []*holder
+	sockets  []*roomSocket
 }
 
 // openRoom takes roomHolders tickets round-robin over svcs, each from an
 // address of its own, and connects roomLineWatchers line watchers to every
 // replica and every holder's watcher to replica i%len(svcs); it returns
 // once every socket has its first snapshot, and every holder's its ticket.
-func openRoom(t *testing.T, svcs []*service) *room {
+func openRoom(t *testing.T, storeURL string, svcs []*service) *room {
 	t.Helper()
-	rm := &room{t: t, svcs: svcs}
+	rm := &room{t: t, storeURL: storeURL, svcs: svcs}
 	for i := range roomHolders {
 		ip := fmt.Sprintf("10.77.%d.%d", i/200, i%200+1)
 		r := svcs[i%len(svcs)].client(ip).take()
@@ -305,6 +310,12 @@ func (rm *room) readTruth(svc *service) truth {
 	if err := json.Unmarshal(get("the line", "/api/v1/queue", "10.79.0.1", "").Body, &tr.board); err != nil {
 		rm.t.Fatal(err)
 	}
+	// The snapshot route must show the store itself, not a replica's view
+	// of it: the line stands still, so a snapshot read here, straight from
+	// the store, is the same.
+	if own := rm.storeBoard(deadline); boardString(own) != boardString(tr.board) {
+		rm.t.Fatalf("GET /api/v1/queue shows %s; the store has %s", clip(boardString(tr.board)), clip(boardString(own)))
+	}
 	tr.tickets = map[string]ticketMsg{}
 	for _, h := range rm.holders {
 		var m ticketMsg
@@ -314,6 +325,62 @@ func (rm *room) readTruth(svc *service) truth {
 		tr.tickets[h.label] = m
 	}
 	return tr
+}
+
+// apiTimeLayout is how the API writes a time (docs/api.md): RFC 3339 in
+// UTC with exactly three decimals.
+const apiTimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// storeBoard reads the line's snapshot straight from the store, in this
+// process (redisline, no scheduler), and shows it as the API would.
+func (rm *room) storeBoard(deadline time.Time) feedMsg {
+	rm.t.Helper()
+	for {
+		snap, err := rm.readStore()
+		if err == nil {
+			m := feedMsg{Type: "snapshot", Version: snap.Version, Length: int(snap.Length)}
+			at := func(t *time.Time) string {
+				if t == nil {
+					return ""
+				}
+				return t.UTC().Format(apiTimeLayout)
+			}
+			for _, s := range snap.Serving {
+				m.Serving = append(m.Serving, slot{Ticket: s.Ticket, Until: at(s.Until)})
+			}
+			for _, s := range snap.Called {
+				m.Called = append(m.Called, slot{Ticket: s.Ticket, Deadline: at(s.Deadline)})
+			}
+			for _, w := range snap.Waiting {
+				m.Waiting = append(m.Waiting, slot{Ticket: w.Ticket})
+			}
+			return m
+		}
+		if time.Now().After(deadline) {
+			rm.t.Fatalf("reading the line straight from the store: %v", err)
+		}
+		time.Sleep(roomRetryEvery)
+	}
+}
+
+// readStore reads one snapshot with a Line of its own on rm.storeURL.
+func (rm *room) readStore() (queue.Snapshot, error) {
+	rdb, err := redisline.Dial(rm.storeURL)
+	if err != nil {
+		rm.t.Fatalf("dial %s: %v", rm.storeURL, err)
+	}
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	line, err := redisline.New(ctx, rdb, redisline.Options{
+		HeadWindow: roomWindowDuration, ViewWindow: roomWindowDuration,
+		Secret: []byte(replicaSecret), Tick: -1, // no scheduler: only this read
+	})
+	if err != nil {
+		return queue.Snapshot{}, err
+	}
+	defer line.Close()
+	return line.Snapshot(ctx)
 }
 
 // differsFrom reports why s does not show tr, or "" when it does.
