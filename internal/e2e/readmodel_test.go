@@ -168,7 +168,7 @@ func killStoreConns(t *testing.T, redis *testenv.Redis, svc *service) string {
 // such a one) three times while the head moves through the others.
 func TestReadModelConnectionKilledMidLog(t *testing.T) {
 	redis := testenv.RedisServer(t)
-	svcs := startReplicas(t, 3, redis.URL(), roomArgs...)
+	svcs := startRoomReplicas(t, 3, redis.URL())
 	rm := openRoom(t, redis.URL(), svcs)
 	rm.run([]*service{svcs[0], svcs[2]}, svcs[0], roomWarmup, afterFault, func(*mover) {
 		for i := range connKills {
@@ -185,7 +185,7 @@ func TestReadModelConnectionKilledMidLog(t *testing.T) {
 // under it (XTRIM MAXLEN 0), the head moves on, and it is continued.
 func TestReadModelLogTrimmedUnderSlowReplica(t *testing.T) {
 	redis := testenv.RedisServer(t)
-	svcs := startReplicas(t, 3, redis.URL(), roomArgs...)
+	svcs := startRoomReplicas(t, 3, redis.URL())
 	slow := svcs[1]
 	stopped := false
 	// Runs before the replicas' own cleanup: a stopped process would not
@@ -222,7 +222,7 @@ func TestReadModelLogTrimmedUnderSlowReplica(t *testing.T) {
 // while the head is moving.
 func TestReadModelRedisRestarted(t *testing.T) {
 	redis := testenv.RedisServer(t, testenv.WithAppendOnly("always"))
-	svcs := startReplicas(t, 3, redis.URL(), roomArgs...)
+	svcs := startRoomReplicas(t, 3, redis.URL())
 	rm := openRoom(t, redis.URL(), svcs)
 	rm.run([]*service{svcs[0], svcs[2]}, svcs[0], roomWarmup, afterFault, func(*mover) {
 		redis.Kill(t)
@@ -238,7 +238,7 @@ func TestReadModelSentinelFailover(t *testing.T) {
 	master := testenv.RedisServer(t)
 	replica := testenv.RedisServer(t, testenv.WithReplicaOf(master))
 	sentinels := testenv.StartSentinels(t, master, "mymaster", 3, 1)
-	svcs := startReplicas(t, 3, sentinels.URL(), roomArgs...)
+	svcs := startRoomReplicas(t, 3, sentinels.URL())
 	rm := openRoom(t, sentinels.URL(), svcs)
 	rm.run([]*service{svcs[0], svcs[2]}, svcs[0], roomWarmup, afterFault, func(mv *mover) {
 		// Replication is asynchronous: a change the master acknowledged

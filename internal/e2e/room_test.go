@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,6 +50,30 @@ const convergeReport = 8 * time.Second
 
 // roomArgs are the catqms arguments of every replica of a room.
 var roomArgs = []string{"--head-window", roomWindowDuration.String(), "--view-window", roomWindowDuration.String()}
+
+// startRoomReplicas starts n replicas of a room on storeURL. When the test
+// ends it stops them all at once, each with SIGTERM, and checks each
+// stopped cleanly: one after another, a slow stop (a blocking read of the
+// store that shutdown waits for) would add up.
+func startRoomReplicas(t *testing.T, n int, storeURL string) []*service {
+	t.Helper()
+	svcs := startReplicas(t, n, storeURL, roomArgs...)
+	t.Cleanup(func() {
+		httpClient.CloseIdleConnections() // see startReplicas
+		errs := make([]error, len(svcs))
+		var wg sync.WaitGroup
+		for i, svc := range svcs {
+			wg.Go(func() { errs[i] = svc.stop(syscall.SIGTERM) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("replica %d did not shut down cleanly: %v\n%s", i+1, err, svcs[i].Log())
+			}
+		}
+	})
+	return svcs
+}
 
 // ticketMsg is a ticket as the WebSocket's "ticket" message and
 // GET /api/v1/ticket show it; an "error" message fills Error.
