@@ -509,6 +509,7 @@ func (rm *room) run(movers []*service, truthVia *service, warmup time.Duration, 
 	if again := rm.readTruth(truthVia); boardString(again.board) != boardString(tr.board) {
 		t.Fatalf("the line moved by itself after the mover stopped: %s, then %s", clip(boardString(tr.board)), clip(boardString(again.board)))
 	}
+	rm.logViewLoads()
 	for _, s := range rm.sockets {
 		if p := s.outOfOrder(); len(p) > 0 {
 			t.Errorf("%s showed the line out of order:\n  %s", s.name, strings.Join(firstFew(p), "\n  "))
@@ -516,6 +517,30 @@ func (rm *room) run(movers []*service, truthVia *service, warmup time.Duration, 
 	}
 	if p := mv.problems(); len(p) > 0 {
 		t.Errorf("the mover: %s", strings.Join(firstFew(p), "; "))
+	}
+}
+
+// viewLoadsMetric counts, by reason, a replica's whole loads of the line
+// into its read model: which way it came back from a fault.
+const viewLoadsMetric = "catqms_view_loads_total"
+
+// logViewLoads logs each replica's viewLoadsMetric, where it has one.
+func (rm *room) logViewLoads() {
+	for ri, svc := range rm.svcs {
+		r, err := fetch(svc.URL, "GET", "/metrics", "", "")
+		if err != nil || r.Status != http.StatusOK {
+			rm.t.Errorf("replica %d /metrics: %v %v", ri+1, r, err)
+			continue
+		}
+		var loads []string
+		for line := range strings.Lines(string(r.Body)) {
+			if strings.HasPrefix(line, viewLoadsMetric) {
+				loads = append(loads, strings.TrimSpace(strings.TrimPrefix(line, viewLoadsMetric)))
+			}
+		}
+		if len(loads) > 0 {
+			rm.t.Logf("replica %d loaded its view of the line: %s", ri+1, strings.Join(loads, ", "))
+		}
 	}
 }
 
