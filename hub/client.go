@@ -3,6 +3,7 @@ package hub
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/http"
@@ -86,10 +87,10 @@ type Client struct {
 
 	// Set by Serve before registration, then owned by the hub's owner
 	// goroutine.
-	greeting *websocket.PreparedMessage // the handler's first message (Greeter)
-	mark     uint64                     // Hub.broadcasts when the greeting was begun
-	slot     int                        // index in Hub.clients; -1 once removed
-	seq      uint64                     // the last broadcast handed to this client
+	greeting []byte // the handler's first message as a frame (Greeter)
+	mark     uint64 // Hub.broadcasts when the greeting was begun
+	slot     int    // index in Hub.clients; -1 once removed
+	seq      uint64 // the last broadcast handed to this client
 
 	valueMu sync.Mutex
 	value   any
@@ -121,12 +122,7 @@ func newClient(h *Hub, conn *websocket.Conn, r *http.Request, handler Handler) *
 // client is dropped (it will reconnect and resync). data may be reused after
 // Send returns.
 func (c *Client) Send(data []byte) bool {
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
-	if err != nil {
-		c.hub.logger.Error("hub: prepare message", "err", err)
-		return false
-	}
-	return c.enqueue(pm, false)
+	return c.enqueue(textFrame(data), false)
 }
 
 // RemoteAddr returns the network address of the peer that opened the
@@ -156,30 +152,56 @@ func (c *Client) Value() any {
 
 // outgoing is one queued message.
 type outgoing struct {
-	pm    *websocket.PreparedMessage // nil: a ping
-	state bool                       // a broadcast that a newer one may replace
+	frame []byte // the whole WebSocket frame (textFrame); nil: a ping
+	state bool   // a broadcast that a newer one may replace
 }
 
-// enqueue puts pm on the send queue without waiting. A state (a broadcast)
+// textFrame is data as one unfragmented, unmasked WebSocket text frame
+// (RFC 6455 5.2), the way a server sends it. Frames are built once: a
+// broadcast's is shared by every client. The writer hands every frame
+// queued for a client to the socket in one write (writev), so a client
+// that is due a snapshot and its own ticket costs one system call, not
+// two, while each message stays a frame of its own.
+func textFrame(data []byte) []byte {
+	n := len(data)
+	var f []byte
+	switch {
+	case n < 126:
+		f = make([]byte, 2, 2+n)
+		f[1] = byte(n)
+	case n <= 0xffff:
+		f = make([]byte, 4, 4+n)
+		f[1] = 126
+		binary.BigEndian.PutUint16(f[2:], uint16(n))
+	default:
+		f = make([]byte, 10, 10+n)
+		f[1] = 127
+		binary.BigEndian.PutUint64(f[2:], uint64(n))
+	}
+	f[0] = 0x81 // FIN, text
+	return append(f, data...)
+}
+
+// enqueue puts a frame on the send queue without waiting. A state (a broadcast)
 // replaces a state still waiting at the tail of the queue: the peer would
 // read the newer one right after it anyway, and nothing queued after the old
 // one is overtaken. A full queue drops the client. enqueue reports whether pm
 // was queued.
-func (c *Client) enqueue(pm *websocket.PreparedMessage, state bool) bool {
+func (c *Client) enqueue(frame []byte, state bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.reason != 0 {
 		return false
 	}
 	if n := len(c.queue); state && n > 0 && c.queue[n-1].state {
-		c.queue[n-1].pm = pm
+		c.queue[n-1].frame = frame
 		return true
 	}
 	if len(c.queue) >= c.hub.cfg.SendQueue {
 		c.shutdownLocked(goneSlow)
 		return false
 	}
-	c.queue = append(c.queue, outgoing{pm: pm, state: state})
+	c.queue = append(c.queue, outgoing{frame: frame, state: state})
 	c.wakeWriterLocked()
 	return true
 }
@@ -249,28 +271,38 @@ func (c *Client) goneReason() goneReason {
 	return c.reason
 }
 
-// write is the writer: the only goroutine that writes to the connection
-// (besides gorilla's own control replies and Close, which are safe
-// concurrently). It drains the queue and returns when it is empty; the next
-// enqueue starts another. Once the client is gone, the writer that sees it
-// ends the connection, and no writer runs after it.
+// write is the writer: the only goroutine that writes messages to the
+// connection (besides gorilla's own control replies and Close, which are
+// safe concurrently: each is one write of whole frames, as each of ours
+// is). It drains the queue, writing every frame queued up to the next ping
+// in one go, and returns when it is empty; the next enqueue starts
+// another. Once the client is gone, the writer that sees it ends the
+// connection, and no writer runs after it.
 func (c *Client) write() {
 	h := c.hub
+	var batch net.Buffers
 	for {
 		c.mu.Lock()
 		leaving := c.reason != 0
-		var pm *websocket.PreparedMessage
+		ping := false
+		batch = batch[:0]
 		if !leaving {
-			n := len(c.queue)
-			if n == 0 {
+			if len(c.queue) == 0 {
 				c.writing = false
 				c.mu.Unlock()
 				return
 			}
-			pm = c.queue[0].pm
-			copy(c.queue, c.queue[1:]) // at most SendQueue pointers
-			c.queue[n-1] = outgoing{}
-			c.queue = c.queue[:n-1]
+			n := 0
+			for n < len(c.queue) && c.queue[n].frame != nil {
+				batch = append(batch, c.queue[n].frame)
+				n++
+			}
+			if n == 0 { // a ping heads the queue
+				ping, n = true, 1
+			}
+			rest := copy(c.queue, c.queue[n:]) // at most SendQueue entries
+			clear(c.queue[rest:])
+			c.queue = c.queue[:rest]
 		}
 		c.mu.Unlock()
 		// Leaving wins over writing what is still queued: the client
@@ -284,11 +316,13 @@ func (c *Client) write() {
 			return
 		}
 		var err error
-		if pm == nil {
+		if ping {
 			err = c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.WriteWait))
 		} else {
-			_ = c.conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteWait))
-			err = c.conn.WritePreparedMessage(pm)
+			nc := c.conn.NetConn()
+			_ = nc.SetWriteDeadline(time.Now().Add(h.cfg.WriteWait))
+			bufs := batch // WriteTo consumes the slice it is given
+			_, err = bufs.WriteTo(nc)
 		}
 		if err != nil {
 			h.logger.Debug("hub: write failed", "remote", c.remote, "err", err)

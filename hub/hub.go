@@ -3,10 +3,12 @@
 // It follows the shape of gorilla/websocket's examples/chat: one owner
 // goroutine holds the set of clients, and each connection has exactly one
 // reader and one writer goroutine. Like centrifugal/centrifuge it encodes a
-// broadcast once and hands every client the same prepared frame, and it never
-// waits for a slow client. Unlike the chat example it never joins queued
-// messages into one frame, so every WebSocket message a client receives is
-// exactly one message passed to Broadcast or Send.
+// broadcast once and hands every client the same frame, and it never waits
+// for a slow client. Unlike the chat example it never joins queued messages
+// into one frame, so every WebSocket message a client receives is exactly
+// one message passed to Broadcast or Send; but the frames queued for a
+// client go out in one write (a snapshot and the client's own ticket cost
+// one system call).
 //
 // A broadcast is a state, not an event: each one supersedes the one before
 // (a new client starts with the latest). A client that is behind gets the
@@ -184,7 +186,7 @@ type Hub struct {
 	// Broadcast only sets it under a short lock, so it never waits for the
 	// owner, however many clients the owner is busy with.
 	pendingMu sync.Mutex
-	pending   *websocket.PreparedMessage
+	pending   []byte // a frame (textFrame)
 
 	clientCount atomic.Int64
 	// broadcasts counts the calls of Broadcast, so that the owner can tell
@@ -206,8 +208,8 @@ type Hub struct {
 	// broadcast it was handed last (Client.seq), so none gets one twice.
 	clients []*Client // registered clients; nil marks a removed one's slot
 	live    int       // non-nil entries of clients
-	latest  *websocket.PreparedMessage
-	seq     uint64 // number of latest: 1 for the first broadcast
+	latest  []byte    // a frame (textFrame)
+	seq     uint64    // number of latest: 1 for the first broadcast
 	cursor  int
 	left    int
 }
@@ -302,12 +304,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, handler Handler) err
 		// was made before it, so the greeting supersedes it.
 		c.mark = h.broadcasts.Load()
 		if data := g.Greeting(); data != nil {
-			pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
-			if err != nil {
-				h.logger.Error("hub: prepare greeting", "err", err)
-			} else {
-				c.greeting = pm
-			}
+			c.greeting = textFrame(data)
 		}
 	}
 
@@ -346,12 +343,8 @@ func (h *Hub) Broadcast(data []byte) {
 	}
 	// Counted first: a greeting begun after this count sees it (Serve).
 	h.broadcasts.Add(1)
-	// NewPreparedMessage copies data, so the caller may reuse it.
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
-	if err != nil {
-		h.logger.Error("hub: prepare broadcast", "err", err)
-		return
-	}
+	// textFrame copies data, so the caller may reuse it.
+	pm := textFrame(data)
 	h.pendingMu.Lock()
 	h.pending = pm
 	h.pendingMu.Unlock()

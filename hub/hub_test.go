@@ -748,3 +748,19 @@ func TestBroadcastDuringGreetingReplacesIt(t *testing.T) {
 		t.Fatalf("without a greeting the first message = %s, want the latest broadcast {\"seq\":2}", got)
 	}
 }
+
+// TestMessagesOfEveryLengthArriveWhole: the hub frames messages itself, so
+// each length class of a frame's header (7-bit, 16-bit, 64-bit) is checked
+// through a real client.
+func TestMessagesOfEveryLengthArriveWhole(t *testing.T) {
+	ts := newTestServer(t, hub.Config{SendQueue: 8}, nil)
+	conn := dial(t, ts.url, nil)
+	ts.waitServed(t, 1)
+	for _, n := range []int{0, 1, 125, 126, 127, 65535, 65536, 200_000} {
+		msg := strings.Repeat("x", n)
+		ts.hub.Broadcast([]byte(msg))
+		if got := mustReadText(t, conn); got != msg {
+			t.Fatalf("a broadcast of %d bytes arrived as %d bytes", n, len(got))
+		}
+	}
+}

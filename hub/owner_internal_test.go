@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"testing"
-
-	"github.com/gorilla/websocket"
 )
 
 // newOwnedClient is a registered-to-be client without a connection, for
@@ -21,7 +19,7 @@ func queued(c *Client) []string {
 	defer c.mu.Unlock()
 	var out []string
 	for _, o := range c.queue {
-		out = append(out, fmt.Sprintf("%p", o.pm))
+		out = append(out, fmt.Sprintf("%p", o.frame))
 	}
 	c.queue = c.queue[:0]
 	return out
@@ -169,16 +167,10 @@ func TestRemoveAndCompactKeepTheFanOut(t *testing.T) {
 func TestQueueReplacesOnlyATrailingState(t *testing.T) {
 	h := newHub(Config{}, nil)
 	c := newOwnedClient(h) // never started: no writer drains the queue
-	msg := func(s string) *websocket.PreparedMessage {
-		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, []byte(s))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pm
-	}
+	msg := func(s string) []byte { return textFrame([]byte(s)) }
 	b1, s1, b2, b3, s2 := msg("b1"), msg("s1"), msg("b2"), msg("b3"), msg("s2")
 	for _, e := range []struct {
-		pm    *websocket.PreparedMessage
+		pm    []byte
 		state bool
 	}{{b1, true}, {s1, false}, {b2, true}, {b3, true}, {s2, false}} {
 		if !c.enqueue(e.pm, e.state) {
