@@ -22,9 +22,9 @@ flags=()
 for arg in "$@"; do
 	case "$arg" in
 	--quick) flags+=(--quick) ;;
-	s0 | s1 | s2 | s3 | s4 | s5 | s6) mode=$arg ;;
+	s0 | s1 | s2 | s3 | s4 | s5 | s6 | s7) mode=$arg ;;
 	*)
-		echo "usage: scripts/bench.sh [--quick] [s0|s1|s2|s3|s4|s5|s6]" >&2
+		echo "usage: scripts/bench.sh [--quick] [s0|s1|s2|s3|s4|s5|s6|s7]" >&2
 		exit 2
 		;;
 	esac

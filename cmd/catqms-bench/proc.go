@@ -127,6 +127,7 @@ type catqmsOpts struct {
 	embedded   bool // no --redis-url: the store inside the process
 	headWindow string
 	viewWindow string
+	extra      []string // flags a scenario needs beyond these (S7's connection caps)
 }
 
 // settings are the per-call arguments of lua/lib.lua after the prefix and
@@ -195,6 +196,7 @@ func (e *env) startCatqms(ctx context.Context, name string, o catqmsOpts) (*proc
 	if o.viewWindow != "" {
 		args = append(args, "--view-window", o.viewWindow)
 	}
+	args = append(args, o.extra...)
 	p, err := e.start(name, e.serviceCPU, e.catqmsBin, args...)
 	if err != nil {
 		return nil, err
