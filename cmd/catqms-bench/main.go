@@ -199,6 +199,13 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 		fmt.Println(string(data))
 		return nil
 	}
+	if e.quick {
+		// A quick run's figures are not the ones to quote: it never
+		// replaces the committed full run's report and charts.
+		full := *out
+		*out, *docs = filepath.Join(e.outDir, "BENCHMARKS.md"), filepath.Join(e.outDir, "docs")
+		e.log("quick run: the report is %s (%s is left alone)", *out, full)
+	}
 	return writeReport(res, *out, *docs)
 }
 
