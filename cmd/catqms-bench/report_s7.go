@@ -37,22 +37,73 @@ type s7Pair struct {
 	Line, Ticket       s7Cell
 }
 
-// pairs lists the cells of every run, line-only beside own-ticket.
+// pairs lists the cells of every run, line-only beside own-ticket, each
+// figure the median over the repetitions (drops, lost connections and
+// out-of-order messages: the worst repetition's).
 func (s *s7Result) pairs() []s7Pair {
-	var out []s7Pair
+	type key struct{ replicas, watchers int }
+	var order []key
+	runs := map[key][]s7Run{}
 	for _, run := range s.Runs {
-		for _, t := range run.Cells {
-			if t.Mode != "ticket" {
+		k := key{run.Replicas, run.Watchers}
+		if runs[k] == nil {
+			order = append(order, k)
+		}
+		runs[k] = append(runs[k], run)
+	}
+	var out []s7Pair
+	for _, k := range order {
+		var rates []float64
+		for _, c := range runs[k][0].Cells {
+			if c.Mode == "ticket" {
+				rates = append(rates, c.Rate)
+			}
+		}
+		for _, rate := range rates {
+			cells := func(mode string) []s7Cell {
+				var cs []s7Cell
+				for _, run := range runs[k] {
+					for _, c := range run.Cells {
+						if c.Mode == mode && c.Rate == rate {
+							cs = append(cs, c)
+						}
+					}
+				}
+				return cs
+			}
+			line, ticket := cells("line"), cells("ticket")
+			if len(line) == 0 || len(ticket) == 0 {
 				continue
 			}
-			for _, l := range run.Cells {
-				if l.Mode == "line" && l.Rate == t.Rate {
-					out = append(out, s7Pair{run.Replicas, run.Watchers, t.Rate, l, t})
-				}
-			}
+			out = append(out, s7Pair{k.replicas, k.watchers, rate, medianCell(line), medianCell(ticket)})
 		}
 	}
 	return out
+}
+
+// medianCell is the median of each figure of cs; drops, lost connections
+// and out-of-order messages are the worst one's.
+func medianCell(cs []s7Cell) s7Cell {
+	m := cs[0]
+	f := func(g func(s7Cell) float64) float64 { return medianOf(cs, g) }
+	m.Moves = int64(f(func(c s7Cell) float64 { return float64(c.Moves) }))
+	m.Achieved = f(func(c s7Cell) float64 { return c.Achieved })
+	m.Seconds = f(func(c s7Cell) float64 { return c.Seconds })
+	m.P50ms = f(func(c s7Cell) float64 { return c.P50ms })
+	m.P99ms = f(func(c s7Cell) float64 { return c.P99ms })
+	m.MaxMs = f(func(c s7Cell) float64 { return c.MaxMs })
+	m.Deliveries = int64(f(func(c s7Cell) float64 { return float64(c.Deliveries) }))
+	m.Messages = int64(f(func(c s7Cell) float64 { return float64(c.Messages) }))
+	m.RedisMs = f(func(c s7Cell) float64 { return c.RedisMs })
+	m.RedisBusy = f(func(c s7Cell) float64 { return c.RedisBusy })
+	m.ServiceMs = f(func(c s7Cell) float64 { return c.ServiceMs })
+	m.ServiceBsy = f(func(c s7Cell) float64 { return c.ServiceBsy })
+	for _, c := range cs {
+		m.Drops = max(m.Drops, c.Drops)
+		m.Lost = max(m.Lost, c.Lost)
+		m.Backwards = max(m.Backwards, c.Backwards)
+	}
+	return m
 }
 
 // pair is the cell of replicas and watchers at rate, or nil.
@@ -116,7 +167,7 @@ func reportS7(b *strings.Builder, s *s7Result, docsDir string) error {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## S7 — the waiting room\n\n")
 	p("Everyone in line has the page open on their own ticket. For each watcher count, fresh catqms processes (`--counters 1 --head-window 24h --view-window 24h`, ")
-	p("and, so the bench's load is allowed, `%s` on top of the common `--take-rate off --max-ws-per-ip 100000` and `--max-tickets-per-ip`: ", strings.Join(s.Flags, " "))
+	p("and, so the bench's load is allowed, `%s` (N: the watchers per replica) on top of the common `--take-rate off --max-ws-per-ip 100000` and `--max-tickets-per-ip`: ", strings.Join(s.Flags, " "))
 	p("every WebSocket comes from loopback, a trusted proxy, so the per-address cap does not apply to it and the total cap must hold them all; `scripts/bench.sh` raises the open-file limit to its hard limit). ")
 	p("The line is filled over HTTP: first the head's tickets, which the moves go through, then one ticket per watcher, each taken with an `X-Forwarded-For` of its own; ")
 	p("each watcher opens `/api/v1/ws` as that address, one WebSocket per ticket, spread evenly over the replicas. ")
@@ -131,8 +182,8 @@ func reportS7(b *strings.Builder, s *s7Result, docsDir string) error {
 	p("*Redis ms per move* is Redis's own CPU time (INFO cpu, `used_cpu_user` + `used_cpu_sys`) from just before the window's first move until every watcher showed its last one (or the grace ended), over the moves: ")
 	p("the moves' scripts, every replica's snapshot reads and whatever the feed reads per watcher. *catqms* is the same for the catqms processes (`/proc/PID/stat` utime + stime, summed over the replicas); ")
 	p("*busy* is that CPU time over the window's wall time, as a share of one core. Windows: %s at %v moves/s; the multi-replica run at %v moves/s. ", strings.Join(s.Windows, ", "), s.Rates, s.RepRates)
-	p("Two unmeasured moves open each phase. One run per cell (not repeated: the cells are long, and the ratios are between phases of the same run). ")
-	p("catqms runs on CPU 1; Redis and the load generator (which reads every watcher's messages) share CPU 0.\n\n")
+	p("Two unmeasured moves open each phase. Each run is repeated %d times, going round every count in turn; the table gives medians (drops, lost connections and out-of-order messages: the worst repetition's). ", s.reps())
+	p("catqms runs on CPU 1 — in the multi-replica run all %d replicas share it, as they share the one Redis — and Redis and the load generator (which reads every watcher's messages) share CPU 0.\n\n", s.Replicas)
 	if s.Skipped != "" {
 		p("%s\n\n", s.Skipped)
 	}
@@ -150,7 +201,7 @@ func reportS7(b *strings.Builder, s *s7Result, docsDir string) error {
 	p("\nSet-up of each run (taking the tickets over HTTP; opening the WebSockets; from the first watch message to the last one's answer) and catqms's RSS growth per watcher: ")
 	var setup []string
 	for _, run := range s.Runs {
-		setup = append(setup, fmt.Sprintf("%d×%d: %s, %s, %s, %s KB line only, %s KB own ticket", run.Replicas, run.Watchers, run.Fill, run.Connect, run.Watch, f1(run.LineKB), f1(run.TicketKB)))
+		setup = append(setup, fmt.Sprintf("%d×%d (rep %d): %s, %s, %s, %s KB line only, %s KB own ticket", run.Replicas, run.Watchers, run.Rep, run.Fill, run.Connect, run.Watch, f1(run.LineKB), f1(run.TicketKB)))
 	}
 	p("%s.\n\n", strings.Join(setup, "; "))
 	if err := chartS7Redis(s, filepath.Join(docsDir, "bench-s7-redis.png")); err != nil {
@@ -208,9 +259,16 @@ func costsS7(s *s7Result, rate float64) (s7Costs, bool) {
 	largest := 0
 	for _, run := range s.Runs {
 		if run.Replicas == 1 && run.Watchers > largest {
-			largest, c.KBPerWatcher = run.Watchers, run.TicketKB
+			largest = run.Watchers
 		}
 	}
+	var kb []float64
+	for _, run := range s.Runs {
+		if run.Replicas == 1 && run.Watchers == largest {
+			kb = append(kb, run.TicketKB)
+		}
+	}
+	c.KBPerWatcher = median(kb)
 	for _, pr := range s.pairs() {
 		if pr.Replicas > 1 && pr.Rate == rate {
 			c.RedisPerRep = max(pr.Line.RedisMs-c.RedisLine, 0) / float64(pr.Replicas-1)
@@ -277,63 +335,59 @@ func paperS7(b *strings.Builder, s *s7Result) {
 		return
 	}
 	p("### Scaling on paper\n\n")
-	p("Drawn from this run's costs at %g moves/s, one replica (watcher counts %v), extended in straight lines: a sketch of where the limits are, not a measurement of them. ", c.Rate, c.Counts)
+	p("Drawn from this run's costs, one replica (watcher counts %v), extended in straight lines: a sketch of where the limits are, not a measurement of them. ", c.Counts)
 	p("Redis runs commands on one thread, so one Redis can spend at most %.0f ms of CPU a second on the line; a replica here has one core, %.0f ms a second. ", redisCoreMs, serviceCoreMs)
-	p("Nothing is left for headroom: plan for about half.\n\n")
-	p("| cost per move | measured |\n|---|---|\n")
-	p("| Redis, one replica, everyone on the line only | %s ms |\n", f2(c.RedisLine))
-	p("| Redis, each watcher on its own ticket, on top | %s µs |\n", f2(1000*c.RedisPerWatch))
+	p("Nothing is left for headroom: plan for about half. Each pace uses the costs measured at that pace (a faster head coalesces more moves into one refresh, so a move costs less). ")
+	p("Redis's cost per watcher is the own-ticket cell's Redis time over the line-only cell's, per watcher (median over the counts); ")
+	p("where catqms's core is full it refreshes its watchers less often than the moves come, which lowers that cost, so at large counts it is if anything too low. ")
+	p("catqms's cost is a least-squares line over the counts: a fixed part per move and a part per watcher.\n\n")
+	p("| moves/s | Redis per move, line only | Redis per move per watcher on its own ticket | Redis holds, own tickets | catqms per move, line only | catqms per move, own tickets | one replica holds, line only | one replica holds, own tickets |\n|---|---|---|---|---|---|---|---|\n")
+	for _, r := range s.Rates {
+		cr, ok := costsS7(s, r)
+		if !ok {
+			continue
+		}
+		p("| %g | %s ms | %s µs | %s | %s ms + %s µs × N | %s ms + %s µs × N | %s | %s |\n", r,
+			f2(cr.RedisLine), f2(1000*cr.RedisPerWatch), fmtCount(capacity(redisCoreMs, r, cr.RedisLine, cr.RedisPerWatch)),
+			f1(cr.SvcLineBase), f2(1000*cr.SvcLinePerW), f1(cr.SvcTicketBase), f2(1000*cr.SvcTicketPerW),
+			fmtCount(capacity(serviceCoreMs, r, cr.SvcLineBase, cr.SvcLinePerW)),
+			fmtCount(capacity(serviceCoreMs, r, cr.SvcTicketBase, cr.SvcTicketPerW)))
+	}
+	p("\n")
 	if c.ReplicaMeasure {
-		p("| Redis, each replica beyond the first (line only) | %s ms |\n", f2(c.RedisPerRep))
+		p("Each replica beyond the first adds %s ms of Redis per move at %g moves/s (its own snapshot reads: the %d-replica line-only cell over the one-replica ones). ", f2(c.RedisPerRep), c.Rate, s.Replicas)
 	} else {
-		p("| Redis, each replica beyond the first | not measured in this run (taken as 0) |\n")
+		p("What a replica beyond the first adds to Redis was not measured in this run (taken as 0 below). ")
 	}
-	p("| catqms, line only | %s ms + %s µs per watcher |\n", f2(c.SvcLineBase), f2(1000*c.SvcLinePerW))
-	p("| catqms, own tickets | %s ms + %s µs per watcher |\n", f2(c.SvcTicketBase), f2(1000*c.SvcTicketPerW))
-	if c.KBPerWatcher > 0 {
-		p("| catqms memory, own tickets | %s KB per watcher |\n\n", f1(c.KBPerWatcher))
-	} else {
-		p("| catqms memory, own tickets | not measured (the RSS did not grow: too few watchers) |\n\n")
-	}
-
-	p("**One line on one Redis.** Watchers on their own tickets that Redis can serve, by pace (Redis at its full core; the line-only ceiling does not depend on watchers), ")
-	p("and watchers one replica's core can serve:\n\n")
-	p("| moves/s | Redis holds, own tickets | Redis holds, line only | one replica holds, own tickets | one replica holds, line only |\n|---|---|---|---|---|\n")
-	for _, r := range []float64{2, 5, 20} {
-		p("| %g | %s | %s | %s | %s |\n", r,
-			fmtCount(capacity(redisCoreMs, r, c.RedisLine, c.RedisPerWatch)),
-			fmtCount(capacity(redisCoreMs, r, c.RedisLine, 0)),
-			fmtCount(capacity(serviceCoreMs, r, c.SvcTicketBase, c.SvcTicketPerW)),
-			fmtCount(capacity(serviceCoreMs, r, c.SvcLineBase, c.SvcLinePerW)))
-	}
-	p("\nThe fastest the head can move with N watchers on their own tickets, Redis-bound: %s moves/s at 10,000, %s at 100,000 (one replica's snapshot reads included; more replicas add %s ms a move each).\n\n",
-		f1(redisCoreMs/(c.RedisLine+c.RedisPerWatch*1e4)), f1(redisCoreMs/(c.RedisLine+c.RedisPerWatch*1e5)), f2(c.RedisPerRep))
+	p("**One line on one Redis**, then: on the line only, Redis's cost per move does not grow with the watchers, so Redis alone allows %s moves/s with one replica; ",
+		f0(redisCoreMs/c.RedisLine))
+	p("with every watcher on its own ticket, Redis fills at the counts in the table, and the head can move at most %s times a second with 10,000 such watchers, %s with 100,000.\n\n",
+		f1(redisCoreMs/(c.RedisLine+c.RedisPerWatch*1e4)), f2(redisCoreMs/(c.RedisLine+c.RedisPerWatch*1e5)))
 
 	const people = 1e6
 	perReplica := capacity(serviceCoreMs, c.Rate, c.SvcTicketBase, c.SvcTicketPerW)
 	p("**A million people in line**, each watching their own ticket, the head moving %g times a second. ", c.Rate)
 	if perReplica < 1 || math.IsInf(perReplica, 1) {
-		p("This run's per-replica cost does not give a replica count.\n\n")
+		p("This run's catqms cost at that pace does not give a replica count.\n\n")
 		return
 	}
 	replicas := math.Ceil(people / perReplica)
-	redisPerMove := c.RedisLine + (replicas-1)*c.RedisPerRep + c.RedisPerWatch*people
+	redisLine := c.RedisLine + (replicas-1)*c.RedisPerRep
+	redisPerMove := redisLine + c.RedisPerWatch*people
 	p("At this run's catqms cost a replica (one core) holds %s of them, so %.0f replicas", fmtCount(perReplica), replicas)
 	if c.KBPerWatcher > 0 {
 		p(" (%s GB of catqms memory in all at %s KB each)", f1(people*c.KBPerWatcher/1024/1024), f1(c.KBPerWatcher))
 	}
-	p(". ")
-	p("Redis would spend %s ms on each move — %s ms for the line and the replicas' snapshots, %s ms for the watchers' own tickets — ",
-		f0(redisPerMove), f1(c.RedisLine+(replicas-1)*c.RedisPerRep), f0(c.RedisPerWatch*people))
-	busy := c.Rate * redisPerMove / redisCoreMs
-	if busy <= 1 {
-		p("that is %.0f %% of its core at %g moves/s: it holds.", 100*busy, c.Rate)
+	p(". Redis would spend %s ms on each move — %s ms for the line and the replicas' snapshots, %s ms for the watchers' own tickets — ",
+		f0(redisPerMove), f1(redisLine), f0(c.RedisPerWatch*people))
+	if busy := c.Rate * redisPerMove / redisCoreMs; busy <= 1 {
+		p("%.0f %% of its core at %g moves/s: it holds.", 100*busy, c.Rate)
 	} else {
 		p("%.1f× its core at %g moves/s: it cannot; the most the head could move is %s times a second.", busy, c.Rate, f2(redisCoreMs/redisPerMove))
 	}
-	p(" If the watchers cost Redis nothing beyond the line-only ceiling, Redis would spend %s ms a move (%.0f %% of its core at %g moves/s), ",
-		f1(c.RedisLine+(replicas-1)*c.RedisPerRep), 100*c.Rate*(c.RedisLine+(replicas-1)*c.RedisPerRep)/redisCoreMs, c.Rate)
-	p("and the replicas' own CPU would be the limit that adding replicas raises.\n\n")
+	p(" Were the watchers to cost Redis nothing beyond the line-only ceiling, Redis would spend %s ms a move (%.0f %% of its core at %g moves/s, or at most %s moves/s), ",
+		f1(redisLine), 100*c.Rate*redisLine/redisCoreMs, c.Rate, f1(redisCoreMs/redisLine))
+	p("and the replicas' CPU — which more replicas raise — would be the limit.\n\n")
 }
 
 // chartS7Redis draws Redis CPU per move against watchers, own tickets and
@@ -372,4 +426,13 @@ func chartS7(s *s7Result, file, title, ylabel string, y func(s7Cell) float64) er
 	pl.Legend.Top = true
 	pl.Legend.Left = true
 	return pl.Save(8*vg.Inch, 4.5*vg.Inch, file)
+}
+
+// reps is how many times each run was made.
+func (s *s7Result) reps() int {
+	n := 0
+	for _, run := range s.Runs {
+		n = max(n, run.Rep)
+	}
+	return n
 }

@@ -32,12 +32,13 @@ type s7Result struct {
 	Grace    string    `json:"grace"`
 	Flags    []string  `json:"catqms_flags"` // beyond startCatqms's common ones
 	Skipped  string    `json:"skipped,omitempty"`
-	Runs     []s7Run   `json:"runs"`
+	Runs     []s7Run   `json:"runs"` // every repetition; the report takes medians
 }
 
 // s7Run is one set of fresh catqms processes with N watchers: the
 // line-only windows, then the own-ticket windows, on the same connections.
 type s7Run struct {
+	Rep      int      `json:"rep"`
 	Replicas int      `json:"replicas"`
 	Watchers int      `json:"watchers"`              // in all, spread over the replicas
 	Tickets  int64    `json:"tickets"`               // taken before the first move
@@ -89,7 +90,7 @@ func runS7(ctx context.Context, e *env) (*s7Result, error) {
 	if len(e.s7Watchers) > 0 {
 		counts = e.s7Watchers
 	}
-	res := &s7Result{Rates: rates, Replicas: replicas, PerRep: perReplica, RepRates: repRates, Grace: grace.String(), Flags: s7Flags(e, 0)}
+	res := &s7Result{Rates: rates, Replicas: replicas, PerRep: perReplica, RepRates: repRates, Grace: grace.String(), Flags: s7Flags(e, "N+1000")}
 	for _, w := range windows {
 		res.Windows = append(res.Windows, w.String())
 	}
@@ -100,16 +101,9 @@ func runS7(ctx context.Context, e *env) (*s7Result, error) {
 		}
 		res.Counts = append(res.Counts, n)
 	}
-	for _, n := range res.Counts {
-		run, err := s7Once(ctx, e, 1, n, rates, windows, grace)
-		if err != nil {
-			return nil, fmt.Errorf("%d watchers: %w", n, err)
-		}
-		res.Runs = append(res.Runs, run)
-	}
-	if replicas*perReplica > e.maxWatch {
+	multi := replicas*perReplica <= e.maxWatch
+	if !multi {
 		res.Skipped += fmt.Sprintf("%d replicas × %d watchers skipped: the open-file limit is %d per process. ", replicas, perReplica, e.maxWatch+200)
-		return res, nil
 	}
 	repWindows := make([]time.Duration, len(repRates))
 	for i, r := range repRates {
@@ -120,25 +114,39 @@ func runS7(ctx context.Context, e *env) (*s7Result, error) {
 			}
 		}
 	}
-	run, err := s7Once(ctx, e, replicas, replicas*perReplica, repRates, repWindows, grace)
-	if err != nil {
-		return nil, fmt.Errorf("%d replicas × %d watchers: %w", replicas, perReplica, err)
+	// Repetitions go round every count in turn, so that a busy spell of
+	// the shared box falls on different cells each time.
+	for rep := 1; rep <= e.reps; rep++ {
+		for _, n := range res.Counts {
+			run, err := s7Once(ctx, e, 1, n, rates, windows, grace)
+			if err != nil {
+				return nil, fmt.Errorf("%d watchers: %w", n, err)
+			}
+			run.Rep = rep
+			res.Runs = append(res.Runs, run)
+		}
+		if !multi {
+			continue
+		}
+		run, err := s7Once(ctx, e, replicas, replicas*perReplica, repRates, repWindows, grace)
+		if err != nil {
+			return nil, fmt.Errorf("%d replicas × %d watchers: %w", replicas, perReplica, err)
+		}
+		run.Rep = rep
+		res.Runs = append(res.Runs, run)
 	}
-	res.Runs = append(res.Runs, run)
 	return res, nil
 }
 
 // s7Flags are the flags S7 gives catqms beyond the common ones, so the
-// bench's load is allowed: n WebSocket connections per replica, all from
-// loopback (a trusted proxy: exempt from the per-address cap, counted in
-// --max-conns), every ticket from one of a few addresses.
-func s7Flags(e *env, n int) []string {
-	if n == 0 {
-		n = 15000
-	}
+// bench's load is allowed: maxConns connections per replica (its watchers
+// and some room), all from loopback (a trusted proxy: exempt from the
+// per-address cap, counted in --max-conns), every ticket from one of a few
+// thousand addresses.
+func s7Flags(e *env, maxConns string) []string {
 	var f []string
 	if e.catqmsHas("max-conns") {
-		f = append(f, "--max-conns", strconv.Itoa(n+1000))
+		f = append(f, "--max-conns", maxConns)
 	}
 	if e.catqmsHas("max-conns-per-ip") {
 		f = append(f, "--max-conns-per-ip", "1000000")
@@ -326,7 +334,7 @@ func s7Once(ctx context.Context, e *env, replicas, n int, rates []float64, windo
 	}()
 	for i := range replicas {
 		p, err := e.startCatqms(ctx, fmt.Sprintf("s7-catqms-%dx%d-%d", replicas, n, i),
-			catqmsOpts{counters: 1, headWindow: "24h", viewWindow: "24h", extra: s7Flags(e, perReplica)})
+			catqmsOpts{counters: 1, headWindow: "24h", viewWindow: "24h", extra: s7Flags(e, strconv.Itoa(perReplica+1000))})
 		if err != nil {
 			return run, err
 		}
