@@ -217,9 +217,9 @@ type s7Sample struct {
 }
 
 var (
-	typeSnapshot = []byte(`{"type":"snapshot"`)
-	typeTicket   = []byte(`{"type":"ticket"`)
-	typeError    = []byte(`{"type":"error"`)
+	typeSnapshot = []byte(`"type":"snapshot"`)
+	typeTicket   = []byte(`"type":"ticket"`)
+	typeError    = []byte(`"type":"error"`)
 	positionKey  = []byte(`"position":`)
 )
 
@@ -266,16 +266,16 @@ func (w *s7Watcher) handle(room *s7Room, msg []byte, arrived time.Time) {
 	var shown int64 = -1
 	ticket := false
 	switch {
-	case bytes.HasPrefix(msg, typeSnapshot):
+	case bytes.Contains(msg, typeSnapshot):
 		if l := intField(msg, lengthKey); l >= 0 {
 			shown = room.tickets - l
 		}
-	case bytes.HasPrefix(msg, typeTicket):
+	case bytes.Contains(msg, typeTicket):
 		ticket = true
 		if p := intField(msg, positionKey); p >= 0 {
 			shown = w.pos0 - p
 		}
-	case bytes.HasPrefix(msg, typeError):
+	case bytes.Contains(msg, typeError):
 		w.mu.Lock()
 		if w.errMsg == "" {
 			w.errMsg = string(msg)
