@@ -78,13 +78,14 @@ const s7Grace = 5 * time.Second
 func runS7(ctx context.Context, e *env) (*s7Result, error) {
 	counts := []int{1000, 5000, 10000, 15000}
 	rates := []float64{2, 5, 20}
-	windows := []time.Duration{5 * time.Second, 4 * time.Second, 3 * time.Second}
+	// 8, 15 and 40 moves: three runs of every count fit in about 8 minutes.
+	windows := []time.Duration{4 * time.Second, 3 * time.Second, 2 * time.Second}
 	replicas, perReplica, repRates := 3, 5000, []float64{5}
 	grace := s7Grace
 	if e.quick {
-		counts = []int{1000}
+		counts = []int{1000, 5000}
 		windows = []time.Duration{2 * time.Second, 2 * time.Second, time.Second}
-		perReplica = 500
+		perReplica = 1000
 		grace = 3 * time.Second
 	}
 	if len(e.s7Watchers) > 0 {
