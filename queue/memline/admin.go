@@ -47,6 +47,11 @@ func (l *Line) setPaused(want bool) (queue.Outcome, error) {
 	return l.adminOp(func() (uint64, error) {
 		if want != l.paused {
 			l.paused, l.dirty = want, true
+			if want {
+				l.logged(queue.EventPaused, 0, 0)
+			} else {
+				l.logged(queue.EventResumed, 0, 0)
+			}
 		}
 		return 0, nil
 	})
@@ -66,8 +71,9 @@ func (l *Line) CallNext(context.Context) (queue.Outcome, error) {
 				return 0, &queue.Error{Code: queue.CodeCountersBusy}
 			}
 			ended = first[0]
-			l.endSession(ended)
+			l.endSession(ended, queue.EventEndedByAdmin)
 		}
+		l.logged(queue.EventCallNext, 0, 0)
 		counters := l.counters
 		l.counters = len(l.serving) + len(l.called) + 1 // exactly one more
 		l.callNext()
@@ -103,7 +109,7 @@ func (l *Line) Skip(_ context.Context, label string) (queue.Outcome, error) {
 			}
 		}
 		l.removeFromLine(seq)
-		l.finish(seq, queue.StateExpired)
+		l.finish(seq, queue.StateExpired, queue.EventSkipped)
 		l.callNext()
 		return seq, nil
 	})
@@ -116,6 +122,7 @@ func (l *Line) SetCounters(_ context.Context, n int) (queue.Outcome, error) {
 	}
 	return l.adminOp(func() (uint64, error) {
 		if n != l.counters {
+			l.logged(queue.EventCounters, 0, 0)
 			l.dirty = true
 		}
 		l.counters = n
@@ -138,7 +145,7 @@ func (l *Line) EndSession(_ context.Context, label string) (queue.Outcome, error
 		if t.state != queue.StateServing {
 			return 0, &queue.Error{Code: queue.CodeNotServing, Ticket: queue.Label(seq), State: t.state}
 		}
-		l.endSession(seq)
+		l.endSession(seq, queue.EventEndedByAdmin)
 		l.callNext()
 		return seq, nil
 	})
@@ -155,6 +162,7 @@ func (l *Line) Unban(_ context.Context, client string) (queue.Outcome, error) {
 		if left == 0 {
 			return 0, queue.Errorf(queue.CodeNotFound, "client %s is not banned", client)
 		}
+		l.logged(queue.EventUnban, 0, 0)
 		l.dirty = true
 		return 0, nil
 	})

@@ -45,6 +45,9 @@ type Line struct {
 	takes    map[string]uint64 // nonce → seq: a resent take answers its ticket
 	stats    totals
 	changes  chan struct{}
+	events   []queue.Event  // what the operation did, for its log entry
+	log      []queue.Change // the change log, oldest first (changelog.go)
+	logWake  chan struct{}  // closed when an entry is appended
 }
 
 type ticket struct {
@@ -81,7 +84,7 @@ func New(set queue.Settings, secret []byte, clock queue.Clock) (*Line, error) {
 		set: set, clock: clock, signer: signer,
 		tickets: map[uint64]*ticket{}, called: map[uint64]int64{}, serving: map[uint64]int64{},
 		counters: set.Counters, bans: map[string]int64{}, live: map[string]map[uint64]bool{},
-		takes: map[string]uint64{}, changes: make(chan struct{}, 1),
+		takes: map[string]uint64{}, changes: make(chan struct{}, 1), logWake: make(chan struct{}),
 	}, nil
 }
 
@@ -104,15 +107,13 @@ func (l *Line) begin() {
 	l.mu.Lock()
 	l.now = l.clock.Now().UnixMilli()
 	l.dirty = false
-	if l.version == 0 {
-		// Versions start at the time in microseconds (lib.lua).
-		l.version = l.now * 1000
-	}
+	l.events = l.events[:0]
 }
 
 func (l *Line) end() {
 	if l.dirty {
 		l.version++
+		l.appendLog()
 		select {
 		case l.changes <- struct{}{}:
 		default:
@@ -123,8 +124,24 @@ func (l *Line) end() {
 
 // ---- the rules (lua/lib.lua) ----
 
-// finish records that ticket seq finished in state.
-func (l *Line) finish(seq uint64, state queue.State) {
+// logged notes an event of this operation for the change log.
+func (l *Line) logged(kind queue.EventKind, seq uint64, at int64) {
+	l.events = append(l.events, queue.Event{Kind: kind, Seq: seq, At: at})
+}
+
+// finished are the log's events of finish by default (lib.lua's FINISHED).
+var finished = map[queue.State]queue.EventKind{
+	queue.StateServed: queue.EventEnded, queue.StateExpired: queue.EventExpired, queue.StateLeft: queue.EventLeft,
+}
+
+// finish records that ticket seq finished in state; kind is its event in
+// the change log (0: finished's).
+func (l *Line) finish(seq uint64, state queue.State, kind ...queue.EventKind) {
+	if len(kind) > 0 {
+		l.logged(kind[0], seq, 0)
+	} else {
+		l.logged(finished[state], seq, 0)
+	}
 	t := l.tickets[seq]
 	t.state = state
 	delete(l.live[t.client], seq)
@@ -155,10 +172,10 @@ func (l *Line) freed(seq uint64) {
 	l.stats.heldN++
 }
 
-func (l *Line) endSession(seq uint64) {
+func (l *Line) endSession(seq uint64, kind ...queue.EventKind) {
 	delete(l.serving, seq)
 	l.freed(seq)
-	l.finish(seq, queue.StateServed)
+	l.finish(seq, queue.StateServed, kind...)
 }
 
 // callNext calls the first waiting tickets while counters are free.
@@ -171,6 +188,7 @@ func (l *Line) callNext() {
 		t := l.tickets[seq]
 		l.called[seq] = l.now + l.set.HeadWindow.Milliseconds()
 		t.state, t.calledAt, t.deadline = queue.StateCalled, l.now, l.now+l.set.HeadWindow.Milliseconds()
+		l.logged(queue.EventCalled, seq, t.deadline)
 		l.stats.waitSum += l.now - t.taken
 		l.stats.waitN++
 		l.dirty = true
@@ -180,8 +198,16 @@ func (l *Line) callNext() {
 // advance ends the sessions whose time is up, expires the calls whose
 // holders did not come, and calls the next tickets.
 func (l *Line) advance() {
+	if l.version == 0 {
+		// Versions start at the time in microseconds, and the first is a
+		// change with no previous version (lib.lua), made by the first
+		// step of the line: every step (a script) begins by advancing.
+		l.version = l.now * 1000
+		l.logged(queue.EventLost, 0, 0)
+		l.dirty = true
+	}
 	for _, seq := range due(l.serving, l.now) {
-		l.endSession(seq)
+		l.endSession(seq, queue.EventTimeUp)
 	}
 	for _, seq := range due(l.called, l.now) {
 		delete(l.called, seq)
@@ -273,10 +299,15 @@ func (l *Line) parse(client, token string) (uint64, string, error) {
 	}
 	l.bans[client] = l.now + l.set.BanDuration.Milliseconds()
 	l.stats.bans++
+	l.logged(queue.EventBan, 0, 0)
 	for _, seq := range sortedSeqs(l.live[client]) {
 		if t := l.tickets[seq]; t.state.InLine() {
+			kind := queue.EventBannedOut
+			if t.state == queue.StateCalled {
+				kind = queue.EventBannedCalled
+			}
 			l.removeFromLine(seq)
-			l.finish(seq, queue.StateLeft)
+			l.finish(seq, queue.StateLeft, kind)
 		}
 	}
 	l.callNext()
@@ -321,6 +352,7 @@ func (l *Line) TakeNonce(_ context.Context, client string, nonce [16]byte) (queu
 	l.live[client][t.seq] = true
 	l.takes[key] = t.seq
 	l.stats.issued++
+	l.logged(queue.EventTaken, t.seq, 0)
 	l.dirty = true
 	l.callNext()
 	return queue.Issued{Token: l.signer.Token(t.seq, nonce), Ticket: l.view(t)}, nil
@@ -341,6 +373,7 @@ func (l *Line) Redeem(_ context.Context, client, token string) (queue.Session, e
 		l.removeFromLineKeepCall(t.seq)
 		t.state, t.until = queue.StateServing, l.now+l.set.ViewWindow.Milliseconds()
 		l.serving[t.seq] = t.until
+		l.logged(queue.EventRedeemed, t.seq, t.until)
 		l.dirty = true
 		return l.session(t), nil
 	case queue.StateServing:
@@ -392,8 +425,12 @@ func (l *Line) Leave(_ context.Context, client, token string) error {
 	}
 	switch t.state {
 	case queue.StateWaiting, queue.StateCalled:
+		kind := queue.EventLeft
+		if t.state == queue.StateCalled {
+			kind = queue.EventLeftCalled
+		}
 		l.removeFromLine(t.seq)
-		l.finish(t.seq, queue.StateLeft)
+		l.finish(t.seq, queue.StateLeft, kind)
 		l.callNext()
 		return nil
 	case queue.StateServing:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/catqms/catqms/queue"
 	"github.com/catqms/catqms/queue/memline"
+	"github.com/catqms/catqms/queue/readmodel"
 )
 
 var (
@@ -79,6 +80,10 @@ type diff struct {
 	holders []holder
 	trace   []string
 	last    queue.Snapshot // after the last step
+	// The change log: a read model following the store's, and the version
+	// up to which the two logs were compared.
+	replica *readmodel.Replica
+	logged  int64
 }
 
 func newDiff(t *testing.T, f *fixture, seed uint64) *diff {
@@ -86,7 +91,9 @@ func newDiff(t *testing.T, f *fixture, seed uint64) *diff {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &diff{t: t, f: f, model: m, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), seed: seed}
+	// Small pages and batches, so that loads and reads take many steps.
+	rep := readmodel.New(f.line, readmodel.Options{Clock: f.clock, PageSize: 2, Batch: 3})
+	return &diff{t: t, f: f, model: m, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), seed: seed, replica: rep}
 }
 
 var clients = []string{"c0", "c1", "c2", "c3", "c4"}
@@ -336,6 +343,80 @@ func (d *diff) step(i int) {
 		d.fail(i, what+", then the snapshot", answer(show(ssnap), serr), answer(show(msnap), merr))
 	}
 	d.last = ssnap
+	d.checkLog(i, what)
+	d.checkReplica(i, what, ssnap)
+}
+
+// checkLog: the store and the model wrote the same log entries since the
+// last step, one per version.
+func (d *diff) checkLog(i int, what string) {
+	ctx := d.f.ctx
+	s, serr := d.f.line.ReadLog(ctx, d.logged, 10_000, 0)
+	m, merr := d.model.ReadLog(ctx, d.logged, 10_000, 0)
+	if serr != nil || merr != nil || !reflect.DeepEqual(s, m) {
+		d.fail(i, what+", then the change log", answer(s, serr), answer(m, merr))
+	}
+	for k, c := range s {
+		prev := d.logged
+		if k > 0 {
+			prev = s[k-1].Version
+		}
+		if c.Version != prev+1 && d.logged != 0 {
+			d.fail(i, what+", then the change log's versions", answer(s, nil), fmt.Sprintf("one entry per version after %d", d.logged))
+		}
+	}
+	if len(s) > 0 {
+		d.logged = s[len(s)-1].Version
+	}
+}
+
+// checkReplica: a read model following the store's log shows the store's
+// snapshot, and every recent ticket as the store's status answers it.
+func (d *diff) checkReplica(i int, what string, want queue.Snapshot) {
+	if err := d.replica.Sync(d.f.ctx); err != nil {
+		d.fail(i, what+", then the read model", "synced", err.Error())
+	}
+	got, err := d.replica.Snapshot(queue.SnapshotWaiting)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		d.fail(i, what+", then the read model's snapshot", answer(show(want), nil), answer(show(got), err))
+	}
+	if i%37 == 0 {
+		// A replica loading now, one departed seq a page, shows the same.
+		fresh := readmodel.New(d.f.line, readmodel.Options{Clock: d.f.clock, PageSize: 1})
+		if err := fresh.Sync(d.f.ctx); err != nil {
+			d.fail(i, what+", then a fresh read model", "loaded", err.Error())
+		}
+		got, err := fresh.Snapshot(queue.SnapshotWaiting)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			d.fail(i, what+", then a fresh read model's snapshot", answer(show(want), nil), answer(show(got), err))
+		}
+	}
+	var reqs []queue.StatusRequest
+	var seqs []uint64
+	for _, h := range d.holders[max(0, len(d.holders)-24):] {
+		reqs = append(reqs, queue.StatusRequest{Client: "watcher", Token: h.store})
+		seqs = append(seqs, h.seq)
+	}
+	replies, err := d.f.line.Statuses(d.f.ctx, reqs)
+	if err != nil {
+		d.fail(i, what+", then the statuses", "answered", err.Error())
+	}
+	for k, r := range replies {
+		tk, live, err := d.replica.Ticket(seqs[k])
+		if err != nil {
+			d.fail(i, what+", then the read model's ticket", "answered", err.Error())
+		}
+		if r.Err != nil {
+			// Only a record purged after Keep has no state; the test
+			// clock never gets that far.
+			d.fail(i, what+", then the status of "+queue.Label(seqs[k]), answer(nil, r.Err), "a ticket")
+		}
+		wantT := r.Ticket
+		wantT.ImageID = "" // the replica's caller signs it
+		if live != wantT.State.Live() || (live || tk.State != "") && !reflect.DeepEqual(tk, wantT) {
+			d.fail(i, what+", then the read model's "+queue.Label(seqs[k]), answer(wantT, nil), answer(fmt.Sprintf("%+v live=%v", tk, live), nil))
+		}
+	}
 }
 
 // calledOne returns a holder whose ticket the last snapshot shows called.

@@ -47,6 +47,10 @@ type Options struct {
 	// safety net for lost pub/sub messages. Negative disables the background
 	// scheduler entirely (tests with a fake clock advance by hand).
 	Tick time.Duration
+	// LogLength is about how many entries the line's change log keeps
+	// (lua/lib.lua); zero = DefaultLogLength. A replica whose reader falls
+	// further behind reloads the line.
+	LogLength int64
 }
 
 // DefaultTick is the Tick of a zero Options.
@@ -72,6 +76,9 @@ type Line struct {
 	prefix  string // "catqms:{name}:"
 	verKey  string
 	channel string
+	logKey  string                // the change log (log.go)
+	logRDB  redis.UniversalClient // reads the change log: a client of its own (logClient)
+	ownLog  bool                  // logRDB is this Line's to close
 	signer  *queue.Signer
 	keys    keyState // where the signing key comes from (signing.go)
 	// args open every script call (ScriptArgs): the settings go with every
@@ -123,7 +130,11 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 	}
 	l.verKey = keyOf(l.prefix, "ver")
 	l.channel = keyOf(l.prefix, "chan")
+	l.logKey = keyOf(l.prefix, "log")
 	l.args = ScriptArgs(set)
+	if opts.LogLength > 0 {
+		l.args[argLog] = opts.LogLength
+	}
 
 	secret := opts.Secret
 	if len(secret) == 0 {
@@ -145,6 +156,7 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 			return nil, fmt.Errorf("load script %s: %w", name, err)
 		}
 	}
+	l.logRDB, l.ownLog = logClient(rdb)
 	if opts.Tick >= 0 {
 		// Subscribe before the first advance so that no change published
 		// from now on is missed.
@@ -166,13 +178,21 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 
 // The arguments every script takes first (lua/lib.lua), by index.
 const (
-	argNow   = 1 // '' = the store's clock; a test clock's Unix ms
-	argFloor = 9 // the highest version the caller has seen
+	argNow   = 1  // '' = the store's clock; a test clock's Unix ms
+	argFloor = 9  // the highest version the caller has seen
+	argLog   = 10 // how many entries the change log keeps, about
 )
 
-// ScriptArgs returns the arguments every script takes first, ARGV[1…10] of
+// DefaultLogLength is how many entries a line's change log keeps (about:
+// Redis trims it in whole nodes) when Options.LogLength is zero: at 100
+// changes a second, over a quarter of an hour for a replica to catch up
+// before it must reload the line instead.
+const DefaultLogLength = 100_000
+
+// ScriptArgs returns the arguments every script takes first, ARGV[1…11] of
 // lua/lib.lua, as a Line with settings set sends them: the key prefix, the
-// store's clock, the settings, and a version floor of 0. The operation's
+// store's clock, the settings, a version floor of 0 and the change log's
+// DefaultLogLength. The operation's
 // own arguments follow. It is the one place the layout is written; tools
 // that run the scripts themselves (the benchmarks' ceilings) use it too.
 func ScriptArgs(set queue.Settings) []any {
@@ -187,6 +207,7 @@ func ScriptArgs(set queue.Settings) []any {
 		set.MaxQueue,
 		set.MaxTicketsPerClient,
 		int64(0),
+		int64(DefaultLogLength),
 	}
 }
 
@@ -220,6 +241,9 @@ func (l *Line) Close() error {
 			_ = l.pubsub.Close()
 		}
 		l.wg.Wait()
+		if l.ownLog {
+			_ = l.logRDB.Close()
+		}
 	})
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,9 +82,10 @@ return out
 `)
 
 // unsavedInfixes mark the keys a save leaves out: "}:take:" and "}:op:",
-// from the key layout (keys.go).
+// from the key layout (keys.go), and the change log "}:log": a restart
+// is a new start for every reader of the log, which loads the line.
 var unsavedInfixes = func() []any {
-	var out []any
+	out := []any{"}:" + strings.TrimPrefix(keyOf("", "log"), "")}
 	for _, f := range keyFamilies {
 		if f.fn == "take_key" || f.fn == "op_key" {
 			out = append(out, "}:"+f.infix)

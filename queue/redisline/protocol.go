@@ -254,3 +254,16 @@ func fieldsOf(t reflect.Type) *replyFields {
 	fieldIndex.Store(t, m)
 	return m
 }
+
+// loadReply is load.lua's answer.
+type loadReply struct {
+	lineReply
+	Length   int64   `lua:"length"`
+	Counters int64   `lua:"counters"`
+	Paused   bool    `lua:"paused"`
+	Head     int64   `lua:"head"`
+	Top      int64   `lua:"top"`
+	Calls    []int64 `lua:"calls"`   // seq, deadline, …
+	Serving  []int64 `lua:"serving"` // seq, until, …
+	Gone     []int64 `lua:"gone"`    // seq, …
+}

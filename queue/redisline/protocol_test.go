@@ -218,7 +218,7 @@ func TestScriptsReloadAfterTheStoreForgetsThem(t *testing.T) {
 // (by its name), so none is dead.
 func TestEveryScriptIsCalled(t *testing.T) {
 	var code strings.Builder
-	for _, f := range []string{"line.go", "admin.go"} {
+	for _, f := range []string{"line.go", "admin.go", "log.go"} {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

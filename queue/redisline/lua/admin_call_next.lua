@@ -18,8 +18,9 @@ if CFG.counters - redis.call('ZCARD', K.serving) - nc <= 0 then
   local first = redis.call('ZRANGE', K.serving, 0, 0)
   if #first == 0 then return admin_reply('counters_busy', 0) end
   ended = first[1]
-  end_session(ended)
+  end_session(ended, 'e')
 end
+logged('n')
 local counters = CFG.counters
 CFG.counters = redis.call('ZCARD', K.serving) + redis.call('ZCARD', K.called) + 1
 call_next()

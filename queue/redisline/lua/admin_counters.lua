@@ -8,7 +8,10 @@
 local n = tonumber(ARGV[A])
 local replay = admin_begin()
 if replay then return replay end
-if n ~= CFG.counters then dirty = true end
+if n ~= CFG.counters then
+  logged('N')
+  dirty = true
+end
 redis.call('HSET', K.cfg, 'counters', ARGV[A])
 CFG.counters = n
 call_next()

@@ -9,6 +9,6 @@ if replay then return replay end
 local state = redis.call('HGET', tkey(seq), F.state)
 if not state then return admin_reply('unknown', 0) end
 if state ~= 'serving' then return admin_reply('not_serving', seq) end
-end_session(seq)
+end_session(seq, 'e')
 call_next()
 return admin_reply('ok', seq)

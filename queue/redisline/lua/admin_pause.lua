@@ -14,6 +14,7 @@ if want ~= CFG.paused then
     redis.call('HDEL', K.cfg, 'paused')
   end
   CFG.paused = want
+  if want then logged('P') else logged('U') end
   dirty = true
 end
 return admin_reply('ok', 0)

@@ -18,6 +18,6 @@ else
   if state ~= 'called' then return admin_reply('not_called', seq) end
 end
 remove_from_line(seq, 'called')
-finish(seq, 'expired')
+finish(seq, 'expired', 'k')
 call_next()
 return admin_reply('ok', seq)

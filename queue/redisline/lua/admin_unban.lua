@@ -10,5 +10,6 @@ local left = banned(client)
 redis.call('ZREM', K.bans, client)
 redis.call('DEL', bkey(client))
 if left == 0 then return admin_reply('not_banned', 0) end
+logged('y')
 dirty = true
 return admin_reply('ok', 0, {'ban', left})

@@ -13,6 +13,7 @@ redis.call('SET', bkey(client), NOW + CFG.ban, 'PX', CFG.ban)
 redis.call('ZREMRANGEBYSCORE', K.bans, '-inf', NOW)
 redis.call('ZADD', K.bans, NOW + CFG.ban, client)
 redis.call('HINCRBY', K.stats, 'bans', 1)
+logged('Y')
 -- In ticket order: each removal of a called ticket updates the moving
 -- average of held counters, so the order matters, and a set has none.
 local mine = redis.call('SMEMBERS', ckey(client))
@@ -21,7 +22,7 @@ for _, seq in ipairs(mine) do
   local state = redis.call('HGET', tkey(seq), F.state)
   if state == 'waiting' or state == 'called' then
     remove_from_line(seq, state)
-    finish(seq, 'left')
+    finish(seq, 'left', state == 'called' and 'B' or 'b')
   end
 end
 call_next()

@@ -10,7 +10,7 @@ local state, early = holder(client, seq, nonce)
 if not state then return early end
 if state == 'waiting' or state == 'called' then
   remove_from_line(seq, state)
-  finish(seq, 'left')
+  finish(seq, 'left', state == 'called' and 'm' or 'l')
   call_next()
   return reply('ok', seq)
 end

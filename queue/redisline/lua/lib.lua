@@ -14,11 +14,12 @@
 --           max queue, max tickets per client. They come with every call so
 --           that a store that lost its data still runs the line as configured.
 -- ARGV[10]  the highest version the calling replica has seen (its floor)
--- ARGV[A…]  the operation's own arguments (A = 11)
+-- ARGV[11]  how many entries the change log (K.log) keeps, about
+-- ARGV[A…]  the operation's own arguments (A = 12)
 --
 -- Every answer is a flat list of field/value pairs (see reply below), read
 -- in Go by one decoder into typed structs (protocol.go).
-local A = 11
+local A = 12
 local NOW
 if ARGV[2] == '' then
   local t = redis.call('TIME')
@@ -43,9 +44,36 @@ local CFG = {
 
 local dirty = false
 
+-- The change log: what this step changed, in the order it happened, one
+-- token per event; reply() appends it to K.log with the version it makes,
+-- so every version has exactly one entry (queue/readmodel reads them).
+-- An event is a letter, then the ticket's seq, then @ms for a time:
+--   t taken · c called@deadline · r redeemed@until (serving)
+--   s served (the holder ended) · S served (its time was up)
+--   e served (an operator ended it) · x expired (a no-show) · k skipped
+--   (expired by an operator) · l left while waiting · m left while called
+--   b banned out while waiting · B banned out while called
+-- and without a seq: P paused · U resumed · N counters set (the entry has
+-- them) · n an operator's call-next · Y a client banned · y a ban lifted ·
+-- W the store had lost the line (a new version) · V the version was lifted
+-- past a replica's floor (a failover to a replica that lagged).
+local LOG = {}
+local function logged(kind, seq, at)
+  if at then
+    LOG[#LOG + 1] = string.format('%s%d@%.0f', kind, tonumber(seq), at)
+  elseif seq then
+    LOG[#LOG + 1] = string.format('%s%d', kind, tonumber(seq))
+  else
+    LOG[#LOG + 1] = kind
+  end
+end
+
 -- A ticket finished (served, expired or left): record it, stop counting it
--- against its client, and let its record go after keep ms.
-local function finish(seq, state)
+-- against its client, and let its record go after keep ms. kind is its
+-- event in the change log (served: s, expired: x, left: l by default).
+local FINISHED = {served = 's', expired = 'x', left = 'l'}
+local function finish(seq, state, kind)
+  logged(kind or FINISHED[state], seq)
   local t = tkey(seq)
   redis.call('HSET', t, F.state, state, F.finished, NOW)
   redis.call('PEXPIRE', t, CFG.keep)
@@ -70,10 +98,10 @@ end
 
 -- End ticket seq's viewing session now: its counter frees (call_next()
 -- afterwards calls the next ticket).
-local function end_session(seq)
+local function end_session(seq, kind)
   redis.call('ZREM', K.serving, seq)
   freed(seq)
-  finish(seq, 'served')
+  finish(seq, 'served', kind)
 end
 
 -- The head of the line is found without reading the line in order: the
@@ -121,6 +149,7 @@ local function call_next()
       local t = tkey(seq)
       redis.call('ZADD', K.called, NOW + CFG.head, seq)
       redis.call('HSET', t, F.state, 'called', F.called_at, NOW, F.deadline, NOW + CFG.head)
+      logged('c', seq, NOW + CFG.head)
       local tk = tonumber(redis.call('HGET', t, F.taken))
       if tk then
         redis.call('HINCRBY', K.stats, 'wait_sum', NOW - tk)
@@ -156,7 +185,7 @@ end
 local function advance()
   local done = redis.call('ZRANGEBYSCORE', K.serving, '-inf', NOW)
   for _, seq in ipairs(done) do
-    end_session(seq)
+    end_session(seq, 'S')
   end
   local late = redis.call('ZRANGEBYSCORE', K.called, '-inf', NOW)
   for _, seq in ipairs(late) do
@@ -306,26 +335,44 @@ local function reply(code, seq, fields, known, h)
   end
   -- Versions never go back, even when the store loses its data: a missing
   -- version starts at now in microseconds, above any version counted before
-  -- (no store makes a change per microsecond).
+  -- (no store makes a change per microsecond). The line watchers saw is
+  -- gone, so that is a change, logged with no previous version (a gap for
+  -- every reader), and a log that outlived its version goes with it.
   local v = redis.call('GET', K.ver)
+  local prev = tonumber(v)
   if not v then
     v = string.format('%.0f', NOW * 1000)
     redis.call('SET', K.ver, v)
+    redis.call('DEL', K.log)
+    prev = 0
+    table.insert(LOG, 1, 'W') -- the entry's first word: it explains the version
+    dirty = true
   end
   -- Nor after a failover to a replica that lagged: a version below what a
   -- caller has already seen is lifted past it, and announced, since the
-  -- line is not what watchers last saw.
+  -- line is not what watchers last saw; the entry's previous version is
+  -- the lagging one, which no reader holds past the floor: a gap.
   if tonumber(v) < tonumber(ARGV[10]) then
     redis.call('SET', K.ver, ARGV[10])
+    if LOG[1] == 'W' then table.insert(LOG, 2, 'V') else table.insert(LOG, 1, 'V') end
     dirty = true
   end
+  local share = per_ticket()
   if dirty then
     v = redis.call('INCR', K.ver)
-    -- %.0f, not tostring: Lua prints a number above 1e14 (the version is
-    -- microseconds) in exponent form, which no listener can parse.
+    -- One entry per version, its id the version (XREAD from the version a
+    -- reader holds); %.0f, not tostring: Lua prints a number above 1e14
+    -- (the version is microseconds) in exponent form, which no reader
+    -- can parse.
+    local paused = 0
+    if CFG.paused then paused = 1 end
+    redis.call('XADD', K.log, 'MAXLEN', '~', ARGV[11], string.format('%.0f-0', v),
+      'prev', string.format('%.0f', prev), 'now', string.format('%.0f', NOW),
+      'next', string.format('%.0f', nd), 'share', share, 'counters', CFG.counters,
+      'paused', paused, 'ev', table.concat(LOG, ' '))
     redis.call('PUBLISH', K.chan, string.format('%.0f %.0f', v, nd))
   end
-  r[at + 1], r[at + 3], r[at + 5], r[at + 7], r[at + 9] = tonumber(v), NOW, nd, nc, per_ticket()
+  r[at + 1], r[at + 3], r[at + 5], r[at + 7], r[at + 9] = tonumber(v), NOW, nd, nc, share
   if fields then
     local n = #r
     for i = 1, #fields do r[n + i] = fields[i] end

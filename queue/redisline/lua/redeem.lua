@@ -14,6 +14,7 @@ if state == 'called' then
   redis.call('ZREM', K.line, seq)
   redis.call('ZADD', K.serving, NOW + CFG.view, seq)
   redis.call('HSET', tkey(seq), F.state, 'serving', F.redeemed, NOW, F.ends, NOW + CFG.view)
+  logged('r', seq, NOW + CFG.view)
   dirty = true
   return reply('ok', seq)
 end

@@ -24,6 +24,7 @@ redis.call('ZADD', K.line, seq, seq)
 redis.call('SADD', ckey(client), seq)
 redis.call('SET', take_key(nonce), seq, 'PX', REPLAY_MS) -- go-redis retries within seconds
 redis.call('HINCRBY', K.stats, 'issued', 1)
+logged('t', seq)
 dirty = true
 call_next()
 return reply('ok', seq)

@@ -1,0 +1,404 @@
+// Package readmodel keeps a line in memory, in every replica, from the
+// line's change log (queue.Change): the order of the waiting tickets, the
+// called and serving ones with their deadlines, the counters, the pause.
+// It answers what the store's snapshot and status scripts answer — the
+// board and every ticket's position, wait estimate, state and deadline —
+// with no store call: a position is O(log n) (seqSet). It serves only what
+// is shown; whatever decides (a take, a redeem, a ban) still asks the store.
+//
+// A Replica loads the line in pages (queue.LinePage), then applies the log
+// from the first page's version. An entry whose previous version is not
+// the one it holds is a gap (a trimmed log, a store that lost its data, a
+// failover): it loads again. So does a read that fails (a reconnect). While
+// it has no line it can vouch for, its queries answer ErrStale.
+package readmodel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/catqms/catqms/queue"
+)
+
+// Source is a line that a Replica follows: a store that keeps the change
+// log. *redisline.Line and *memline.Line implement it.
+type Source interface {
+	// LoadPage reads one page of the line in one atomic step (see
+	// queue.LinePage): after is the last seq the previous page covered (0
+	// at first), top the first page's Top (0 at first), limit the most
+	// Gone seqs to list.
+	LoadPage(ctx context.Context, after, top uint64, limit int) (queue.LinePage, error)
+	// ReadLog returns up to count entries of the change log after version
+	// after, oldest first, waiting up to block for one when there are none
+	// (block ≤ 0: no wait). No entries and no error: nothing new.
+	ReadLog(ctx context.Context, after int64, count int, block time.Duration) ([]queue.Change, error)
+}
+
+// ErrStale is what the queries answer while the replica holds no line it
+// can vouch for: before its first load, and from a gap or a failed read
+// until it has loaded again.
+var ErrStale = errors.New("readmodel: the line is not loaded")
+
+// Options configure a Replica. Zero fields take the defaults below.
+type Options struct {
+	// Clock is this process's clock: a snapshot's now is it plus the
+	// offset to the line's clock that the last entry showed. Nil = the
+	// system clock.
+	Clock queue.Clock
+	// PageSize is the most departed seqs one page of a load lists.
+	PageSize int
+	// Batch is the most log entries one read returns.
+	Batch int
+	// Block is how long one read of the log waits for an entry.
+	Block time.Duration
+	// Retry is how long to wait after a load or a read failed.
+	Retry time.Duration
+	// Recent is how many finished tickets' ends are remembered, so a
+	// watcher of a ticket that just finished learns how.
+	Recent int
+	// Logger reports loads and gaps; nil discards.
+	Logger *slog.Logger
+}
+
+// The defaults of Options.
+const (
+	DefaultPageSize = 10_000
+	DefaultBatch    = 1_000
+	DefaultBlock    = 5 * time.Second
+	DefaultRetry    = 500 * time.Millisecond
+	DefaultRecent   = 4_096
+)
+
+// Reasons a Replica loads the line, the keys of Stats.Loads.
+const (
+	ReasonStart = "start" // the first load
+	ReasonGap   = "gap"   // an entry's previous version is not the one held (trim, wipe, failover)
+	ReasonError = "error" // a read or a load failed (a reconnect, a store down)
+)
+
+// Stats describe a Replica's work.
+type Stats struct {
+	Loaded       bool             // it holds a line it can vouch for
+	Version      int64            // the version it holds
+	Loads        map[string]int64 // loads done, by reason
+	LastLoad     time.Duration    // how long the last load took, log replay included
+	LastPages    int              // pages the last load read
+	Tickets      int              // waiting, called and serving tickets held
+	Entries      int64            // log entries applied
+	WaitingBytes int              // memory of the waiting tickets' set
+}
+
+// Replica is a line in memory following a Source's change log. Its queries
+// are safe for concurrent use; one goroutine follows (Run, or Sync in tests).
+type Replica struct {
+	src  Source
+	opts Options
+	log  *slog.Logger
+
+	follow sync.Mutex // one follower: Run or Sync
+
+	mu      sync.RWMutex
+	m       *model // nil while stale
+	version int64  // the version last held, kept while stale
+	stats   Stats
+	reason  string // why the next load happens
+
+	changes chan struct{}
+}
+
+// New returns a Replica of src; it loads nothing until Run or Sync.
+func New(src Source, opts Options) *Replica {
+	if opts.Clock == nil {
+		opts.Clock = queue.SystemClock{}
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = DefaultPageSize
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = DefaultBatch
+	}
+	if opts.Block <= 0 {
+		opts.Block = DefaultBlock
+	}
+	if opts.Retry <= 0 {
+		opts.Retry = DefaultRetry
+	}
+	if opts.Recent <= 0 {
+		opts.Recent = DefaultRecent
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Replica{
+		src: src, opts: opts, log: opts.Logger,
+		stats:   Stats{Loads: map[string]int64{}},
+		reason:  ReasonStart,
+		changes: make(chan struct{}, 1),
+	}
+}
+
+// Changes signals after entries were applied or the line was loaded (or
+// went stale). One pending signal stands for any number.
+func (r *Replica) Changes() <-chan struct{} { return r.changes }
+
+func (r *Replica) signal() {
+	select {
+	case r.changes <- struct{}{}:
+	default:
+	}
+}
+
+// Run follows the log until ctx ends: it loads, then reads and applies
+// entries, loading again on a gap or a failure (after Retry).
+func (r *Replica) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		if err := r.step(ctx, r.opts.Block); err != nil && ctx.Err() == nil {
+			r.log.Warn("read model: following the line failed; retrying", "err", err, "retry", r.opts.Retry)
+			t := time.NewTimer(r.opts.Retry)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+// Sync brings the replica up to the log's end without waiting for new
+// entries: it loads if it must, then applies what there is. For tests and
+// tools that drive the replica by hand (not together with Run).
+func (r *Replica) Sync(ctx context.Context) error {
+	for {
+		before := r.Version()
+		if err := r.step(ctx, 0); err != nil {
+			return err
+		}
+		r.mu.RLock()
+		stale := r.m == nil
+		r.mu.RUnlock()
+		if !stale && r.Version() == before {
+			return nil
+		}
+	}
+}
+
+// step loads if stale, else reads entries (waiting up to block) and
+// applies them. A gap makes the replica stale (the next step loads).
+func (r *Replica) step(ctx context.Context, block time.Duration) error {
+	r.follow.Lock()
+	defer r.follow.Unlock()
+	r.mu.RLock()
+	m, held := r.m, r.version
+	r.mu.RUnlock()
+	if m == nil {
+		return r.load(ctx)
+	}
+	entries, err := r.src.ReadLog(ctx, held, r.opts.Batch, block)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.stale(ReasonError)
+		return fmt.Errorf("read the change log: %w", err)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	applied, gap := r.applyLocked(r.m, entries)
+	r.mu.Unlock()
+	if applied > 0 {
+		r.signal()
+	}
+	if gap != nil {
+		r.log.Info("read model: gap in the change log; loading the line again", "held", gap.held, "prev", gap.prev, "version", gap.version)
+		r.stale(ReasonGap)
+	}
+	return nil
+}
+
+type gapInfo struct{ held, prev, version int64 }
+
+// applyLocked applies entries in order to m until a gap; m is r.m (under
+// r.mu) or a model being loaded, which nobody else sees yet.
+func (r *Replica) applyLocked(m *model, entries []queue.Change) (int, *gapInfo) {
+	n := 0
+	for _, c := range entries {
+		if c.Version <= m.version {
+			continue // seen already
+		}
+		if c.Prev != m.version {
+			return n, &gapInfo{m.version, c.Prev, c.Version}
+		}
+		for _, e := range c.Events {
+			m.apply(e)
+		}
+		m.head(c.Version, c.Now, c.Next, c.Share, c.Counters, c.Paused)
+		// An entry read late (a backlog) shows the line's clock behind,
+		// never ahead: the largest offset since the load is the best.
+		m.offset = max(m.offset, c.Now-r.opts.Clock.Now().UnixMilli())
+		if m == r.m {
+			r.version = c.Version
+		}
+		r.stats.Entries++
+		n++
+	}
+	return n, nil
+}
+
+// stale drops the line; the next step loads it again.
+func (r *Replica) stale(reason string) {
+	r.mu.Lock()
+	was := r.m != nil
+	r.m, r.reason = nil, reason
+	r.mu.Unlock()
+	if was {
+		r.signal()
+	}
+}
+
+// load reads the line in pages, applies the log from the first page's
+// version up to its end, and only then shows it.
+func (r *Replica) load(ctx context.Context) error {
+	start := time.Now()
+	r.mu.RLock()
+	reason := r.reason
+	r.mu.RUnlock()
+	m := newModel(r.opts.Recent)
+	first, err := r.src.LoadPage(ctx, 0, 0, r.opts.PageSize)
+	if err != nil {
+		return fmt.Errorf("load the line: %w", err)
+	}
+	// The first page was read just now: its clock sets the offset, and the
+	// entries applied during the load may move it (applyLocked).
+	m.offset = first.Now - r.opts.Clock.Now().UnixMilli()
+	m.head(first.Version, first.Now, first.Next, first.Share, first.Counters, first.Paused)
+	m.top = first.Top
+	for _, c := range first.Called {
+		m.called[c.Seq] = c.At
+	}
+	for _, s := range first.Serving {
+		m.serving[s.Seq] = s.At
+	}
+	pages := 1
+	for p, cursor := first, uint64(0); ; pages++ {
+		end := first.Top
+		if len(p.Gone) >= r.opts.PageSize {
+			end = p.Gone[len(p.Gone)-1]
+		}
+		// The page's range (cursor, end] is waiting from its head on, but
+		// for the seqs that left; below its head nothing waits.
+		m.waiting.fill(max(cursor+1, p.Head), end)
+		for _, seq := range p.Gone {
+			m.waiting.clearBit(seq)
+		}
+		cursor = end
+		if cursor >= first.Top {
+			break
+		}
+		if p, err = r.src.LoadPage(ctx, cursor, first.Top, r.opts.PageSize); err != nil {
+			return fmt.Errorf("load the line, page %d: %w", pages+1, err)
+		}
+	}
+	m.waiting.build()
+	// Then the log from the first page's version, to its end.
+	for {
+		entries, err := r.src.ReadLog(ctx, m.version, r.opts.Batch, 0)
+		if err != nil {
+			return fmt.Errorf("read the change log after a load: %w", err)
+		}
+		if len(entries) == 0 {
+			break
+		}
+		r.mu.Lock()
+		_, gap := r.applyLocked(m, entries)
+		r.mu.Unlock()
+		if gap != nil {
+			r.mu.Lock()
+			r.reason = ReasonGap
+			r.mu.Unlock()
+			return fmt.Errorf("the change log has a gap after version %d (previous %d): trimmed during the load", gap.held, gap.prev)
+		}
+	}
+	r.mu.Lock()
+	r.m, r.version = m, m.version
+	r.stats.Loads[reason]++
+	r.stats.LastLoad = time.Since(start)
+	r.stats.LastPages = pages
+	r.reason = ReasonError
+	r.mu.Unlock()
+	r.log.Info("read model: line loaded", "reason", reason, "version", m.version, "waiting", m.waiting.count, "pages", pages, "took", time.Since(start))
+	r.signal()
+	return nil
+}
+
+// Version is the version the replica holds (or last held, while stale).
+func (r *Replica) Version() int64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.version
+}
+
+// Now is the line's clock now: the local clock plus the offset the last
+// entry showed.
+func (r *Replica) Now() time.Time {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.nowLocked()
+}
+
+func (r *Replica) nowLocked() time.Time {
+	var offset int64
+	if r.m != nil {
+		offset = r.m.offset
+	}
+	return time.UnixMilli(r.opts.Clock.Now().UnixMilli() + offset).UTC()
+}
+
+// Snapshot is the board as the store's snapshot answers it, listing the
+// first limit waiting tickets, with the line's time now.
+func (r *Replica) Snapshot(limit int) (queue.Snapshot, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.m == nil {
+		return queue.Snapshot{}, ErrStale
+	}
+	return r.m.snapshot(limit, r.nowLocked()), nil
+}
+
+// Ticket is ticket seq as the store's status answers it (but its image id,
+// which the caller signs): live reports whether it is waiting, called or
+// serving. A ticket that finished lately has its final state; one the
+// replica does not know has none.
+func (r *Replica) Ticket(seq uint64) (queue.Ticket, bool, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.m == nil {
+		return queue.Ticket{}, false, ErrStale
+	}
+	t, live := r.m.ticket(seq)
+	return t, live, nil
+}
+
+// Stats reports the replica's work so far.
+func (r *Replica) Stats() Stats {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	st := r.stats
+	st.Loads = make(map[string]int64, len(r.stats.Loads))
+	for k, v := range r.stats.Loads {
+		st.Loads[k] = v
+	}
+	st.Version = r.version
+	if r.m != nil {
+		st.Loaded = true
+		st.Tickets = r.m.waiting.count + len(r.m.called) + len(r.m.serving)
+		st.WaitingBytes = r.m.waiting.bytes()
+	}
+	return st
+}
