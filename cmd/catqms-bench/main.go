@@ -90,6 +90,7 @@ type env struct {
 	s4Watchers []int     // S4 watcher counts instead of the default ones
 	s4Rates    []float64 // S4 change rates instead of the default ones
 	s7Watchers []int     // S7 watcher counts (one replica) instead of the default ones
+	s7Waiting  int64     // S7's read-model line length instead of the default
 	log        func(format string, a ...any)
 	catqmsHelp string // catqms --help, for the flags this build has
 }
@@ -128,6 +129,7 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 			return err
 		})
 	})
+	fs.Int64Var(&e.s7Waiting, "s7-waiting", 0, "tickets waiting when S7 measures the read model (default 1000000, 100000 with --quick)")
 	_ = fs.Parse(args)
 	if e.redisAddr == "" {
 		return fmt.Errorf("--redis is required")

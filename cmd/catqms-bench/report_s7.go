@@ -212,6 +212,22 @@ func reportS7(b *strings.Builder, s *s7Result, docsDir string) error {
 	}
 	p("![Redis CPU per move vs watchers](docs/bench-s7-redis.png)\n\n")
 	p("![delivery p99 of the new position vs watchers](docs/bench-s7-delivery.png)\n\n")
+	if m := s.Memory; m != nil {
+		p("### The read model's memory and load time\n\n")
+		p("A line of %d tickets is taken through the take script (%s, %s takes/s, %d clients of the same `redisline.Line` catqms runs, in this process), ", m.Waiting, m.Fill, f0(m.FillRate), 64)
+		p("then loaded %s into a fresh `readmodel.Replica` (`Sync`: the line read in pages, then the log applied)", map[bool]string{true: "once", false: fmt.Sprintf("%d times, each", len(m.Loads))}[len(m.Loads) == 1])
+		if m.LoadCPU != "" {
+			p(", the loader on CPU %s as a replica would be, Redis on the other", m.LoadCPU)
+		}
+		p(". Memory is the live heap (`runtime.MemStats.HeapAlloc` after a GC) after the load less before, over the tickets.\n\n")
+		p("| tickets in line | load time (median) | pages | heap per ticket | the model's own count of its waiting set, per ticket | Redis per ticket (used_memory growth over the fill) |\n|---|---|---|---|---|---|\n")
+		p("| %d | %s ms | %d | %s bytes | %s bytes | %s bytes |\n\n", m.Waiting, f0(m.LoadMs), m.Pages, f1(m.HeapBytes), f1(m.SetBytes), f0(m.RedisBytes))
+		var loads []string
+		for _, l := range m.Loads {
+			loads = append(loads, fmt.Sprintf("%s ms, %s MB", f0(l.Ms), f1(float64(l.HeapBytes)/(1<<20))))
+		}
+		p("Each load: %s.\n\n", strings.Join(loads, "; "))
+	}
 	paperS7(b, s)
 	return nil
 }
@@ -384,6 +400,10 @@ func paperS7(b *strings.Builder, s *s7Result) {
 		p("%.0f %% of its core at %g moves/s: it holds.", 100*busy, c.Rate)
 	} else {
 		p("%.1f× its core at %g moves/s: it cannot; the most the head could move is %s times a second.", busy, c.Rate, f2(redisCoreMs/redisPerMove))
+	}
+	if m := s.Memory; m != nil && m.HeapBytes > 0 {
+		p(" Each replica's read model holds the whole line: %s MB at %s bytes per ticket (measured at %d), loaded in about %s s (%s ms at %d, in proportion).",
+			f0(people*m.HeapBytes/(1<<20)), f1(m.HeapBytes), m.Waiting, f1(m.LoadMs/1000*people/float64(m.Waiting)), f0(m.LoadMs), m.Waiting)
 	}
 	p(" Were the watchers to cost Redis nothing beyond the line-only ceiling, Redis would spend %s ms a move (%.0f %% of its core at %g moves/s, or at most %s moves/s), ",
 		f1(redisLine), 100*c.Rate*redisLine/redisCoreMs, c.Rate, f1(redisCoreMs/redisLine))

@@ -33,6 +33,7 @@ type s7Result struct {
 	Flags    []string  `json:"catqms_flags"` // beyond startCatqms's common ones
 	Skipped  string    `json:"skipped,omitempty"`
 	Runs     []s7Run   `json:"runs"` // every repetition; the report takes medians
+	Memory   *s7Memory `json:"read_model,omitempty"`
 }
 
 // s7Run is one set of fresh catqms processes with N watchers: the
@@ -136,6 +137,19 @@ func runS7(ctx context.Context, e *env) (*s7Result, error) {
 		run.Rep = rep
 		res.Runs = append(res.Runs, run)
 	}
+	// What the read model costs each replica with a long line.
+	waiting := int64(1_000_000)
+	if e.quick {
+		waiting = 100_000
+	}
+	if e.s7Waiting > 0 {
+		waiting = e.s7Waiting
+	}
+	mem, err := runS7Memory(ctx, e, waiting)
+	if err != nil {
+		return nil, fmt.Errorf("read model memory: %w", err)
+	}
+	res.Memory = mem
 	return res, nil
 }
 
