@@ -214,10 +214,11 @@ func reportS7(b *strings.Builder, s *s7Result, docsDir string) error {
 	p("![delivery p99 of the new position vs watchers](docs/bench-s7-delivery.png)\n\n")
 	if m := s.Memory; m != nil {
 		p("### The read model's memory and load time\n\n")
-		p("A line of %d tickets is taken through the take script (%s, %s takes/s, %d clients of the same `redisline.Line` catqms runs, in this process), ", m.Waiting, m.Fill, f0(m.FillRate), 64)
+		p("%d tickets are taken through the take script by 64 clients of the same `redisline.Line` catqms runs, in this process, and every tenth (%d) leaves as soon as taken, ", m.Taken, m.Left)
+		p("so that %d wait and the load also reads the list of departed seqs, as in a line people leave (%s, %s takes/s); ", m.Waiting, m.Fill, f0(m.FillRate))
 		p("then loaded %s into a fresh `readmodel.Replica` (`Sync`: the line read in pages, then the log applied)", map[bool]string{true: "once", false: fmt.Sprintf("%d times, each", len(m.Loads))}[len(m.Loads) == 1])
 		if m.LoadCPU != "" {
-			p(", the loader on CPU %s as a replica would be, Redis on the other", m.LoadCPU)
+			p(", the loader on CPU %s, a core of its own as a replica's, Redis on the other", m.LoadCPU)
 		}
 		p(". Memory is the live heap (`runtime.MemStats.HeapAlloc` after a GC) after the load less before, over the tickets.\n\n")
 		p("| tickets in line | load time (median) | pages | heap per ticket | the model's own count of its waiting set, per ticket | Redis per ticket (used_memory growth over the fill) |\n|---|---|---|---|---|---|\n")

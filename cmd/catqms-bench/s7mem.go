@@ -22,7 +22,9 @@ import (
 // catqms runs, against the bench's redis-server.
 type s7Memory struct {
 	Waiting     int64    `json:"waiting"`
-	Fill        string   `json:"fill_time"` // taking them, through the take script
+	Taken       int64    `json:"taken"`
+	Left        int64    `json:"left"`
+	Fill        string   `json:"fill_time"` // taking them (and the leaves), through the scripts
 	FillRate    float64  `json:"fill_takes_per_s"`
 	RedisBytes  float64  `json:"redis_bytes_per_ticket"` // INFO memory used_memory growth over the fill
 	Loads       []s7Load `json:"loads"`
@@ -30,7 +32,7 @@ type s7Memory struct {
 	HeapBytes   float64  `json:"heap_bytes_per_ticket"` // median: live heap growth after a GC / waiting
 	SetBytes    float64  `json:"set_bytes_per_ticket"`  // the model's own count of its waiting set (Stats.WaitingBytes)
 	Pages       int      `json:"pages"`
-	LoadCPU     string   `json:"load_cpu"` // the CPU the loading replica ran on
+	LoadCPU     string   `json:"load_cpu"` // the CPU the fill and the loads ran on
 	ModelTicket int      `json:"model_tickets"`
 }
 
@@ -44,7 +46,7 @@ type s7Load struct {
 }
 
 // runS7Memory fills the line with waiting tickets through the take
-// script, then loads it reps times into a fresh read model, each time
+// script (and some leaves), then loads it reps times into a fresh read model, each time
 // measuring the live heap before and after (after a GC) and the time the
 // load took.
 func runS7Memory(ctx context.Context, e *env, waiting int64) (*s7Memory, error) {
@@ -67,7 +69,22 @@ func runS7Memory(ctx context.Context, e *env, waiting int64) (*s7Memory, error) 
 	if err != nil {
 		return nil, err
 	}
-	e.log("s7 read model: taking %d tickets", waiting)
+	// No catqms runs now: the fill runs on the service CPU, so that it does
+	// not share a core with Redis; then the load stays there, as a replica
+	// on a core of its own would.
+	if e.serviceCPU != "" {
+		restore, err := pinSelf(e.serviceCPU)
+		if err != nil {
+			return nil, err
+		}
+		defer restore()
+		res.LoadCPU = e.serviceCPU
+	}
+	// Every tenth ticket leaves as soon as it is taken, so that the load
+	// reads a list of departed seqs, as in a line people leave.
+	taken := waiting + waiting/9
+	res.Taken, res.Left = taken, taken/10
+	e.log("s7 read model: taking %d tickets, every tenth leaving: %d waiting", taken, taken-taken/10)
 	t0 := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -75,8 +92,12 @@ func runS7Memory(ctx context.Context, e *env, waiting int64) (*s7Memory, error) 
 	for w := range workers {
 		wg.Go(func() {
 			client := "s7m-" + strconv.Itoa(w)
-			for next.Add(1) <= waiting && ctx.Err() == nil {
-				if _, err := line.Take(ctx, client); err != nil {
+			for i := next.Add(1); i <= taken && ctx.Err() == nil; i = next.Add(1) {
+				t, err := line.Take(ctx, client)
+				if err == nil && i%10 == 0 {
+					err = line.Leave(ctx, client, t.Token)
+				}
+				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}
@@ -91,24 +112,15 @@ func runS7Memory(ctx context.Context, e *env, waiting int64) (*s7Memory, error) 
 		return nil, ctx.Err()
 	}
 	took := time.Since(t0)
-	res.Fill, res.FillRate = took.Round(time.Millisecond).String(), float64(waiting)/took.Seconds()
+	res.Fill, res.FillRate = took.Round(time.Millisecond).String(), float64(taken)/took.Seconds()
+	res.Waiting = taken - taken/10
 	mem1, err := redisUsedMemory(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	res.RedisBytes = float64(mem1-mem0) / float64(waiting)
+	res.RedisBytes = float64(mem1-mem0) / float64(res.Waiting)
+	waiting = res.Waiting
 
-	// A replica runs on a core of its own: load on the service CPU, so
-	// Redis (on the load generator's CPU) answers the pages without
-	// sharing a core with the reader.
-	if e.serviceCPU != "" {
-		restore, err := pinSelf(e.serviceCPU)
-		if err != nil {
-			return nil, err
-		}
-		defer restore()
-		res.LoadCPU = e.serviceCPU
-	}
 	for range max(e.reps, 1) {
 		var ms0, ms1 runtime.MemStats
 		runtime.GC()
