@@ -403,8 +403,12 @@ func paperS7(b *strings.Builder, s *s7Result) {
 		p("%.1f× its core at %g moves/s: it cannot; the most the head could move is %s times a second.", busy, c.Rate, f2(redisCoreMs/redisPerMove))
 	}
 	if m := s.Memory; m != nil && m.HeapBytes > 0 {
-		p(" Each replica's read model holds the whole line: %s MB at %s bytes per ticket (measured at %d), loaded in about %s s (%s ms at %d, in proportion).",
-			f0(people*m.HeapBytes/(1<<20)), f1(m.HeapBytes), m.Waiting, f1(m.LoadMs/1000*people/float64(m.Waiting)), f0(m.LoadMs), m.Waiting)
+		p(" Each replica's read model holds the whole line: %s MB at %s bytes per ticket", f1(people*m.HeapBytes/(1<<20)), f1(m.HeapBytes))
+		if m.Waiting == int64(people) {
+			p(", loaded in %s ms.", f0(m.LoadMs))
+		} else {
+			p(" (measured at %d), loaded in about %s ms (%s ms at %d, in proportion).", m.Waiting, f0(m.LoadMs*people/float64(m.Waiting)), f0(m.LoadMs), m.Waiting)
+		}
 	}
 	p(" Were the watchers to cost Redis nothing beyond the line-only ceiling, Redis would spend %s ms a move (%.0f %% of its core at %g moves/s, or at most %s moves/s), ",
 		f1(redisLine), 100*c.Rate*redisLine/redisCoreMs, c.Rate, f1(redisCoreMs/redisLine))
@@ -415,16 +419,18 @@ func paperS7(b *strings.Builder, s *s7Result) {
 // line only, at each pace.
 func chartS7Redis(s *s7Result, file string) error {
 	return chartS7(s, file, "S7: Redis CPU per move vs watchers (one replica)", "Redis ms per move (INFO cpu)",
-		func(c s7Cell) float64 { return c.RedisMs })
+		func(c s7Cell) float64 { return c.RedisMs }, s7RedisTarget)
 }
 
 // chartS7Delivery draws the delivery p99 against watchers.
 func chartS7Delivery(s *s7Result, file string) error {
 	return chartS7(s, file, "S7: move → new position shown, p99 vs watchers (one replica)", "ms",
-		func(c s7Cell) float64 { return c.P99ms })
+		func(c s7Cell) float64 { return c.P99ms }, s7P99Target)
 }
 
-func chartS7(s *s7Result, file, title, ylabel string, y func(s7Cell) float64) error {
+// chartS7 draws y of the own-ticket and line-only cells against watchers
+// at each pace, and the target: target × the line only at s7P99AtRate.
+func chartS7(s *s7Result, file, title, ylabel string, y func(s7Cell) float64, target float64) error {
 	pl := plot.New()
 	pl.Title.Text = title
 	pl.X.Label.Text = "watchers"
@@ -442,6 +448,21 @@ func chartS7(s *s7Result, file, title, ylabel string, y func(s7Cell) float64) er
 	}
 	if err := plotutil.AddLinePoints(pl, args...); err != nil {
 		return err
+	}
+	var bound plotter.XYs
+	for _, pr := range s.pairs() {
+		if pr.Replicas == 1 && pr.Rate == s7P99AtRate {
+			bound = append(bound, plotter.XY{X: float64(pr.Watchers), Y: target * y(pr.Line)})
+		}
+	}
+	if len(bound) > 0 {
+		l, err := plotter.NewLine(bound)
+		if err != nil {
+			return err
+		}
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+		pl.Add(l)
+		pl.Legend.Add(fmt.Sprintf("target: %g × line only @ %g moves/s", target, s7P99AtRate), l)
 	}
 	pl.Y.Min = 0
 	pl.Legend.Top = true
