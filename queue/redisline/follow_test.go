@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/catqms/catqms/internal/testenv"
 	"github.com/catqms/catqms/queue"
 	"github.com/redis/go-redis/v9"
@@ -17,10 +18,23 @@ import (
 // client name) fails a read waiting on it — its reader must load the line
 // again — and the follower reads on.
 func TestChangesFollowTheLog(t *testing.T) {
-	r := testenv.RedisServer(t)
+	t.Run("miniredis", func(t *testing.T) {
+		a, b := followers(t, miniredis.RunT(t).Addr())
+		seesChange(t, a, b)
+	})
+	t.Run("redis-server", func(t *testing.T) {
+		r := testenv.RedisServer(t)
+		a, b := followers(t, r.Addr)
+		last := seesChange(t, a, b)
+		killTheFollower(t, r, a, b, last)
+	})
+}
+
+// followers are two replicas of one line at addr, following its log.
+func followers(t *testing.T, addr string) (a, b *Line) {
 	ctx := context.Background()
 	open := func() *Line {
-		rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+		rdb := redis.NewClient(&redis.Options{Addr: addr})
 		t.Cleanup(func() { rdb.Close() })
 		l, err := New(ctx, rdb, Options{Tick: time.Hour})
 		if err != nil {
@@ -29,33 +43,41 @@ func TestChangesFollowTheLog(t *testing.T) {
 		t.Cleanup(func() { l.Close() })
 		return l
 	}
-	a, b := open(), open()
-	waitFollowing := func(l *Line) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			l.feed.mu.Lock()
-			from := l.feed.from
-			l.feed.mu.Unlock()
-			if from >= 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the follower did not start")
-			}
-			time.Sleep(10 * time.Millisecond)
+	return open(), open()
+}
+
+func waitFollowing(t *testing.T, l *Line) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l.feed.mu.Lock()
+		from := l.feed.from
+		l.feed.mu.Unlock()
+		if from >= 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the follower did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func drain(l *Line) {
+	for {
+		select {
+		case <-l.Changes():
+		default:
+			return
 		}
 	}
-	waitFollowing(b)
-	drain := func(l *Line) {
-		for {
-			select {
-			case <-l.Changes():
-			default:
-				return
-			}
-		}
-	}
+}
+
+// seesChange: a take on a reaches b's Changes, and b's ReadLog has its
+// entry, from its follower's window. It returns that entry.
+func seesChange(t *testing.T, a, b *Line) queue.Change {
+	ctx := context.Background()
+	waitFollowing(t, b)
 	drain(b)
 	held := b.version.Load()
 	is, err := a.Take(ctx, "c1")
@@ -75,7 +97,13 @@ func TestChangesFollowTheLog(t *testing.T) {
 	if last.Events[len(last.Events)-1] != (queue.Event{Kind: queue.EventCalled, Seq: is.Ticket.Seq, At: is.Ticket.Deadline.UnixMilli()}) {
 		t.Fatalf("the last entry %+v does not call the ticket taken", last)
 	}
+	return last
+}
 
+// killTheFollower: a read waiting on b's follower fails when its
+// connection, found by its name, is killed; then b follows again.
+func killTheFollower(t *testing.T, r *testenv.Redis, a, b *Line, last queue.Change) {
+	ctx := context.Background()
 	// A read waiting on the follower fails when its connection is killed.
 	failed := make(chan error, 1)
 	go func() {
@@ -109,7 +137,7 @@ func TestChangesFollowTheLog(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a read waiting when the connection died still waits")
 	}
-	waitFollowing(b)
+	waitFollowing(t, b)
 	drain(b)
 	if _, err := a.Take(ctx, "c2"); err != nil {
 		t.Fatal(err)
