@@ -120,6 +120,12 @@ func (l *Line) ReadLog(ctx context.Context, after int64, count int, block time.D
 			out = append(out, c)
 		}
 	}
+	// What a read model holds, this line has seen: its next step's floor
+	// (lua/lib.lua) keeps the store's versions above it after a failover,
+	// so a load never shows an older version than an entry did.
+	for _, c := range out {
+		l.saw(c.Version, c.Next)
+	}
 	return out, nil
 }
 
