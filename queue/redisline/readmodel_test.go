@@ -242,3 +242,28 @@ func TestReadModelFollowsARestartedStore(t *testing.T) {
 		t.Fatalf("stats %+v: want a load again after the restart", st)
 	}
 }
+
+// TestLogIsTrimmedAndASlowReaderReloads: the log keeps about LogLength
+// entries (Redis trims in whole nodes of 100), and a read model that fell
+// further behind finds a gap and loads the line again.
+func TestLogIsTrimmedAndASlowReaderReloads(t *testing.T) {
+	opts := readModelOptions
+	opts.LogLength = 100
+	forEachStore(t, opts, func(t *testing.T, f *fixture) {
+		var issued []queue.Issued
+		issued = append(issued, f.take("first"))
+		rep := readmodel.New(f.line, readmodel.Options{Clock: f.clock})
+		agree(t, f, rep, issued)
+		for i := range 500 {
+			issued = append(issued, f.take(fmt.Sprintf("c%d", i%40)))
+		}
+		n, err := f.rdb.XLen(f.ctx, f.line.logKey).Result()
+		if err != nil || n < 100 || n > 300 {
+			t.Fatalf("the log holds %d entries (%v) after 501 changes, want about 100", n, err)
+		}
+		agree(t, f, rep, issued)
+		if st := rep.Stats(); st.Loads[readmodel.ReasonGap] != 1 {
+			t.Fatalf("stats %+v: want one load for a gap", st)
+		}
+	})
+}
