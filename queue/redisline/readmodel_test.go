@@ -267,3 +267,41 @@ func TestLogIsTrimmedAndASlowReaderReloads(t *testing.T) {
 		}
 	})
 }
+
+// TestReadModelOnACluster: on Redis Cluster the log shares the line's
+// hash tag (one shard), and a read model loads and follows it there, with
+// the line's own follower serving it.
+func TestReadModelOnACluster(t *testing.T) {
+	cluster := testenv.RedisCluster(t, 3)
+	if cluster == nil {
+		return
+	}
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cluster.Addrs()})
+	t.Cleanup(func() { rdb.Close() })
+	ctx := context.Background()
+	clock := newFakeClock()
+	opts := readModelOptions
+	opts.Clock, opts.Tick = clock, time.Hour // the follower runs; advances are by hand
+	l, err := New(ctx, rdb, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	f := &fixture{t: t, ctx: ctx, rdb: rdb, clock: clock, line: l}
+	var issued []queue.Issued
+	for i := range 30 {
+		issued = append(issued, f.take(fmt.Sprintf("c%d", i)))
+	}
+	rep := readmodel.New(l, readmodel.Options{Clock: clock, PageSize: 4})
+	agree(t, f, rep, issued)
+	_ = f.line.Leave(ctx, "x", issued[7].Token)
+	f.advance(2 * time.Minute)
+	agree(t, f, rep, issued)
+	home, err := cluster.NodeFor(l.logKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ver, _ := cluster.NodeFor(l.verKey); ver != home {
+		t.Fatalf("the log is on %s, the line on %s", home.Addr, ver.Addr)
+	}
+}
