@@ -30,8 +30,9 @@ import (
 const envPrefix = "CATQMS_"
 
 // The range of --log-length: fewer entries than a burst of changes make
-// replicas reload for nothing; more cost the store memory (an entry is
-// about 100 bytes).
+// replicas reload for nothing; more cost the store memory (an entry took
+// 68 bytes on redis-server 7 with takes, redemptions and ends: 100,000
+// take about 7 MB).
 const (
 	minLogLength = 1_000
 	maxLogLength = 10_000_000

@@ -60,6 +60,9 @@ type Options struct {
 	// Recent is how many finished tickets' ends are remembered, so a
 	// watcher of a ticket that just finished learns how.
 	Recent int
+	// ImageID names a serving ticket's picture (queue.Signer.ImageID);
+	// nil leaves Ticket's ImageID empty.
+	ImageID func(seq uint64) string
 	// Logger reports loads and gaps; nil discards.
 	Logger *slog.Logger
 }
@@ -371,8 +374,8 @@ func (r *Replica) Snapshot(limit int) (queue.Snapshot, error) {
 	return r.m.snapshot(limit, r.nowLocked()), nil
 }
 
-// Ticket is ticket seq as the store's status answers it (but its image id,
-// which the caller signs): live reports whether it is waiting, called or
+// Ticket is ticket seq as the store's status answers it (its image id only
+// with Options.ImageID): live reports whether it is waiting, called or
 // serving. A ticket that finished lately has its final state; one the
 // replica does not know has none.
 func (r *Replica) Ticket(seq uint64) (queue.Ticket, bool, error) {
@@ -382,6 +385,9 @@ func (r *Replica) Ticket(seq uint64) (queue.Ticket, bool, error) {
 		return queue.Ticket{}, false, ErrStale
 	}
 	t, live := r.m.ticket(seq)
+	if t.State == queue.StateServing && r.opts.ImageID != nil {
+		t.ImageID = r.opts.ImageID(seq)
+	}
 	return t, live, nil
 }
 

@@ -242,3 +242,66 @@ func TestReadModelFollowsARestartedStore(t *testing.T) {
 		t.Fatalf("stats %+v: want a load again after the restart", st)
 	}
 }
+
+// TestLogIsTrimmedAndASlowReaderReloads: the log keeps about LogLength
+// entries (Redis trims in whole nodes of 100), and a read model that fell
+// further behind finds a gap and loads the line again.
+func TestLogIsTrimmedAndASlowReaderReloads(t *testing.T) {
+	opts := readModelOptions
+	opts.LogLength = 100
+	forEachStore(t, opts, func(t *testing.T, f *fixture) {
+		var issued []queue.Issued
+		issued = append(issued, f.take("first"))
+		rep := readmodel.New(f.line, readmodel.Options{Clock: f.clock})
+		agree(t, f, rep, issued)
+		for i := range 500 {
+			issued = append(issued, f.take(fmt.Sprintf("c%d", i%40)))
+		}
+		n, err := f.rdb.XLen(f.ctx, f.line.logKey).Result()
+		if err != nil || n < 100 || n > 300 {
+			t.Fatalf("the log holds %d entries (%v) after 501 changes, want about 100", n, err)
+		}
+		agree(t, f, rep, issued)
+		if st := rep.Stats(); st.Loads[readmodel.ReasonGap] != 1 {
+			t.Fatalf("stats %+v: want one load for a gap", st)
+		}
+	})
+}
+
+// TestReadModelOnACluster: on Redis Cluster the log shares the line's
+// hash tag (one shard), and a read model loads and follows it there, with
+// the line's own follower serving it.
+func TestReadModelOnACluster(t *testing.T) {
+	cluster := testenv.RedisCluster(t, 3)
+	if cluster == nil {
+		return
+	}
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cluster.Addrs()})
+	t.Cleanup(func() { rdb.Close() })
+	ctx := context.Background()
+	clock := newFakeClock()
+	opts := readModelOptions
+	opts.Clock, opts.Tick = clock, time.Hour // the follower runs; advances are by hand
+	l, err := New(ctx, rdb, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	f := &fixture{t: t, ctx: ctx, rdb: rdb, clock: clock, line: l}
+	var issued []queue.Issued
+	for i := range 30 {
+		issued = append(issued, f.take(fmt.Sprintf("c%d", i)))
+	}
+	rep := readmodel.New(l, readmodel.Options{Clock: clock, PageSize: 4})
+	agree(t, f, rep, issued)
+	_ = f.line.Leave(ctx, "x", issued[7].Token)
+	f.advance(2 * time.Minute)
+	agree(t, f, rep, issued)
+	home, err := cluster.NodeFor(l.logKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ver, _ := cluster.NodeFor(l.verKey); ver != home {
+		t.Fatalf("the log is on %s, the line on %s", home.Addr, ver.Addr)
+	}
+}
