@@ -182,6 +182,7 @@ func reportS7(b *strings.Builder, s *s7Result, docsDir string) error {
 	p("*Redis ms per move* is Redis's own CPU time (INFO cpu, `used_cpu_user` + `used_cpu_sys`) from just before the window's first move until every watcher showed its last one (or the grace ended), over the moves: ")
 	p("the moves' scripts, every replica's snapshot reads and whatever the feed reads per watcher. *catqms* is the same for the catqms processes (`/proc/PID/stat` utime + stime, summed over the replicas); ")
 	p("*busy* is that CPU time over the window's wall time, as a share of one core. Windows: %s at %v moves/s; the multi-replica run at %v moves/s. ", strings.Join(s.Windows, ", "), s.Rates, s.RepRates)
+	p("A move is made only after the one before was answered; when the service cannot keep the pace the window stops making moves at twice its length, and *made* shows the pace it kept. ")
 	p("Two unmeasured moves open each phase. Each run is repeated %d times, going round every count in turn; the table gives medians (drops, lost connections and out-of-order messages: the worst repetition's). ", s.reps())
 	p("catqms runs on CPU 1 — in the multi-replica run all %d replicas share it, as they share the one Redis — and Redis and the load generator (which reads every watcher's messages) share CPU 0.\n\n", s.Replicas)
 	if s.Skipped != "" {
