@@ -158,9 +158,18 @@ func (r *Replica) signal() {
 // Run follows the log until ctx ends: it loads, then reads and applies
 // entries, loading again on a gap or a failure (after Retry).
 func (r *Replica) Run(ctx context.Context) error {
+	failing := false // warn once a failure, not once a retry
 	for ctx.Err() == nil {
-		if err := r.step(ctx, r.opts.Block); err != nil && ctx.Err() == nil {
-			r.log.Warn("read model: following the line failed; retrying", "err", err, "retry", r.opts.Retry)
+		err := r.step(ctx, r.opts.Block)
+		if err == nil && failing {
+			r.log.Info("read model: following the line works again")
+			failing = false
+		}
+		if err != nil && ctx.Err() == nil {
+			if !failing {
+				r.log.Warn("read model: following the line failed; retrying", "err", err, "retry", r.opts.Retry)
+			}
+			failing = true
 			t := time.NewTimer(r.opts.Retry)
 			select {
 			case <-t.C:

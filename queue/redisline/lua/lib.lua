@@ -316,9 +316,9 @@ end
 --   called   how many tickets are called
 --   share    the line's estimate of one ticket's share of the wait, ms
 -- and, unless seq is 0, ticket_fields of seq, then the pairs in fields.
--- It bumps the version and appends the change log's entry when the operation changed
--- anything. known is catch_up()'s answer, reused when nothing changed
--- since; h is passed on to ticket_fields.
+-- It bumps the version and appends its entry to the change log when the
+-- operation changed anything. known is catch_up()'s answer, reused when
+-- nothing changed since; h is passed on to ticket_fields.
 local function reply(code, seq, fields, known, h)
   local r, at
   if seq and seq ~= 0 then
