@@ -7,7 +7,7 @@
 // Usage:
 //
 //	catqms-bench all   [flags]   every scenario, then BENCHMARKS.md and the charts
-//	catqms-bench s0…s6, s8 [flags]  one scenario; prints its result as JSON
+//	catqms-bench s0…s8 [flags]   one scenario; prints its result as JSON
 //	catqms-bench report [flags]  BENCHMARKS.md and charts from saved results
 //	catqms-bench bare-http [flags]  the ceiling server of S1 (started by s1)
 //	catqms-bench bare-hub  [flags]  the ceiling server of S4 (started by s4)
@@ -59,7 +59,7 @@ func main() {
 		}
 	case "report":
 		err = runReport(args)
-	case "all", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s8":
+	case "all", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8":
 		err = runScenarios(ctx, cmd, args)
 	default:
 		usage()
@@ -72,7 +72,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: catqms-bench all|s0|s1|s2|s3|s4|s5|s6|s8|report|bare-http|bare-hub|freeport [flags]")
+	fmt.Fprintln(os.Stderr, "usage: catqms-bench all|s0|s1|s2|s3|s4|s5|s6|s7|s8|report|bare-http|bare-hub|freeport [flags]")
 }
 
 // env is what every scenario needs: where Redis is, which binaries to run,
@@ -89,6 +89,8 @@ type env struct {
 	maxWatch   int       // largest S4 watcher count the open-file limit allows
 	s4Watchers []int     // S4 watcher counts instead of the default ones
 	s4Rates    []float64 // S4 change rates instead of the default ones
+	s7Watchers []int     // S7 watcher counts (one replica) instead of the default ones
+	s7Waiting  int64     // S7's read-model line length instead of the default
 	log        func(format string, a ...any)
 	catqmsHelp string // catqms --help, for the flags this build has
 }
@@ -120,6 +122,14 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 			return err
 		})
 	})
+	fs.Func("s7-watchers", "S7 watcher counts on one replica, comma-separated (for developing with small counts)", func(v string) error {
+		return parseList(v, func(s string) error {
+			n, err := strconv.Atoi(s)
+			e.s7Watchers = append(e.s7Watchers, n)
+			return err
+		})
+	})
+	fs.Int64Var(&e.s7Waiting, "s7-waiting", 0, "tickets waiting when S7 measures the read model (default 1000000, 100000 with --quick)")
 	_ = fs.Parse(args)
 	if e.redisAddr == "" {
 		return fmt.Errorf("--redis is required")
@@ -161,6 +171,7 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 		{"s4", func() (err error) { res.S4, err = runS4(ctx, e); return err }},
 		{"s5", func() (err error) { res.S5, err = runS5(ctx, e); return err }},
 		{"s6", func() (err error) { res.S6, err = runS6(ctx, e); return err }},
+		{"s7", func() (err error) { res.S7, err = runS7(ctx, e); return err }},
 		{"s8", func() (err error) { res.S8, err = runS8(ctx, e); return err }},
 	}
 	for _, s := range steps {
@@ -190,6 +201,13 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 	if cmd != "all" {
 		fmt.Println(string(data))
 		return nil
+	}
+	if e.quick {
+		// A quick run's figures are not the ones to quote: it never
+		// replaces the committed full run's report and charts.
+		full := *out
+		*out, *docs = filepath.Join(e.outDir, "BENCHMARKS.md"), filepath.Join(e.outDir, "docs")
+		e.log("quick run: the report is %s (%s is left alone)", *out, full)
 	}
 	return writeReport(res, *out, *docs)
 }

@@ -127,7 +127,8 @@ type catqmsOpts struct {
 	embedded   bool // no --redis-url: the store inside the process
 	headWindow string
 	viewWindow string
-	adminToken string // the admin API's token; empty = off
+	adminToken string   // the admin API's token; empty = off
+	extra      []string // flags a scenario needs beyond these (S7's connection caps)
 }
 
 // settings are the per-call arguments of lua/lib.lua after the prefix and
@@ -199,6 +200,7 @@ func (e *env) startCatqms(ctx context.Context, name string, o catqmsOpts) (*proc
 	if o.adminToken != "" {
 		args = append(args, "--admin-token", o.adminToken)
 	}
+	args = append(args, o.extra...)
 	p, err := e.start(name, e.serviceCPU, e.catqmsBin, args...)
 	if err != nil {
 		return nil, err

@@ -126,6 +126,11 @@ func writeReport(res *results, mdPath, docsDir string) error {
 	if res.S6 != nil {
 		reportS6(&b, res.S6)
 	}
+	if res.S7 != nil {
+		if err := reportS7(&b, res.S7, docsDir); err != nil {
+			return err
+		}
+	}
 	if res.S8 != nil {
 		reportS8(&b, res.S8)
 	}
@@ -241,6 +246,9 @@ func summary(b *strings.Builder, res *results) {
 		p("| S6 | expiry lateness p99 | %s ms | %s ms (keyspace events; %s of %d missing after %s) | %s× | ≤ %.0f ms | %s |\n",
 			f1(s.P99ms), f0(s.KSP99ms), f0(s.KSMissing), s.Tickets, s.KSWait, f2(ratio(s.P99ms, s.KSP99ms)), s6P99TargetMs, verdict(s.P99ms <= s6P99TargetMs))
 		p("| S6 | redemptions accepted after their deadline | %d of %d tries | | | 0 | %s |\n", s.Late, s.Attempts, verdict(s.Late == 0 && s.Unenforced == 0))
+	}
+	if s := res.S7; s != nil {
+		summaryS7(b, s, res.Quick)
 	}
 	if s := res.S8; s != nil {
 		summaryS8(p, s)

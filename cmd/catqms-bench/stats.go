@@ -32,6 +32,7 @@ type results struct {
 	S4        *s4Result   `json:"s4,omitempty"`
 	S5        *s5Result   `json:"s5,omitempty"`
 	S6        *s6Result   `json:"s6,omitempty"`
+	S7        *s7Result   `json:"s7,omitempty"`
 	S8        *s8Result   `json:"s8,omitempty"`
 }
 

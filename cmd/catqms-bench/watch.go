@@ -120,16 +120,26 @@ func connectWatchers(ctx context.Context, url string, n int, cl *changeLog) (*wa
 }
 
 func dialWatcher(ctx context.Context, url string, i int) (*watcher, error) {
+	conn, err := dialWS(ctx, url, i, fmt.Sprintf("10.%d.%d.%d", 100+i/65536, (i/256)%256, i%256))
+	if err != nil {
+		return nil, err
+	}
+	return &watcher{conn: conn, next: -1}, nil
+}
+
+// dialWS opens the i-th client's WebSocket from its loopback source
+// address, as client address xff, trying a few times.
+func dialWS(ctx context.Context, url string, i int, xff string) (*websocket.Conn, error) {
 	nd := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: sourceAddr(i)}}
 	d := websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: 20 * time.Second,
 		ReadBufferSize: 2048, WriteBufferSize: 256}
 	h := http.Header{}
-	h.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", 100+i/65536, (i/256)%256, i%256))
+	h.Set("X-Forwarded-For", xff)
 	var lastErr error
 	for try := 0; try < 5; try++ {
 		conn, resp, err := d.DialContext(ctx, url, h)
 		if err == nil {
-			return &watcher{conn: conn, next: -1}, nil
+			return conn, nil
 		}
 		if resp != nil {
 			err = fmt.Errorf("%w (HTTP %d)", err, resp.StatusCode)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/catqms/catqms/queue"
+	"github.com/catqms/catqms/queue/redisline"
 )
 
 // env is a fake environment for getenv.
@@ -36,6 +37,7 @@ func TestConfigDefaults(t *testing.T) {
 		BanDuration:     time.Hour,
 		MaxTicketsPerIP: 10,
 		MaxQueue:        int(queue.EmbeddedStore.MaxQueue), // no --redis-url: the embedded store
+		LogLength:       redisline.DefaultLogLength,
 		TakeRate:        1,
 		TakeBurst:       10,
 		MaxWSPerIP:      20,
@@ -77,6 +79,8 @@ var validCases = []struct {
 	{"ban-duration", "720h", func(c config) any { return c.BanDuration }, 720 * time.Hour},
 	{"max-tickets-per-ip", "1", func(c config) any { return c.MaxTicketsPerIP }, 1},
 	{"max-queue", "5", func(c config) any { return c.MaxQueue }, 5},
+	{"log-length", "1000", func(c config) any { return c.LogLength }, 1000},
+	{"log-length", "10000000", func(c config) any { return c.LogLength }, 10_000_000},
 	{"take-rate", "30/m", func(c config) any { return c.TakeRate }, rate.Limit(0.5)},
 	{"take-rate", "5/10s", func(c config) any { return c.TakeRate }, rate.Limit(0.5)},
 	{"take-rate", "2.5/s", func(c config) any { return c.TakeRate }, rate.Limit(2.5)},
@@ -288,6 +292,8 @@ var invalidCases = []struct {
 	{"max-tickets-per-ip", "0", "at least 1"},
 	{"max-tickets-per-ip", "1.5", "not a whole number"},
 	{"max-queue", "-3", "at least 1"},
+	{"log-length", "999", "from 1000 to 10000000"},
+	{"log-length", "lots", "not a whole number"},
 	{"max-queue", "99999999999999999999", "not a whole number"},
 	{"take-rate", "1", "want COUNT/PERIOD"},
 	{"take-rate", "1/day", "want COUNT/PERIOD"},

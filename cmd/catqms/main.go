@@ -244,6 +244,7 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		BanDuration:         cfg.BanDuration,
 		MaxTicketsPerClient: cfg.MaxTicketsPerIP,
 		MaxQueue:            int64(cfg.MaxQueue),
+		LogLength:           int64(cfg.LogLength),
 		Secret:              secretBytes(cfg.Secrets, 0),
 		PreviousSecrets:     previousSecrets(cfg.Secrets),
 		// No Clock: the line's time is the store's, one clock for every

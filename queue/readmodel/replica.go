@@ -60,6 +60,9 @@ type Options struct {
 	// Recent is how many finished tickets' ends are remembered, so a
 	// watcher of a ticket that just finished learns how.
 	Recent int
+	// ImageID names a serving ticket's picture (queue.Signer.ImageID);
+	// nil leaves Ticket's ImageID empty.
+	ImageID func(seq uint64) string
 	// Logger reports loads and gaps; nil discards.
 	Logger *slog.Logger
 }
@@ -157,10 +160,19 @@ func (r *Replica) signal() {
 // Run follows the log until ctx ends: it loads, then reads and applies
 // entries, loading again on a gap or a failure (after Retry).
 func (r *Replica) Run(ctx context.Context) error {
+	failing := false // warn once a failure, not once a retry
 	for ctx.Err() == nil {
-		if err := r.step(ctx, r.opts.Block); err != nil && ctx.Err() == nil {
+		err := r.step(ctx, r.opts.Block)
+		if err == nil && failing {
+			r.log.Info("read model: following the line works again")
+			failing = false
+		}
+		if err != nil && ctx.Err() == nil {
 			r.fail(err)
-			r.log.Warn("read model: following the line failed; retrying", "err", err, "retry", r.opts.Retry)
+			if !failing {
+				r.log.Warn("read model: following the line failed; retrying", "err", err, "retry", r.opts.Retry)
+			}
+			failing = true
 			t := time.NewTimer(r.opts.Retry)
 			select {
 			case <-t.C:
@@ -409,8 +421,8 @@ func (r *Replica) Snapshot(limit int) (queue.Snapshot, error) {
 	return r.m.snapshot(limit, r.nowLocked()), nil
 }
 
-// Ticket is ticket seq as the store's status answers it (but its image id,
-// which the caller signs): live reports whether it is waiting, called or
+// Ticket is ticket seq as the store's status answers it (its image id only
+// with Options.ImageID): live reports whether it is waiting, called or
 // serving. A ticket that finished lately has its final state; one the
 // replica does not know has none.
 func (r *Replica) Ticket(seq uint64) (queue.Ticket, bool, error) {
@@ -421,6 +433,9 @@ func (r *Replica) Ticket(seq uint64) (queue.Ticket, bool, error) {
 	}
 	t, live := r.m.ticket(seq)
 	t.Version = r.m.version
+	if t.State == queue.StateServing && r.opts.ImageID != nil {
+		t.ImageID = r.opts.ImageID(seq)
+	}
 	return t, live, nil
 }
 

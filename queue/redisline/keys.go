@@ -34,7 +34,6 @@ var lineKeys = []lineKey{
 	{"stats", "stats", "HASH: running totals (see stats.lua)"},
 	{"bans", "bans", "ZSET client→ban end ms: the clients banned now, for the admin API"},
 	{"secret", "secret", "STRING: the token key, hex, when no --secret is given"},
-	{"chan", "changes", "pub/sub channel: \"version nextDeadline\" after every change"},
 	{"log", "log", "STREAM: the change log, one entry per version, its id \"version-0\" (lua/lib.lua, queue/readmodel)"},
 }
 

@@ -44,7 +44,7 @@ type Options struct {
 	LocalClock queue.Clock
 	Logger     *slog.Logger // nil = discard
 	// Tick is how often the line is advanced when no deadline is known, a
-	// safety net for lost pub/sub messages. Negative disables the background
+	// safety net for a change log the replica could not read. Negative disables the background
 	// scheduler entirely (tests with a fake clock advance by hand).
 	Tick time.Duration
 	// LogLength is about how many entries the line's change log keeps
@@ -70,17 +70,16 @@ const secretBytes = 32
 // line and the operator's actions; see the server package for the
 // interfaces.
 type Line struct {
-	rdb     redis.UniversalClient
-	set     queue.Settings
-	opts    Options
-	prefix  string // "catqms:{name}:"
-	verKey  string
-	channel string
-	logKey  string                // the change log (log.go)
-	logRDB  redis.UniversalClient // reads the change log: a client of its own (logClient)
-	ownLog  bool                  // logRDB is this Line's to close
-	signer  *queue.Signer
-	keys    keyState // where the signing key comes from (signing.go)
+	rdb    redis.UniversalClient
+	set    queue.Settings
+	opts   Options
+	prefix string // "catqms:{name}:"
+	verKey string
+	logKey string                // the change log (log.go)
+	logRDB redis.UniversalClient // reads the change log: a client of its own (logClient)
+	ownLog bool                  // logRDB is this Line's to close
+	signer *queue.Signer
+	keys   keyState // where the signing key comes from (signing.go)
 	// args open every script call (ScriptArgs): the settings go with every
 	// call so that a store that lost its data still runs the line as
 	// configured.
@@ -88,11 +87,11 @@ type Line struct {
 	local queue.Clock
 	log   *slog.Logger
 
-	version atomic.Int64 // highest version seen, local or published
+	version atomic.Int64 // highest version seen, in an answer or in the change log
 	offset  atomic.Int64 // the line's clock minus the local clock, ms, as last seen
 	changes chan struct{}
 	wake    chan int64 // deadline hints for the scheduler, the line's Unix ms
-	pubsub  *redis.PubSub
+	feed    *feed      // the change log as the follower read it (follow.go)
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -125,11 +124,11 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 		local:   opts.LocalClock,
 		log:     opts.Logger,
 		changes: make(chan struct{}, 1),
+		feed:    newFeed(),
 		wake:    make(chan int64, 64),
 		stop:    make(chan struct{}),
 	}
 	l.verKey = keyOf(l.prefix, "ver")
-	l.channel = keyOf(l.prefix, "chan")
 	l.logKey = keyOf(l.prefix, "log")
 	l.args = ScriptArgs(set)
 	if opts.LogLength > 0 {
@@ -158,15 +157,8 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 	}
 	l.logRDB, l.ownLog = logClient(rdb)
 	if opts.Tick >= 0 {
-		// Subscribe before the first advance so that no change published
-		// from now on is missed.
-		l.pubsub = rdb.Subscribe(ctx, l.channel)
-		if _, err := l.pubsub.Receive(ctx); err != nil {
-			_ = l.pubsub.Close()
-			return nil, fmt.Errorf("subscribe to %s: %w", l.channel, err)
-		}
 		l.wg.Add(2)
-		go l.listen()
+		go l.follow()
 		go l.schedule()
 		if l.keys.fromStore {
 			l.wg.Add(1)
@@ -237,13 +229,10 @@ func (l *Line) sharedSecret(ctx context.Context) ([]byte, error) {
 func (l *Line) Close() error {
 	l.closeOnce.Do(func() {
 		close(l.stop)
-		if l.pubsub != nil {
-			_ = l.pubsub.Close()
+		if l.ownLog {
+			_ = l.logRDB.Close() // ends the follower's blocking read now
 		}
 		l.wg.Wait()
-		if l.ownLog {
-			_ = l.logRDB.Close()
-		}
 	})
 	return nil
 }

@@ -36,16 +36,19 @@ const LogClientName = "catqms-log"
 
 // logClient returns a client of its own for reading the log: a blocking
 // read holds its connection for as long as it waits, and a name tells it
-// apart. A client it cannot copy is shared as it is.
+// apart. It never retries a read on a new connection by itself: a lost
+// connection may have lost the line too (a restart, a failover), so its
+// reader must know, and load the line again. A client it cannot copy is
+// shared as it is.
 func logClient(rdb redis.UniversalClient) (redis.UniversalClient, bool) {
 	switch c := rdb.(type) {
 	case *redis.Client:
 		opt := *c.Options()
-		opt.ClientName, opt.PoolSize, opt.MinIdleConns = LogClientName, 2, 0
+		opt.ClientName, opt.PoolSize, opt.MinIdleConns, opt.MaxRetries = LogClientName, 2, 0, -1
 		return redis.NewClient(&opt), true
 	case *redis.ClusterClient:
 		opt := *c.Options()
-		opt.ClientName, opt.PoolSize, opt.MinIdleConns = LogClientName, 2, 0
+		opt.ClientName, opt.PoolSize, opt.MinIdleConns, opt.MaxRetries = LogClientName, 2, 0, -1
 		return redis.NewClusterClient(&opt), true
 	}
 	return rdb, false
@@ -89,6 +92,9 @@ func (l *Line) LoadPage(ctx context.Context, after, top uint64, limit int) (queu
 // None and no error: nothing new. A store that fails to answer is
 // queue.CodeUnavailable.
 func (l *Line) ReadLog(ctx context.Context, after int64, count int, block time.Duration) ([]queue.Change, error) {
+	if out, ok, err := l.fromWindow(ctx, after, count, block); ok {
+		return out, err // follow.go: what this replica's follower read already
+	}
 	args := &redis.XReadArgs{
 		Streams: []string{l.logKey, strconv.FormatInt(after, 10) + "-0"},
 		Count:   int64(max(count, 1)),
@@ -113,6 +119,12 @@ func (l *Line) ReadLog(ctx context.Context, after int64, count int, block time.D
 			}
 			out = append(out, c)
 		}
+	}
+	// What a read model holds, this line has seen: its next step's floor
+	// (lua/lib.lua) keeps the store's versions above it after a failover,
+	// so a load never shows an older version than an entry did.
+	for _, c := range out {
+		l.saw(c.Version, c.Next)
 	}
 	return out, nil
 }

@@ -242,3 +242,164 @@ func TestReadModelFollowsARestartedStore(t *testing.T) {
 		t.Fatalf("stats %+v: want a load again after the restart", st)
 	}
 }
+
+// TestLogIsTrimmedAndASlowReaderReloads: the log keeps about LogLength
+// entries (Redis trims in whole nodes of 100), and a read model that fell
+// further behind finds a gap and loads the line again.
+func TestLogIsTrimmedAndASlowReaderReloads(t *testing.T) {
+	opts := readModelOptions
+	opts.LogLength = 100
+	forEachStore(t, opts, func(t *testing.T, f *fixture) {
+		var issued []queue.Issued
+		issued = append(issued, f.take("first"))
+		rep := readmodel.New(f.line, readmodel.Options{Clock: f.clock})
+		agree(t, f, rep, issued)
+		for i := range 500 {
+			issued = append(issued, f.take(fmt.Sprintf("c%d", i%40)))
+		}
+		n, err := f.rdb.XLen(f.ctx, f.line.logKey).Result()
+		if err != nil || n < 100 || n > 300 {
+			t.Fatalf("the log holds %d entries (%v) after 501 changes, want about 100", n, err)
+		}
+		agree(t, f, rep, issued)
+		if st := rep.Stats(); st.Loads[readmodel.ReasonGap] != 1 {
+			t.Fatalf("stats %+v: want one load for a gap", st)
+		}
+	})
+}
+
+// TestReadModelOnACluster: on Redis Cluster the log shares the line's
+// hash tag (one shard), and a read model loads and follows it there, with
+// the line's own follower serving it.
+func TestReadModelOnACluster(t *testing.T) {
+	cluster := testenv.RedisCluster(t, 3)
+	if cluster == nil {
+		return
+	}
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cluster.Addrs()})
+	t.Cleanup(func() { rdb.Close() })
+	ctx := context.Background()
+	clock := newFakeClock()
+	opts := readModelOptions
+	opts.Clock, opts.Tick = clock, time.Hour // the follower runs; advances are by hand
+	l, err := New(ctx, rdb, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	f := &fixture{t: t, ctx: ctx, rdb: rdb, clock: clock, line: l}
+	var issued []queue.Issued
+	for i := range 30 {
+		issued = append(issued, f.take(fmt.Sprintf("c%d", i)))
+	}
+	rep := readmodel.New(l, readmodel.Options{Clock: clock, PageSize: 4})
+	agree(t, f, rep, issued)
+	_ = f.line.Leave(ctx, "x", issued[7].Token)
+	f.advance(2 * time.Minute)
+	agree(t, f, rep, issued)
+	home, err := cluster.NodeFor(l.logKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ver, _ := cluster.NodeFor(l.verKey); ver != home {
+		t.Fatalf("the log is on %s, the line on %s", home.Addr, ver.Addr)
+	}
+}
+
+// TestReadModelFollowsASentinelFailover: the master dies, Sentinel
+// promotes its replica; the read model, following by itself, shows the
+// new master's line, with no version older than one it showed.
+func TestReadModelFollowsASentinelFailover(t *testing.T) {
+	master := testenv.RedisServer(t)
+	replica := testenv.RedisServer(t, testenv.WithReplicaOf(master))
+	sentinels := testenv.StartSentinels(t, master, "mymaster", 3, 1)
+	if sentinels == nil {
+		return
+	}
+	rdb, err := Dial(sentinels.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	ctx := context.Background()
+	l, err := New(ctx, rdb, Options{Tick: time.Second, MaxQueue: 1000, MaxTicketsPerClient: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	rep := readmodel.New(l, readmodel.Options{Block: 200 * time.Millisecond, Retry: 50 * time.Millisecond})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- rep.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		<-done
+	})
+	var shown int64 // the highest version the read model showed
+	watch := make(chan struct{})
+	go func() {
+		defer close(watch)
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-rep.Changes():
+				if s, err := rep.Snapshot(1); err == nil {
+					if s.Version < shown {
+						t.Errorf("the read model showed version %d after %d", s.Version, shown)
+					}
+					shown = max(shown, s.Version)
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { stop(); <-watch })
+	converge := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			want, err := l.Snapshot(ctx)
+			got, rerr := rep.Snapshot(queue.SnapshotWaiting)
+			// The line's clock and the local one differ by a round trip.
+			got.Now = want.Now
+			if err == nil && rerr == nil && reflect.DeepEqual(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the read model did not converge:\n got %s (%v)\nwant %s (%v)", what, show(got), rerr, show(want), err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for i := range 5 {
+		if _, err := l.Take(ctx, fmt.Sprintf("c%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	converge("before the failover")
+	// Replication is asynchronous: the replica has it all first.
+	for waited := time.Now(); ; {
+		if n, err := master.Do("WAIT", "1", "200"); err == nil && n == "1" {
+			break
+		}
+		if time.Since(waited) > 10*time.Second {
+			t.Fatal("the replica did not acknowledge the writes")
+		}
+	}
+	master.Kill(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := l.Take(ctx, "after"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no take 30s after the master died")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if addr, err := sentinels.MasterAddr(); err != nil || addr != replica.Addr {
+		t.Logf("sentinels name %s (%v); the replica is %s", addr, err, replica.Addr)
+	}
+	converge("after the failover")
+	t.Logf("stats after the failover: %+v", rep.Stats())
+}

@@ -2,8 +2,6 @@ package redisline
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -14,7 +12,7 @@ const advanceTimeout = 2 * time.Second
 // least every Tick. Every replica does this; the script is idempotent, so
 // the first replica to run it after a deadline does the work and the rest
 // find nothing to do. A replica that dies leaves its deadlines to the
-// others, which learn them from the published changes or their own tick.
+// others, which learn them from the change log (follow.go) or their own tick.
 func (l *Line) schedule() {
 	defer l.wg.Done()
 	timer := time.NewTimer(0) // advance once at start
@@ -66,23 +64,5 @@ func (l *Line) schedule() {
 			}
 			set(r.Next)
 		}
-	}
-}
-
-// listen forwards other replicas' changes, published as "version deadline",
-// to Changes and the scheduler. go-redis resubscribes by itself after a
-// reconnect; what is published meanwhile is lost, which the consumers of
-// Changes cover by resyncing, and the scheduler by its tick.
-func (l *Line) listen() {
-	defer l.wg.Done()
-	for msg := range l.pubsub.Channel() {
-		v, d, _ := strings.Cut(msg.Payload, " ")
-		version, err1 := strconv.ParseInt(v, 10, 64)
-		deadline, err2 := strconv.ParseInt(d, 10, 64)
-		if err1 != nil || err2 != nil {
-			l.log.Warn("ignoring a malformed change message", "payload", msg.Payload)
-			continue
-		}
-		l.saw(version, deadline)
 	}
 }

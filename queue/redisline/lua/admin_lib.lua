@@ -5,7 +5,7 @@
 --   paused      0/1 after the action
 --   called_now  the seqs the action called, in line order
 -- so watchers see the change at once (reply bumps the version and
--- publishes when anything changed) and the operator sees its effect.
+-- logs when anything changed) and the operator sees its effect.
 --
 -- go-redis resends a script whose reply was lost, and an admin action must
 -- not act twice (a replayed skip would expire the next ticket too). Every

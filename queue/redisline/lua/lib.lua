@@ -316,9 +316,9 @@ end
 --   called   how many tickets are called
 --   share    the line's estimate of one ticket's share of the wait, ms
 -- and, unless seq is 0, ticket_fields of seq, then the pairs in fields.
--- It bumps the version and publishes it when the operation changed
--- anything. known is catch_up()'s answer, reused when nothing changed
--- since; h is passed on to ticket_fields.
+-- It bumps the version and appends its entry to the change log when the
+-- operation changed anything. known is catch_up()'s answer, reused when
+-- nothing changed since; h is passed on to ticket_fields.
 local function reply(code, seq, fields, known, h)
   local r, at
   if seq and seq ~= 0 then
@@ -370,7 +370,6 @@ local function reply(code, seq, fields, known, h)
       'prev', string.format('%.0f', prev), 'now', string.format('%.0f', NOW),
       'next', string.format('%.0f', nd), 'share', share, 'counters', CFG.counters,
       'paused', paused, 'ev', table.concat(LOG, ' '))
-    redis.call('PUBLISH', K.chan, string.format('%.0f %.0f', v, nd))
   end
   r[at + 1], r[at + 3], r[at + 5], r[at + 7], r[at + 9] = tonumber(v), NOW, nd, nc, share
   if fields then
