@@ -71,6 +71,25 @@ func BenchmarkLoadMillionWaiting(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/load")
 }
 
+// BenchmarkTenThousandWatchers is what a live feed pays after a change for
+// 10,000 watchers of their own tickets in a line of 1,000,000: one
+// Tickets call.
+func BenchmarkTenThousandWatchers(b *testing.B) {
+	rep := New(newPagedLine(1_000_000), Options{})
+	if err := rep.Sync(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	seqs := make([]uint64, 10_000)
+	for i := range seqs {
+		seqs[i] = uint64(i)*97 + 3
+	}
+	for b.Loop() {
+		if _, _, _, err := rep.Tickets(seqs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkPositionOfMillionWaiting is one watcher's position in a line
 // of 1,000,000: what the live feed pays per watcher per change.
 func BenchmarkPositionOfMillionWaiting(b *testing.B) {

@@ -439,6 +439,25 @@ func (r *Replica) Ticket(seq uint64) (queue.Ticket, bool, error) {
 	return t, live, nil
 }
 
+// Tickets is Ticket for every seq of seqs at one version, read under one
+// lock: what a live feed asks after each change for all its watchers.
+// live[i] is Ticket's live for seqs[i]; version is the version they show.
+func (r *Replica) Tickets(seqs []uint64) (tickets []queue.Ticket, live []bool, version int64, err error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.m == nil {
+		return nil, nil, 0, ErrStale
+	}
+	tickets, live = make([]queue.Ticket, len(seqs)), make([]bool, len(seqs))
+	for i, seq := range seqs {
+		tickets[i], live[i] = r.m.ticket(seq)
+		if tickets[i].State == queue.StateServing && r.opts.ImageID != nil {
+			tickets[i].ImageID = r.opts.ImageID(seq)
+		}
+	}
+	return tickets, live, r.m.version, nil
+}
+
 // Stats reports the replica's work so far.
 func (r *Replica) Stats() Stats {
 	r.mu.RLock()

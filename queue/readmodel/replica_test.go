@@ -96,7 +96,22 @@ func TestReplicaOfTheModel(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Fatalf("step %d: snapshot (err %v)\n got %s\nwant %s", step, err, show(got), show(want))
 		}
-		for _, is := range issued[max(0, len(issued)-30):] {
+		recent := issued[max(0, len(issued)-30):]
+		seqs := make([]uint64, len(recent))
+		for i, is := range recent {
+			seqs[i] = is.Ticket.Seq
+		}
+		many, manyLive, at, err := rep.Tickets(seqs)
+		if err != nil || at != want.Version {
+			t.Fatalf("step %d: Tickets at %d (%v), want %d", step, at, err, want.Version)
+		}
+		for i, is := range recent {
+			one, live, _ := rep.Ticket(is.Ticket.Seq)
+			if !reflect.DeepEqual(many[i], one) || manyLive[i] != live {
+				t.Fatalf("step %d: Tickets says %+v (%v), Ticket %+v (%v)", step, many[i], manyLive[i], one, live)
+			}
+		}
+		for _, is := range recent {
 			w, err := line.Status(ctx, "watcher", is.Token)
 			if err != nil {
 				t.Fatal(err)

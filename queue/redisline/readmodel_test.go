@@ -208,9 +208,8 @@ func TestReadModelFollowsARestartedStore(t *testing.T) {
 		stop()
 		<-done
 	})
-	var issued []queue.Issued
 	for i := range 10 {
-		issued = append(issued, f.take(fmt.Sprintf("c%d", i)))
+		f.take(fmt.Sprintf("c%d", i))
 	}
 	converge := func(what string) {
 		t.Helper()
