@@ -28,8 +28,16 @@ const (
 	// stale without one.
 	feedResync = time.Second
 	// watchBatch is how many watched tickets one store call re-reads: the
-	// tickets the view cannot show (finished, or serving with a picture).
+	// tickets the view cannot show (finished, or serving without a
+	// picture), and every watched ticket after a ban.
 	watchBatch = queue.StatusBatch
+	// feedBanRecheck is the least time between two re-reads of every
+	// watched ticket from the store after bans. A ban is a client's, which
+	// the view does not know, so after one every watcher is asked for
+	// again (a banned watcher hears "banned" and its watch ends); at most
+	// this often, so that bans cannot make the feed read the store at
+	// will.
+	feedBanRecheck = time.Second
 )
 
 // staleMessage tells browsers that the board may be out of date because
@@ -68,7 +76,9 @@ type inboundMessage struct {
 // snapshots and shows every watcher its ticket, all from the view (the
 // replica's read model): no store call per watcher per change. Only a
 // ticket the view cannot show is read from the store: one that finished
-// (its final state) or is being served (its picture).
+// (how, as the store tells its holder), one being served when the view
+// cannot sign its picture, and, after a ban, every watched ticket
+// (checkBans).
 type liveFeed struct {
 	s      *Server
 	resync time.Duration   // feedResync; shorter in tests
@@ -77,9 +87,11 @@ type liveFeed struct {
 	done   chan struct{}
 
 	// Owned by the feed goroutine.
-	version   int64 // version of the last snapshot broadcast
-	announced bool  // a snapshot has been broadcast
-	stale     bool  // the view failed and "stale" was broadcast
+	version    int64     // version of the last snapshot broadcast
+	announced  bool      // a snapshot has been broadcast
+	stale      bool      // the view failed and "stale" was broadcast
+	bans       int64     // the view's Bans when every watcher was last asked for
+	banChecked time.Time // when that was
 
 	mu       sync.Mutex
 	watchers map[*wsSession]struct{}
@@ -165,6 +177,7 @@ func (f *liveFeed) refresh() {
 		}
 		return
 	}
+	f.checkBans()
 	// A snapshot with the same version goes out again after a stale spell:
 	// "stale" is the hub's latest message then, and browsers that connect
 	// later must get the line, not the warning.
@@ -176,6 +189,27 @@ func (f *liveFeed) refresh() {
 	f.version = snap.Version
 	f.broadcast(snapshotMessage{Type: "snapshot", snapshotBody: newSnapshotBody(snap)})
 	f.refreshWatchers()
+}
+
+// checkBans asks the store for every watched ticket after the view saw a
+// ban (see feedBanRecheck); the resync brings it back if it is too soon.
+func (f *liveFeed) checkBans() {
+	b := f.s.view.Bans()
+	if b == f.bans || time.Since(f.banChecked) < feedBanRecheck {
+		return
+	}
+	f.bans, f.banChecked = b, time.Now()
+	f.mu.Lock()
+	list := make([]*wsSession, 0, len(f.watchers))
+	for w := range f.watchers {
+		list = append(list, w)
+	}
+	f.mu.Unlock()
+	for len(list) > 0 && f.ctx.Err() == nil {
+		n := min(len(list), watchBatch)
+		f.refreshBatch(list[:n])
+		list = list[n:]
+	}
 }
 
 // broadcast encodes v once and hands the bytes to every client.
@@ -401,7 +435,7 @@ func (w *wsSession) showFromView() (askStore bool) {
 		return false
 	case !live:
 		return true
-	case t.State == queue.StateServing:
+	case t.State == queue.StateServing && t.ImageID == "":
 		return w.state != queue.StateServing
 	}
 	w.showLocked(t, nil, false)

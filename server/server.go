@@ -240,6 +240,9 @@ type View interface {
 	// Changes delivers a signal after the view changed. One pending signal
 	// stands for any number.
 	Changes() <-chan struct{}
+	// Bans counts the bans the view has seen (a count that moves is all
+	// that matters): a ban is a client's, which the view does not know.
+	Bans() int64
 }
 
 // StatsReader is what /metrics reads (metrics.go).
@@ -371,7 +374,11 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 		openAPIDoc: api.OpenAPI(),
 	}
 	if s.view == nil {
-		s.replica = readmodel.New(deps.Line, readmodel.Options{Logger: deps.Logger})
+		opts := readmodel.Options{Logger: deps.Logger}
+		if signed, ok := deps.Line.(interface{ Signer() *queue.Signer }); ok {
+			opts.ImageID = signed.Signer().ImageID // a serving ticket's picture, shown from the view
+		}
+		s.replica = readmodel.New(deps.Line, opts)
 		s.view = s.replica
 	}
 	if err := s.registerMetrics(); err != nil {

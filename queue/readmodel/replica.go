@@ -110,6 +110,7 @@ type Replica struct {
 	cause   error  // why it is stale: the last failure, nil before the first load
 	version int64  // the version last held, kept while stale
 	stats   Stats
+	bans    int64 // bans seen in the log, and loads (which may hide some)
 	reason  string // why the next load happens
 
 	changes chan struct{}
@@ -255,6 +256,9 @@ func (r *Replica) applyLocked(m *model, entries []queue.Change) (int, *gapInfo) 
 		}
 		for _, e := range c.Events {
 			m.apply(e)
+			if e.Kind == queue.EventBan {
+				r.bans++
+			}
 		}
 		m.head(c.Version, c.Now, c.Next, c.Share, c.Counters, c.Paused)
 		// An entry read late (a backlog) shows the line's clock behind,
@@ -378,6 +382,7 @@ func (r *Replica) load(ctx context.Context) error {
 	r.mu.Lock()
 	r.m, r.version, r.reload, r.cause = m, m.version, false, nil
 	r.stats.Loads[reason]++
+	r.bans++ // the log before this load may have banned someone
 	r.stats.LastLoad = time.Since(start)
 	r.stats.LastPages = pages
 	r.reason = ReasonError
@@ -456,6 +461,16 @@ func (r *Replica) Tickets(seqs []uint64) (tickets []queue.Ticket, live []bool, v
 		}
 	}
 	return tickets, live, r.m.version, nil
+}
+
+// Bans counts the clients banned in the entries applied, plus one for
+// each load (the entries a load skips may hold bans). A ban is a client's,
+// which the line in memory does not know: whoever shows tickets to
+// clients checks its own with the store when the count moves.
+func (r *Replica) Bans() int64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.bans
 }
 
 // Stats reports the replica's work so far.
