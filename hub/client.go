@@ -122,7 +122,17 @@ func newClient(h *Hub, conn *websocket.Conn, r *http.Request, handler Handler) *
 // client is dropped (it will reconnect and resync). data may be reused after
 // Send returns.
 func (c *Client) Send(data []byte) bool {
-	return c.enqueue(textFrame(data), false)
+	return c.enqueue(textFrame(data), false, true)
+}
+
+// Stage is Send without waking the writer: the message goes out with the
+// next one this client is handed, in the same write. A caller that is
+// about to Broadcast stages each client's own message first (a ticket
+// beside the new snapshot), so the two cost one system call. It must be
+// followed by a Broadcast or a Send, or the message waits for the next
+// ping.
+func (c *Client) Stage(data []byte) bool {
+	return c.enqueue(textFrame(data), false, false)
 }
 
 // RemoteAddr returns the network address of the peer that opened the
@@ -187,7 +197,7 @@ func textFrame(data []byte) []byte {
 // read the newer one right after it anyway, and nothing queued after the old
 // one is overtaken. A full queue drops the client. enqueue reports whether pm
 // was queued.
-func (c *Client) enqueue(frame []byte, state bool) bool {
+func (c *Client) enqueue(frame []byte, state, wake bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.reason != 0 {
@@ -202,7 +212,9 @@ func (c *Client) enqueue(frame []byte, state bool) bool {
 		return false
 	}
 	c.queue = append(c.queue, outgoing{frame: frame, state: state})
-	c.wakeWriterLocked()
+	if wake {
+		c.wakeWriterLocked()
+	}
 	return true
 }
 

@@ -450,7 +450,7 @@ func (h *Hub) step() {
 			continue
 		}
 		c.seq = h.seq
-		if !c.enqueue(h.latest, true) {
+		if !c.enqueue(h.latest, true, true) {
 			// Dropped for being slow, or already leaving: either way it
 			// gets nothing more.
 			h.remove(c)
@@ -468,13 +468,13 @@ func (h *Hub) add(c *Client) {
 	h.takePending()
 	c.seq = h.seq
 	if c.greeting != nil {
-		c.enqueue(c.greeting, true) // the queue is empty: cannot fail
+		c.enqueue(c.greeting, true, true) // the queue is empty: cannot fail
 		if h.broadcasts.Load() != c.mark && h.latest != nil {
-			c.enqueue(h.latest, true)
+			c.enqueue(h.latest, true, true)
 		}
 		c.greeting = nil
 	} else if h.latest != nil {
-		c.enqueue(h.latest, true) // the queue is empty: cannot fail
+		c.enqueue(h.latest, true, true) // the queue is empty: cannot fail
 	}
 	c.slot = len(h.clients)
 	h.clients = append(h.clients, c)

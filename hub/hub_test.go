@@ -764,3 +764,38 @@ func TestMessagesOfEveryLengthArriveWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestStagedMessageGoesOutWithTheNextBroadcast: a staged message waits for
+// the next message the client is handed, then both arrive, staged first.
+func TestStagedMessageGoesOutWithTheNextBroadcast(t *testing.T) {
+	var client *hub.Client
+	rec := newRecorder()
+	rec.onMessage = func(c *hub.Client, data []byte) { client = c }
+	ts := newTestServer(t, hub.Config{}, rec)
+	conn := dial(t, ts.url, nil)
+	ts.waitServed(t, 1)
+	if err := conn.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	rec.nextMessage(t)
+	client.Stage([]byte(`{"own":1}`))
+	_ = conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, data, err := conn.ReadMessage(); err == nil {
+		t.Fatalf("a staged message went out alone: %s", data)
+	}
+	// gorilla's connection is unusable after a read timeout: dial again.
+	conn2 := dial(t, ts.url, nil)
+	ts.waitServed(t, 1)
+	if err := conn2.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	rec.nextMessage(t)
+	client.Stage([]byte(`{"own":2}`))
+	ts.hub.Broadcast([]byte(`{"seq":1}`))
+	if got := mustReadText(t, conn2); got != `{"own":2}` {
+		t.Fatalf("first = %s, want the staged message", got)
+	}
+	if got := mustReadText(t, conn2); got != `{"seq":1}` {
+		t.Fatalf("second = %s, want the broadcast", got)
+	}
+}

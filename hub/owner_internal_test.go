@@ -173,7 +173,7 @@ func TestQueueReplacesOnlyATrailingState(t *testing.T) {
 		pm    []byte
 		state bool
 	}{{b1, true}, {s1, false}, {b2, true}, {b3, true}, {s2, false}} {
-		if !c.enqueue(e.pm, e.state) {
+		if !c.enqueue(e.pm, e.state, true) {
 			t.Fatal("enqueue failed")
 		}
 	}

@@ -187,8 +187,11 @@ func (f *liveFeed) refresh() {
 	f.stale = false
 	f.announced = true
 	f.version = snap.Version
+	// Each watcher's ticket is staged first; the snapshot's hand-off then
+	// sends both in one write (hub.Client.Stage).
+	fromStore := f.stageWatchers()
 	f.broadcast(snapshotMessage{Type: "snapshot", snapshotBody: newSnapshotBody(snap)})
-	f.refreshWatchers()
+	f.askStore(fromStore)
 }
 
 // checkBans asks the store for every watched ticket after the view saw a
@@ -205,11 +208,7 @@ func (f *liveFeed) checkBans() {
 		list = append(list, w)
 	}
 	f.mu.Unlock()
-	for len(list) > 0 && f.ctx.Err() == nil {
-		n := min(len(list), watchBatch)
-		f.refreshBatch(list[:n])
-		list = list[n:]
-	}
+	f.askStore(list)
 }
 
 // broadcast encodes v once and hands the bytes to every client.
@@ -222,29 +221,34 @@ func (f *liveFeed) broadcast(v any) {
 	f.s.hub.Broadcast(data)
 }
 
-// refreshWatchers shows every watcher its ticket from the view. The
-// tickets the view cannot show (see liveFeed) are then re-read from the
-// store, watchBatch at a time with one call each, one call in flight.
-func (f *liveFeed) refreshWatchers() {
+// stageWatchers stages every watcher's ticket from the view, to go out
+// with the snapshot about to be broadcast, and returns the watchers whose
+// ticket the view cannot show (see liveFeed).
+func (f *liveFeed) stageWatchers() (fromStore []*wsSession) {
 	f.mu.Lock()
 	list := make([]*wsSession, 0, len(f.watchers))
 	for w := range f.watchers {
 		list = append(list, w)
 	}
 	f.mu.Unlock()
-	var fromStore []*wsSession
 	for _, w := range list {
 		if f.ctx.Err() != nil {
-			return
+			return nil
 		}
 		if w.showFromView() {
 			fromStore = append(fromStore, w)
 		}
 	}
-	for len(fromStore) > 0 && f.ctx.Err() == nil {
-		n := min(len(fromStore), watchBatch)
-		f.refreshBatch(fromStore[:n])
-		fromStore = fromStore[n:]
+	return fromStore
+}
+
+// askStore re-reads the tickets of list from the store, watchBatch at a
+// time with one call each, one call in flight.
+func (f *liveFeed) askStore(list []*wsSession) {
+	for len(list) > 0 && f.ctx.Err() == nil {
+		n := min(len(list), watchBatch)
+		f.refreshBatch(list[:n])
+		list = list[n:]
 	}
 }
 
@@ -274,9 +278,9 @@ func (f *liveFeed) refreshBatch(batch []*wsSession) {
 	cancel()
 	for i, w := range held {
 		if err != nil {
-			w.showLocked(queue.Ticket{}, err, false)
+			w.showLocked(queue.Ticket{}, err, false, false)
 		} else {
-			w.showLocked(replies[i].Ticket, replies[i].Err, false)
+			w.showLocked(replies[i].Ticket, replies[i].Err, false, false)
 		}
 		w.mu.Unlock()
 	}
@@ -413,10 +417,10 @@ func (w *wsSession) refresh(parent context.Context) {
 	ctx, cancel := context.WithTimeout(parent, w.s.cfg.RequestTimeout)
 	defer cancel()
 	t, err := w.s.tickets.Status(ctx, w.key, w.token)
-	w.showLocked(t, err, true)
+	w.showLocked(t, err, true, false)
 }
 
-// showFromView shows the watched ticket as the view holds it, and reports
+// showFromView stages the watched ticket as the view holds it, and reports
 // whether the store must be asked instead: the view knows a finished
 // ticket no more, and a serving one without its picture. An answer older
 // than the last one shown (the view is a moment behind the store that
@@ -438,7 +442,7 @@ func (w *wsSession) showFromView() (askStore bool) {
 	case t.State == queue.StateServing && t.ImageID == "":
 		return w.state != queue.StateServing
 	}
-	w.showLocked(t, nil, false)
+	w.showLocked(t, nil, false, true)
 	return false
 }
 
@@ -446,8 +450,9 @@ func (w *wsSession) showFromView() (askStore bool) {
 // the browser when it is the answer to a watch request (first), or when it
 // ends the watch; while the store is down the feed's "stale" notice says
 // enough. A ticket that reached a final state, or any refusal, ends the
-// watch. w.mu is held.
-func (w *wsSession) showLocked(t queue.Ticket, err error, first bool) {
+// watch. A staged message goes out with the next broadcast (the feed's
+// snapshot). w.mu is held.
+func (w *wsSession) showLocked(t queue.Ticket, err error, first, stage bool) {
 	if err != nil {
 		unavailable := queue.ErrorCode(err) == queue.CodeUnavailable || queue.AsError(err) == nil
 		if first || !unavailable {
@@ -471,7 +476,11 @@ func (w *wsSession) showLocked(t queue.Ticket, err error, first bool) {
 	}
 	if string(data) != string(w.last) {
 		w.last = data
-		w.client.Send(data)
+		if stage {
+			w.client.Stage(data)
+		} else {
+			w.client.Send(data)
+		}
 	}
 	if !body.State.Live() {
 		w.stopLocked()
