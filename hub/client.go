@@ -333,14 +333,38 @@ func (c *Client) write() {
 		} else {
 			nc := c.conn.NetConn()
 			_ = nc.SetWriteDeadline(time.Now().Add(h.cfg.WriteWait))
-			bufs := batch // WriteTo consumes the slice it is given
-			_, err = bufs.WriteTo(nc)
+			err = writeFrames(nc, batch)
 		}
 		if err != nil {
 			h.logger.Debug("hub: write failed", "remote", c.remote, "err", err)
 			c.shutdown(goneWriteFailed)
 		}
 	}
+}
+
+// joinPool holds the buffers writeFrames joins frames in.
+var joinPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeFrames writes frames to nc in one Write. They are joined in a
+// pooled buffer first: the connection is usually wrapped (the server's
+// connection limits), and net.Buffers writes to a wrapped connection with
+// one Write, one system call, per buffer.
+func writeFrames(nc net.Conn, frames net.Buffers) error {
+	if len(frames) == 1 {
+		_, err := nc.Write(frames[0])
+		return err
+	}
+	bp := joinPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for _, f := range frames {
+		buf = append(buf, f...)
+	}
+	_, err := nc.Write(buf)
+	if cap(buf) <= 64<<10 { // a huge one goes back to the collector
+		*bp = buf
+		joinPool.Put(bp)
+	}
+	return err
 }
 
 // finish ends the connection according to why the client is gone.

@@ -2,6 +2,8 @@ package hub
 
 import (
 	"fmt"
+	"net"
+	"strings"
 	"net/http/httptest"
 	"testing"
 )
@@ -182,4 +184,30 @@ func TestQueueReplacesOnlyATrailingState(t *testing.T) {
 		t.Fatalf("queue = %v, want b1 s1 b3 s2 = %v", got, want)
 	}
 	c.cancel()
+}
+
+// countingConn counts the Writes made to it.
+type countingConn struct {
+	net.Conn
+	writes int
+	data   []byte
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	c.writes++
+	c.data = append(c.data, b...)
+	return len(b), nil
+}
+
+// TestFramesGoOutInOneWrite: the frames queued for a client cost one Write
+// even on a wrapped connection (where net.Buffers would write each).
+func TestFramesGoOutInOneWrite(t *testing.T) {
+	c := &countingConn{}
+	a, b := textFrame([]byte(`{"ticket":1}`)), textFrame([]byte(strings.Repeat("s", 300)))
+	if err := writeFrames(c, net.Buffers{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	if c.writes != 1 || string(c.data) != string(a)+string(b) {
+		t.Fatalf("%d writes of %q, want one of both frames", c.writes, c.data)
+	}
 }

@@ -8,6 +8,8 @@
 #                               its report goes to bench-out/, never over BENCHMARKS.md
 #   scripts/bench.sh s7         one scenario (s0…s8), printed as JSON; the report is left alone
 #
+# BENCH_ARGS="--s7-watchers 5000" passes flags on to catqms-bench (for
+# developing a scenario with other sizes).
 # BENCH_OUT=dir keeps the results (JSON) and the servers' logs in dir (a
 # quick run's report too; by default bench-out/).
 #
@@ -93,7 +95,7 @@ fi
 	--md "$root/BENCHMARKS.md" \
 	--docs "$root/docs" \
 	--cmdline "$cmdline" \
-	"${flags[@]}"
+	"${flags[@]}" ${BENCH_ARGS:-}
 if [ "$mode" = all ] && $quick; then
 	echo "bench.sh: wrote $out/BENCHMARKS.md and $out/docs/bench-*.png (a quick run leaves BENCHMARKS.md alone)" >&2
 elif [ "$mode" = all ]; then
