@@ -3,8 +3,8 @@ package hub
 import (
 	"fmt"
 	"net"
-	"strings"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
