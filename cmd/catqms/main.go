@@ -269,6 +269,7 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		MaxConnsPerClient: cfg.MaxConnsPerIP,
 		SharedNetworks:    cfg.SharedNetworks,
 		MetricsElsewhere:  cfg.MetricsAddr != "",
+		HistoryRetention:  cfg.History,
 		EmbeddedStore:     cfg.RedisURL == "",
 		Version:           version,
 	}, server.Deps{
