@@ -20,7 +20,10 @@ const els = {
   waitChart: byId('wait-chart'),
   waitTable: byId('wait-table'),
   waitEmpty: byId('wait-empty'),
-  rates: byId('rates'),
+  rateWindow: byId('rates-window'),
+  noShowRate: byId('no-show-rate'),
+  leaveRate: byId('leave-rate'),
+  rateCounts: byId('rates-counts'),
   accuracyTable: byId('accuracy-table'),
   accuracyEmpty: byId('accuracy-empty'),
   verdict: byId('verdict'),
@@ -74,17 +77,12 @@ function table(el, head, rows) {
 }
 
 function drawTotals(s) {
-  const items = [
-    ['stats.in_line', s.length], ['stats.issued', s.issued], ['stats.served', s.served],
-    ['stats.expired', s.expired], ['stats.left', s.left], ['stats.counters', s.counters],
-  ];
-  els.totals.replaceChildren(...items.map(([k, v]) => h('div', { className: 'total' }, h('dt', {}, t(k)), h('dd', {}, num(v)))));
+  for (const dd of els.totals.querySelectorAll('dd[data-total]')) setText(dd, num(s[dd.dataset.total]));
 }
 
 function drawFlow(s) {
   const series = s.series || [];
-  els.flowEmpty.hidden = series.length > 0;
-  els.flowChart.hidden = series.length === 0;
+  setText(els.flowEmpty, series.length ? '' : t('stats.no_data'));
   const c = flowChart(series, clock);
   const root = svg('g');
   axes(root, c.max);
@@ -102,8 +100,7 @@ function drawFlow(s) {
 
 function drawWaits(s) {
   const buckets = s.wait_distribution || [];
-  els.waitEmpty.hidden = buckets.length > 0;
-  els.waitChart.hidden = buckets.length === 0;
+  setText(els.waitEmpty, buckets.length ? '' : t('stats.no_data'));
   const c = waitChart(buckets);
   const root = svg('g');
   axes(root, c.max);
@@ -122,18 +119,10 @@ function drawWaits(s) {
 
 function drawRates(s) {
   const r = s.rates;
-  if (!r) {
-    els.rates.replaceChildren(h('p', { className: 'empty' }, t('stats.no_data')));
-    return;
-  }
-  const window = t.duration(r.window_seconds);
-  els.rates.replaceChildren(
-    h('p', {}, t('stats.rates_window', { window })),
-    h('dl', { className: 'totals' },
-      h('div', { className: 'total' }, h('dt', {}, t('stats.no_show_rate')), h('dd', {}, pct(r.no_show_rate))),
-      h('div', { className: 'total' }, h('dt', {}, t('stats.leave_rate')), h('dd', {}, pct(r.leave_rate)))),
-    h('p', {}, t('stats.rates_counts', { calls: num(r.calls), no_shows: num(r.no_shows), taken: num(r.taken), left: num(r.left) })),
-  );
+  setText(els.rateWindow, r ? t('stats.rates_window', { window: t.duration(r.window_seconds) }) : t('stats.no_data'));
+  setText(els.noShowRate, pct(r?.no_show_rate));
+  setText(els.leaveRate, pct(r?.leave_rate));
+  setText(els.rateCounts, r ? t('stats.rates_counts', { calls: num(r.calls), no_shows: num(r.no_shows), taken: num(r.taken), left: num(r.left) }) : '');
 }
 
 function drawAccuracy(s) {
@@ -141,8 +130,7 @@ function drawAccuracy(s) {
     t('stats.last', { window: t.duration(a.window_seconds) }), num(a.calls),
     pct(a.median_ape), pct(a.inside), pct(a.naive_median_ape), pct(a.naive_inside),
   ]);
-  els.accuracyEmpty.hidden = rows.length > 0;
-  els.accuracyTable.hidden = rows.length === 0;
+  setText(els.accuracyEmpty, rows.length ? '' : t('stats.no_data'));
   table(els.accuracyTable, [t('stats.col_window'), t('stats.col_calls'), t('stats.col_mdape'), t('stats.col_inside'),
     t('stats.col_naive_mdape'), t('stats.col_naive_inside')], rows);
 }
@@ -172,8 +160,15 @@ function draw() {
   drawVerdict(verdict);
 }
 
+// NO_RECORD stands for the verdict of a service that keeps no record:
+// its stats name no verify URL, and the page asks nothing more.
+const NO_RECORD = { ok: false, status: 404, data: {} };
+
 async function refresh() {
-  last = await Promise.all([call('GET', '/api/v1/stats'), call('GET', '/api/v1/history/verify')]);
+  const stats = await call('GET', '/api/v1/stats');
+  const verify = stats.ok && stats.data.history ? stats.data.history.verify : '/api/v1/history/verify';
+  const verdict = !stats.ok || stats.data.history ? await call('GET', verify) : NO_RECORD;
+  last = [stats, verdict];
   draw();
   document.body.dataset.loaded = 'true';
 }

@@ -179,4 +179,7 @@ export default {
   'stats.col_naive_inside': 'Simple estimate: inside ±20%',
   'stats.page_link': 'Take a ticket',
   'stats.link': 'Line statistics',
+  'stats.flow_numbers': 'The numbers: people in line and served, per minute',
+  'stats.wait_numbers': 'The numbers: tickets by wait',
+  'stats.accuracy_numbers': 'The numbers: the estimate\'s accuracy',
 };

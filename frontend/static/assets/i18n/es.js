@@ -176,4 +176,7 @@ export default {
   'stats.col_naive_inside': 'Estimación simple: dentro de ±20%',
   'stats.page_link': 'Sacar un turno',
   'stats.link': 'Estadísticas de la fila',
+  'stats.flow_numbers': 'Los números: en la fila y atendidos, por minuto',
+  'stats.wait_numbers': 'Los números: turnos por espera',
+  'stats.accuracy_numbers': 'Los números: la precisión de la estimación',
 };

@@ -176,4 +176,7 @@ export default {
   'stats.col_naive_inside': 'Простой прогноз: в пределах ±20%',
   'stats.page_link': 'Взять талон',
   'stats.link': 'Статистика очереди',
+  'stats.flow_numbers': 'Цифры: в очереди и обслужено, по минутам',
+  'stats.wait_numbers': 'Цифры: талоны по времени ожидания',
+  'stats.accuracy_numbers': 'Цифры: точность прогноза',
 };
