@@ -171,9 +171,15 @@ func (s *Server) verdict(ctx context.Context) (record.Verdict, error) {
 	}
 	now := s.now()
 	if vf.v != nil && now.Sub(vf.full) < fullReplayEvery {
-		if last, err := s.replay(ctx, vf.v, vf.last); err != nil {
+		if d := vf.v.Verdict(); !d.OK {
+			return d, nil // found by a whole replay: it stands until the next
+		}
+		last, err := s.replay(ctx, vf.v, vf.last)
+		if err != nil {
+			vf.v = nil // fed part of a page: start again
 			return record.Verdict{}, err
-		} else if d := vf.v.Verdict(); d.OK {
+		}
+		if d := vf.v.Verdict(); d.OK {
 			vf.last = last
 			return d, nil
 		}

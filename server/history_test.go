@@ -206,6 +206,18 @@ func TestHistoryVerify(t *testing.T) {
 	if d.OK || d.Violation == nil || d.Violation.Rule != record.RuleHash || d.Violation.Version != bad[2000].Version {
 		t.Fatalf("edited record: %+v", d)
 	}
+	// The violation stands without a replay on every request.
+	h.mu.Lock()
+	h.asked = nil
+	h.mu.Unlock()
+	if d := verdictOf(t, e); d.OK || d.Violation.Rule != record.RuleHash {
+		t.Fatalf("the violation did not stand: %s", d.Summary)
+	}
+	h.mu.Lock()
+	if len(h.asked) != 0 {
+		t.Errorf("a standing violation read the record again: %v", h.asked)
+	}
+	h.mu.Unlock()
 }
 
 // fakeRecent answers the stats page's charts.

@@ -23,6 +23,11 @@
 //	W     reset (placed first in its entry: the store lost the line)
 //	V     lifted (a failover to a store that lagged; see below)
 //
+// The log carries no reasons yet (the admin API takes none), so whoever
+// maps it gives each operator's action its own words ("operator: skipped
+// the call") and a ban "presented a forged token"; a verifier refuses an
+// operator's action or a ban without one.
+//
 // # The chain
 //
 // Hash = hex(SHA-256(prev || Canonical(entry))), where prev is the 32 raw
