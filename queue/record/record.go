@@ -10,7 +10,7 @@
 // the line's clock, its counters after the step, and the events of the step
 // in the order they happened, each naming its ticket by label (never a
 // token, a client key or an address). The change log of the store
-// (queue.Change, one entry per version) maps onto it one to one:
+// (queue.Change, one entry per version) maps onto it one to one (FromLog):
 //
 //	log   record event        log   record event
 //	t     taken               x     expired (a no-show)
