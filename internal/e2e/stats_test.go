@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -99,7 +100,13 @@ func TestStatsPage(t *testing.T) {
 			t.Fatalf("take %d: %v", i, r)
 		}
 	}
+	// Lighthouse's phone: at this width a table that widened the page
+	// reflowed the totals once the numbers came (a shift of 0.25).
+	b.run("Lighthouse's phone", 10*time.Second, chromedp.EmulateViewport(412, 823, chromedp.EmulateScale(1.75), chromedp.EmulateMobile))
 	b.openStats(svc.URL + "/stats?lang=en")
+	if cls := layoutShift(b); cls > 0.02 {
+		t.Errorf("the stats page shifts by %.3f on a phone when its numbers arrive (want ≤ 0.02): %s", cls, shiftSources(b))
+	}
 	if got := b.text("#stats-totals"); !strings.Contains(got, "Tickets taken3") {
 		t.Errorf("the totals say %q; want the 3 tickets taken", got)
 	}
@@ -115,4 +122,23 @@ func TestStatsPage(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll('a[href="/stats"]').length`); n != 1 {
 		t.Errorf("the board links to /stats %d times, want 1", n)
 	}
+}
+
+// shiftSources names the elements that shifted, for a failure message.
+func shiftSources(b *browser) string {
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new Promise((resolve) => {
+		const out = [];
+		new PerformanceObserver((list) => {
+			for (const e of list.getEntries()) for (const s of e.sources || []) {
+				out.push(e.value.toFixed(3) + ' ' + (s.node ? (s.node.id || s.node.nodeName + '.' + s.node.className) : '?'));
+			}
+		}).observe({type: 'layout-shift', buffered: true});
+		setTimeout(() => resolve(out.join('; ')), 100);
+	})`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		return err.Error()
+	}
+	return v
 }
