@@ -42,6 +42,11 @@
 // A verifier takes the first entry's previous hash as given: it proves
 // nothing before it, and everything after it.
 //
+// Entries dropped without moving the anchor (a length cap on the log that
+// cut first) leave a run that follows no anchor: Chain refuses it
+// (ErrUnanchored) rather than guess, so a length cap must stay above what
+// --history keeps.
+//
 // The store lost its data (or a new store): the log, the anchor and the
 // ticket numbers are gone, so the next entry is a reset: its first event is
 // KindReset, its previous version is 0 and its previous hash is Genesis. A
