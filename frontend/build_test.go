@@ -39,7 +39,7 @@ var (
 // however deep, is preloaded, and imports inside modules are fingerprinted.
 func TestPagesUseFingerprintedAssets(t *testing.T) {
 	h := Handler()
-	for _, route := range []string{"/", "/board"} {
+	for _, route := range []string{"/", "/board", "/stats"} {
 		page := get(t, h, route).Body.String()
 		if strings.Contains(page, `"/assets/app.js"`) || strings.Contains(page, `"/assets/style.css"`) {
 			t.Errorf("%s still names an asset by its plain name", route)
@@ -92,7 +92,7 @@ func TestPagesUseFingerprintedAssets(t *testing.T) {
 // TestIconFetchedOnce: the pages draw their logo inline; the only request
 // for the icon is the favicon's.
 func TestIconFetchedOnce(t *testing.T) {
-	for _, route := range []string{"/", "/board"} {
+	for _, route := range []string{"/", "/board", "/stats"} {
 		page := get(t, Handler(), route).Body.String()
 		if n := strings.Count(page, "/assets/icon."); n != 1 {
 			t.Errorf("%s refers to the icon %d times, want 1 (the favicon)", route, n)

@@ -105,7 +105,7 @@ type Options struct {
 func Handler() http.Handler { return New(Options{}) }
 
 // New returns the web client's handler: "/" → index.html, "/board" →
-// board.html, "/qr.svg" → the QR code of the ticket page, and the assets
+// board.html, "/stats" → stats.html, "/qr.svg" → the QR code of the ticket page, and the assets
 // under "/assets/…", by their fingerprinted names and by their plain ones.
 // Everything but the QR code is prepared here, so serving is a map lookup:
 // no path is ever joined onto a file system. Responses carry an explicit
@@ -140,7 +140,7 @@ func New(opts Options) http.Handler {
 		plain.cacheControl = cacheAssets
 		h.files["/"+name] = &plain
 	}
-	for route, name := range map[string]string{"/": "index.html", "/board": "board.html"} {
+	for route, name := range map[string]string{"/": "index.html", "/board": "board.html", "/stats": "stats.html"} {
 		page, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			panic("frontend: embedded page missing: " + err.Error())

@@ -22,6 +22,7 @@ func TestHandlerServes(t *testing.T) {
 	}{
 		{"/", "text/html; charset=utf-8", cacheHTML, `id="take"`},
 		{"/board", "text/html; charset=utf-8", cacheHTML, `id="board-serving"`},
+		{"/stats", "text/html; charset=utf-8", cacheHTML, `id="flow-chart"`},
 		{"/assets/app.js", "text/javascript; charset=utf-8", cacheAssets, "LiveClient"},
 		{"/assets/board.js", "text/javascript; charset=utf-8", cacheAssets, "Announcer"},
 		{"/assets/style.css", "text/css; charset=utf-8", cacheAssets, "prefers-color-scheme"},
@@ -137,7 +138,7 @@ var (
 func htmlPages(t *testing.T) map[string]string {
 	t.Helper()
 	pages := map[string]string{}
-	for _, name := range []string{"index.html", "board.html"} {
+	for _, name := range []string{"index.html", "board.html", "stats.html"} {
 		b, err := fs.ReadFile(FS(), name)
 		if err != nil {
 			t.Fatal(err)
@@ -152,7 +153,7 @@ func TestReferencedFilesExist(t *testing.T) {
 		for _, m := range attrRef.FindAllStringSubmatch(page, -1) {
 			ref := m[1]
 			switch {
-			case ref == "/" || ref == "/board" || ref == "/qr.svg" || strings.HasPrefix(ref, "#"):
+			case ref == "/" || ref == "/board" || ref == "/stats" || ref == "/qr.svg" || ref == "/api/v1/history" || strings.HasPrefix(ref, "#"):
 				continue
 			case !strings.HasPrefix(ref, "/assets/"):
 				t.Errorf("%s: reference %q is not a local asset", name, ref)
@@ -234,6 +235,8 @@ func TestStableIDs(t *testing.T) {
 			"health-announce", "offline-banner", "take-estimate", "ban-box", "lang"},
 		"board.html": {"conn", "board-serving", "board-called", "board-waiting", "board-length", "sound-toggle",
 			"announce", "health-announce", "offline-banner", "qr", "site-url", "lang"},
+		"stats.html": {"lang", "stats-updated", "stats-totals", "flow-chart", "flow-table", "wait-chart", "wait-table",
+			"rates", "accuracy-table", "verdict", "verdict-detail"},
 	}
 	for name, ids := range want {
 		for _, id := range ids {
@@ -244,7 +247,7 @@ func TestStableIDs(t *testing.T) {
 	}
 	// Every id the scripts look up must be on the page that loads them.
 	byID := regexp.MustCompile(`byId\('([^']+)'\)`)
-	for script, page := range map[string]string{"assets/app.js": "index.html", "assets/board.js": "board.html"} {
+	for script, page := range map[string]string{"assets/app.js": "index.html", "assets/board.js": "board.html", "assets/stats.js": "stats.html"} {
 		b, _ := fs.ReadFile(FS(), script)
 		for _, m := range byID.FindAllStringSubmatch(string(b), -1) {
 			if !strings.Contains(pages[page], ` id="`+m[1]+`"`) {

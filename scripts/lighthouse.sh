@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/lighthouse.sh — Lighthouse on the ticket page and the TV board,
+# scripts/lighthouse.sh — Lighthouse on the ticket page, the TV board and the stats page,
 # with mobile emulation (Lighthouse's default), in Debian's chromium, with
 # a line in full swing (one viewing, one called, 78 waiting). Fails unless
 # every page scores accessibility, best practices and SEO 100 and
@@ -56,8 +56,9 @@ const as = (ip) => ({ 'X-Forwarded-For': ip });
 JS
 
 failed=0
-for page in / /board; do
-	name=$([[ $page == / ]] && echo index || echo board)
+for page in / /board /stats; do
+	name=${page#/}
+	name=${name:-index}
 	CHROME_PATH=$chrome node "$cli" "$base$page" --quiet \
 		--chrome-flags="--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking --disable-component-update --no-first-run --disable-sync --user-data-dir=$work/profile-$name" \
 		--only-categories=performance,accessibility,best-practices,seo \

@@ -267,7 +267,7 @@ say "    chromium:     $CATQMS_CHROMIUM ($("$CATQMS_CHROMIUM" --version 2>/dev/n
 say "    CATQMS_REQUIRE_INTEGRATION=$CATQMS_REQUIRE_INTEGRATION TMPDIR=$TMPDIR CI=${CI:-}"
 
 # The page audits' tools, pinned, from npm: axe-core (injected by the
-# browser tests into every state of / and /board) and Lighthouse (below).
+# browser tests into every state of /, /board and /stats) and Lighthouse (below).
 # Installed once per version into a cache; they drive the system chromium
 # (CHROME_PATH), never a downloaded browser. Lighthouse 12.2.3, not 13:
 # 13 needs Node 22, and Debian 12's nodejs is 18 (12.2.3 needs 18.16).
@@ -289,9 +289,9 @@ export CATQMS_AXE=$page_tools_dir/node_modules/axe-core/axe.min.js
 run_step "go vet ${packages[*]}" go vet "${packages[@]}"
 run_step "gofmt -l ." check_gofmt
 run_step "go test -race -count=1 ${packages[*]}" go test -race -count=1 -timeout 15m "${packages[@]}"
-# Lighthouse on / and /board (mobile): accessibility, best practices and
+# Lighthouse on /, /board and /stats (mobile): accessibility, best practices and
 # SEO 100, performance at least 95. (axe-core ran in the browser tests.)
-run_step "lighthouse / and /board (budgets)" scripts/lighthouse.sh "$page_tools_dir" "$work_tmp/lighthouse"
+run_step "lighthouse /, /board and /stats (budgets)" scripts/lighthouse.sh "$page_tools_dir" "$work_tmp/lighthouse"
 # Stack sizes, which the race detector enlarges: the test skips under -race
 # and runs here without it.
 run_step "go test -count=1 ./hub -run TestIdleReaderKeepsASmallStack (no -race)" \

@@ -75,6 +75,9 @@ type testOptions struct {
 	resync    time.Duration // live feed resync; default 5s
 	storeAddr func(real string) string
 	storeHook redis.Hook // added to the store client, e.g. to corrupt answers
+
+	history History      // the public record; nil: none
+	recent  RecentReader // the stats page's charts; nil: none
 }
 
 // testEnv is a Server on a real redisline over miniredis, with a fake clock.
@@ -141,6 +144,7 @@ func newTestServer(t *testing.T, opts testOptions) *testEnv {
 	reg := prometheus.NewRegistry()
 	srv, err := newServer(opts.cfg, Deps{
 		Line: line, Images: images, Hub: h, Pages: opts.pages, Logger: logger, Registry: reg, Devices: line.Signer(),
+		History: opts.history, Recent: opts.recent,
 	}, resync)
 	if err != nil {
 		t.Fatalf("New: %v", err)

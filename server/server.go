@@ -87,6 +87,9 @@ type Config struct {
 	// MetricsElsewhere takes /metrics off the API's handler: OpsHandler
 	// serves it on a listener of its own (--metrics-addr).
 	MetricsElsewhere bool
+	// HistoryRetention is how long the public record is kept (--history);
+	// GET /api/v1/stats tells it. Zero takes DefaultHistoryRetention.
+	HistoryRetention time.Duration
 }
 
 // withDefaults returns c with defaults filled in, or an error naming the
@@ -119,6 +122,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.HistoryRetention == 0 {
+		c.HistoryRetention = DefaultHistoryRetention
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = autoMaxConns()
@@ -279,6 +285,8 @@ type Deps struct {
 	Logger   *slog.Logger         // nil discards
 	Registry *prometheus.Registry // what /metrics serves; nil = a new one
 	Devices  DeviceSigner         // device cookies; required with Config.SharedNetworks
+	History  History              // the public record; nil: /api/v1/history answers 404
+	Recent   RecentReader         // the stats page's charts; nil: only the totals
 }
 
 // Server serves the catqms HTTP API, the WebSocket feed and the pages.
@@ -316,6 +324,10 @@ type Server struct {
 
 	conns   *connLimiter // the API listener's connection caps (connlimit.go)
 	devices DeviceSigner // device cookies on shared networks (device.go)
+
+	records  History      // the public record (history.go); nil = not served
+	verifier verifier     // the verdict on it, kept between requests
+	recent   RecentReader // the stats page's charts (stats.go); nil = totals only
 
 	wsMu    sync.Mutex
 	wsConns map[string]int // open WebSocket connections per client key
@@ -370,6 +382,10 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 		takes:   newRateLimiter(cfg.TakeRate, cfg.TakeBurst, maxRateKeys),
 		devices: deps.Devices,
 		now:     time.Now,
+
+		records:  deps.History,
+		verifier: newVerifier(),
+		recent:   deps.Recent,
 
 		openAPIDoc: api.OpenAPI(),
 	}
@@ -461,6 +477,9 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/queue", s.snapshot)
 	api.GET("/images/:id", s.image)
 	api.GET("/openapi.json", s.openAPI)
+	api.GET("/stats", s.publicStats)
+	api.GET("/history", s.history)
+	api.GET("/history/verify", s.historyVerify)
 	s.adminRoutes(api) // /api/v1/admin/…, only with an admin token
 	// The WebSocket lives as long as the browser stays: no request timeout.
 	e.GET("/api/v1/ws", noStore, s.refuseForeignSocket, s.websocket)
@@ -472,7 +491,7 @@ func (s *Server) routes() *gin.Engine {
 	}
 
 	pages := e.Group("", pageHeaders)
-	for _, path := range []string{"/", "/board", "/qr.svg", "/assets/*path"} {
+	for _, path := range []string{"/", "/board", "/stats", "/qr.svg", "/assets/*path"} {
 		pages.GET(path, s.page)
 		pages.HEAD(path, s.page) // the web client answers HEAD too
 	}

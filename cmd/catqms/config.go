@@ -63,6 +63,7 @@ type config struct {
 	MaxConnsPerIP   int            // open connections (HTTP and WebSocket) per client address
 	SharedNetworks  []netip.Prefix // networks whose clients are told apart by a device cookie
 	MetricsAddr     string         // where /metrics is served; empty = on --addr
+	History         time.Duration  // how long the public record is kept
 	LogFormat       string         // "text" or "json"
 	LogLevel        slog.Level     // the least level logged
 	AllowedOrigins  []string       // WebSocket origins besides the page's own
@@ -91,6 +92,13 @@ type option struct {
 	secret bool   // never echo the value in an error
 	parse  func(c *config, value string) error
 }
+
+// The range of --history: at least a minute, so that a verifier that
+// pages through the record has time to; at most 30 days of entries.
+const (
+	minHistory = time.Minute
+	maxHistory = 30 * 24 * time.Hour
+)
 
 // line is the line's defaults: the one table (queue.DefaultSettings).
 var line = queue.DefaultSettings()
@@ -200,6 +208,12 @@ var options = []option{
 				return nil
 			}
 			c.MetricsAddr, err = parseAddr(v)
+			return err
+		}},
+	{name: "history", def: shortDuration(server.DefaultHistoryRetention),
+		usage: "`time` the public record (GET /api/v1/history) keeps each change of the line (" + shortDuration(minHistory) + ".." + shortDuration(maxHistory) + ")",
+		parse: func(c *config, v string) (err error) {
+			c.History, err = parseDuration(v, minHistory, maxHistory)
 			return err
 		}},
 	{name: "log-format", def: "text", usage: "log `format`: text or json",

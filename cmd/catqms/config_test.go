@@ -48,6 +48,7 @@ func TestConfigDefaults(t *testing.T) {
 		ShutdownTimeout: 10 * time.Second,
 		SaveInterval:    time.Second,
 		MaxConnsPerIP:   100,
+		History:         24 * time.Hour,
 		from:            map[string]string{},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -110,6 +111,7 @@ var validCases = []struct {
 	{"data-dir", "/var/lib/catqms", func(c config) any { return c.DataDir }, "/var/lib/catqms"},
 	{"data-dir", "off", func(c config) any { return c.DataDir }, ""},
 	{"save-interval", "250ms", func(c config) any { return c.SaveInterval }, 250 * time.Millisecond},
+	{"history", "2h", func(c config) any { return c.History }, 2 * time.Hour},
 	{"max-conns", "5000", func(c config) any { return c.MaxConns }, 5000},
 	{"max-conns", "auto", func(c config) any { return c.MaxConns }, 0},
 	{"max-conns-per-ip", "8", func(c config) any { return c.MaxConnsPerIP }, 8},
@@ -321,6 +323,8 @@ var invalidCases = []struct {
 	{"data-dir", "", "want a folder, auto or off"},
 	{"save-interval", "10ms", "at least 100ms"},
 	{"save-interval", "2h", "at most 1h"},
+	{"history", "30s", "at least 1m"},
+	{"history", "721h", "at most 720h"},
 	{"max-conns", "0", "from 1 to 10000000"},
 	{"max-conns", "lots", "not a whole number"},
 	{"max-conns-per-ip", "0", "from 1 to 1000000"},

@@ -3,6 +3,9 @@
 //
 // Run it with no flags to serve on :8080 with an embedded store; --help lists
 // the flags, each of which can also be set from the environment.
+//
+// catqms verify URL fetches the public record of the service at URL and
+// checks here that the line was fair (verify.go).
 package main
 
 import (
@@ -62,10 +65,12 @@ func main() {
 	stop()
 	if err != nil {
 		// One line per problem: parseConfig reports every invalid value.
-		for line := range strings.SplitSeq(err.Error(), "\n") {
-			fmt.Fprintln(os.Stderr, "catqms:", line)
+		if msg := err.Error(); msg != "" {
+			for line := range strings.SplitSeq(msg, "\n") {
+				fmt.Fprintln(os.Stderr, "catqms:", line)
+			}
 		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -80,6 +85,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // the bound address once the server is accepting connections (--addr may
 // ask for port 0).
 func runWith(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready func(net.Addr)) error {
+	if len(args) > 0 && args[0] == "verify" {
+		return verify(ctx, args[1:], stdout)
+	}
 	// --help goes to stdout, so that `catqms --help | less` shows it.
 	cfg, err := parseConfig(args, getenv, stdout)
 	switch {
@@ -270,6 +278,7 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		MaxConnsPerClient: cfg.MaxConnsPerIP,
 		SharedNetworks:    cfg.SharedNetworks,
 		MetricsElsewhere:  cfg.MetricsAddr != "",
+		HistoryRetention:  cfg.History,
 		EmbeddedStore:     cfg.RedisURL == "",
 		Version:           version,
 	}, server.Deps{
