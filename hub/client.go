@@ -77,9 +77,12 @@ type Client struct {
 	// The writer is a goroutine that runs only while there is something to
 	// write: an idle connection holds no writer goroutine and no stack for
 	// it, which is most of a watcher's memory. At most one runs at a time.
-	started bool        // Serve has started the connection: writers may run
-	writing bool        // a writer goroutine is running, or the last one ran
-	pinger  *time.Timer // queues a ping every pingPeriod
+	started bool // Serve has started the connection: writers may run
+	writing bool // a writer goroutine is running, or the last one ran
+	// deadline is the write deadline last set on the connection; only the
+	// writer (one at a time) uses it.
+	deadline time.Time
+	pinger   *time.Timer // queues a ping every pingPeriod
 
 	// Owned by the reader goroutine: see waitReadable.
 	br  *bufio.Reader   // the buffered reader gorilla reads from
@@ -332,7 +335,13 @@ func (c *Client) write() {
 			err = c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.WriteWait))
 		} else {
 			nc := c.conn.NetConn()
-			_ = nc.SetWriteDeadline(time.Now().Add(h.cfg.WriteWait))
+			// Moving a deadline moves a runtime timer: a busy client's is
+			// moved once a tenth of WriteWait (a second by default), so a
+			// write may be cut after nine tenths of WriteWait.
+			if dl := time.Now().Add(h.cfg.WriteWait); dl.Sub(c.deadline) > h.cfg.WriteWait/10 {
+				_ = nc.SetWriteDeadline(dl)
+				c.deadline = dl
+			}
 			err = writeFrames(nc, batch)
 		}
 		if err != nil {
