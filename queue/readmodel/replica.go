@@ -451,11 +451,12 @@ func (r *Replica) Tickets(seqs []uint64) (tickets []queue.Ticket, live []bool, v
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.m == nil {
-		return nil, nil, 0, ErrStale
+		return nil, nil, 0, r.staleLocked()
 	}
 	tickets, live = make([]queue.Ticket, len(seqs)), make([]bool, len(seqs))
 	for i, seq := range seqs {
 		tickets[i], live[i] = r.m.ticket(seq)
+		tickets[i].Version = r.m.version
 		if tickets[i].State == queue.StateServing && r.opts.ImageID != nil {
 			tickets[i].ImageID = r.opts.ImageID(seq)
 		}
