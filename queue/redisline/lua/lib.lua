@@ -284,8 +284,9 @@ end
 -- ticket_fields are the pairs that describe ticket seq, after code: its
 -- seq, state, position (while in line), deadline (called) and until
 -- (serving). h is its {state, deadline, until} and nc the number of
--- called tickets when the caller has read them already. With room, the list has reply()'s pairs too, to fill in
--- place: one table constructor, as tables that grow are slow in Lua.
+-- called tickets when the caller has read them already. With room, the
+-- list has reply()'s pairs too, to fill in place: one table constructor,
+-- as tables that grow are slow in Lua.
 local function ticket_fields(code, seq, h, room, nc)
   h = h or redis.call('HMGET', tkey(seq), F.state, F.deadline, F.ends)
   local position = 0
