@@ -179,16 +179,16 @@ end
 -- call whose time is up, or a free counter with a ticket waiting for it.
 -- Also returns what it read on the way, which reply() needs too: the next
 -- deadline, the number of called tickets and, from the facts, the held
--- time's average. The facts kept in cfg (keep_facts) are read until the
+-- time's average and the number serving. The facts kept in cfg (keep_facts) are read until the
 -- script changes anything; a new or wiped line, or one kept by a release
 -- without them, has none, so the line's sets are read instead.
 local function due()
   local nd, nc, ns, ew
   if not dirty then nd, nc, ns, ew = tonumber(C[3]), tonumber(C[4]), tonumber(C[5]), C[6] end
   if not (nd and nc and ns) then nd, nc, ns, ew = next_deadline(), redis.call('ZCARD', K.called), nil, nil end
-  if nd > 0 and nd <= NOW then return true, nd, nc, ew end
+  if nd > 0 and nd <= NOW then return true, nd, nc, ew, ns end
   local free = CFG.counters - (ns or redis.call('ZCARD', K.serving)) - nc
-  return free > 0 and redis.call('ZCARD', K.line) > nc, nd, nc, ew
+  return free > 0 and redis.call('ZCARD', K.line) > nc, nd, nc, ew, ns
 end
 
 -- Bring the line up to NOW: end finished viewing sessions, expire no-shows,
@@ -235,12 +235,12 @@ end
 -- reply() may reuse (nil after an advance), so a read of a line with nothing
 -- due costs a few reads and writes nothing.
 local function catch_up()
-  local pending, nd, nc, ew = due()
+  local pending, nd, nc, ew, ns = due()
   if pending then
     advance()
     return nil
   end
-  return {nd = nd, nc = nc, ew = ew}
+  return {nd = nd, nc = nc, ew = ew, ns = ns}
 end
 
 -- Remaining ban of client in ms, 0 when none. The ban's end is data; the
@@ -312,9 +312,10 @@ end
 -- and, unless seq is 0, ticket_fields of seq, then the pairs in fields.
 -- It bumps the version and publishes it when the operation changed
 -- anything. known is catch_up()'s answer, reused when nothing changed
--- since; h is passed on to ticket_fields.
+-- since, or when known.unchanged says the changes left it true; h is
+-- passed on to ticket_fields.
 local function reply(code, seq, fields, known, h)
-  if dirty then known = nil end
+  if dirty and not (known and known.unchanged) then known = nil end
   local nc, nd, ew
   if known then
     nc, nd, ew = known.nc, known.nd, known.ew
