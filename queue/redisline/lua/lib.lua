@@ -32,7 +32,10 @@ end
 -- with, and the facts every change keeps there for the reads (keep_facts):
 -- the next deadline, the called and serving counts and the held time's
 -- average. A read thus learns whether anything is due from this one read,
--- without reading the line's sets.
+-- without reading the line's sets. They hold because only these scripts
+-- change a line; a line whose keys were deleted by hand but for cfg runs
+-- on the old facts until the next answer that reads the line afresh (at
+-- the latest at the old next deadline, which advance() then acts on).
 local C = redis.call('HMGET', K.cfg, 'counters', 'paused', 'next', 'called', 'serving', 'held_ewma')
 local CFG = {
   counters = tonumber(C[1]) or tonumber(ARGV[3]),
