@@ -30,7 +30,7 @@ var lineKeys = []lineKey{
 	{"head", "head", "STRING: the first seq that may be waiting; every called ticket is below it, every seq from it to seq's is in line or in gone"},
 	{"gone", "gone", "ZSET seq→seq: tickets at or after head that left the line while waiting (a position skips them)"},
 	{"serving", "serving", "ZSET seq→until ms: viewing sessions"},
-	{"cfg", "cfg", "HASH counters, paused: what an operator set live for every replica"},
+	{"cfg", "cfg", "HASH counters, paused: what an operator set live for every replica; next, called, serving, held_ewma: facts every change keeps for the reads (lib.lua keep_facts)"},
 	{"stats", "stats", "HASH: running totals (see stats.lua)"},
 	{"bans", "bans", "ZSET client→ban end ms: the clients banned now, for the admin API"},
 	{"secret", "secret", "STRING: the token key, hex, when no --secret is given"},

@@ -28,9 +28,16 @@ else
   NOW = tonumber(ARGV[2])
 end
 
--- The cfg hash holds only what an operator changes live for every replica
--- (counters, pause); it overrides the settings the replicas were started with.
-local C = redis.call('HMGET', K.cfg, 'counters', 'paused')
+-- The cfg hash holds what an operator changes live for every replica
+-- (counters, pause), which overrides the settings the replicas were started
+-- with, and the facts every change keeps there for the reads (keep_facts):
+-- the next deadline, the called and serving counts and the held time's
+-- average. A read thus learns whether anything is due from this one read,
+-- without reading the line's sets. They hold because only these scripts
+-- change a line; a line whose keys were deleted by hand but for cfg runs
+-- on the old facts until the next answer that reads the line afresh (at
+-- the latest at the old next deadline, which advance() then acts on).
+local C = redis.call('HMGET', K.cfg, 'counters', 'paused', 'next', 'called', 'serving', 'held_ewma')
 local CFG = {
   counters = tonumber(C[1]) or tonumber(ARGV[3]),
   head = tonumber(ARGV[4]),
@@ -179,10 +186,48 @@ local function first_waiting(limit)
   return out
 end
 
+-- keep_facts stores in cfg the facts due() reads there (see C), when they
+-- changed: every answer that read the line afresh does, so the facts hold
+-- after every script. Returns the held time's average ('' for none).
+local function keep_facts(nc, nd)
+  local ns = redis.call('ZCARD', K.serving)
+  local ew = redis.call('HGET', K.stats, 'held_ewma') or ''
+  if tonumber(C[3]) ~= nd or tonumber(C[4]) ~= nc or tonumber(C[5]) ~= ns or C[6] ~= ew then
+    redis.call('HSET', K.cfg, 'next', string.format('%.0f', nd), 'called', nc, 'serving', ns, 'held_ewma', ew)
+  end
+  return ew
+end
+
+local function next_deadline()
+  local a = redis.call('ZRANGE', K.called, 0, 0, 'WITHSCORES')
+  local b = redis.call('ZRANGE', K.serving, 0, 0, 'WITHSCORES')
+  local n = 0
+  if #a > 0 then n = tonumber(a[2]) end
+  if #b > 0 and (n == 0 or tonumber(b[2]) < n) then n = tonumber(b[2]) end
+  return n
+end
+
+-- Whether advance() would change anything at NOW: a viewing session or a
+-- call whose time is up, or a free counter with a ticket waiting for it.
+-- Also returns what it read on the way, which reply() needs too: the next
+-- deadline, the number of called tickets and, from the facts, the held
+-- time's average and the number serving. The facts kept in cfg (keep_facts) are read until the
+-- script changes anything; a new or wiped line, or one kept by a release
+-- without them, has none, so the line's sets are read instead.
+local function due()
+  local nd, nc, ns, ew
+  if not dirty then nd, nc, ns, ew = tonumber(C[3]), tonumber(C[4]), tonumber(C[5]), C[6] end
+  if not (nd and nc and ns) then nd, nc, ns, ew = next_deadline(), redis.call('ZCARD', K.called), nil, nil end
+  if nd > 0 and nd <= NOW then return true, nd, nc, ew, ns end
+  local free = CFG.counters - (ns or redis.call('ZCARD', K.serving)) - nc
+  return free > 0 and redis.call('ZCARD', K.line) > nc, nd, nc, ew, ns
+end
+
 -- Bring the line up to NOW: end finished viewing sessions, expire no-shows,
 -- call the next tickets. Idempotent: running it twice at one NOW changes
--- nothing the second time.
+-- nothing the second time; when nothing is due it reads no more than due().
 local function advance()
+  if not due() then return end
   local done = redis.call('ZRANGEBYSCORE', K.serving, '-inf', NOW)
   for _, seq in ipairs(done) do
     end_session(seq, 'S')
@@ -210,31 +255,11 @@ local function remove_from_line(seq, state)
   end
 end
 
--- The line's own estimate of one ticket's share of the wait, in ms.
-local function per_ticket()
-  local ew = tonumber(redis.call('HGET', K.stats, 'held_ewma')) or CFG.view
+-- The line's own estimate of one ticket's share of the wait, in ms. ew is
+-- the held time's average when the caller has read it ('' for none).
+local function per_ticket(ew)
+  ew = tonumber(ew or redis.call('HGET', K.stats, 'held_ewma')) or CFG.view
   return math.ceil(ew / CFG.counters)
-end
-
-local function next_deadline()
-  local a = redis.call('ZRANGE', K.called, 0, 0, 'WITHSCORES')
-  local b = redis.call('ZRANGE', K.serving, 0, 0, 'WITHSCORES')
-  local n = 0
-  if #a > 0 then n = tonumber(a[2]) end
-  if #b > 0 and (n == 0 or tonumber(b[2]) < n) then n = tonumber(b[2]) end
-  return n
-end
-
--- Whether advance() would change anything at NOW: a viewing session or a
--- call whose time is up, or a free counter with a ticket waiting for it.
--- Also returns what it read on the way, which reply() needs too: the next
--- deadline and the number of called tickets.
-local function due()
-  local nd = next_deadline()
-  local nc = redis.call('ZCARD', K.called)
-  if nd > 0 and nd <= NOW then return true, nd, nc end
-  local free = CFG.counters - redis.call('ZCARD', K.serving) - nc
-  return free > 0 and redis.call('ZCARD', K.line) > nc, nd, nc
 end
 
 -- catch_up brings the line up to NOW for an operation that only reads:
@@ -242,12 +267,12 @@ end
 -- reply() may reuse (nil after an advance), so a read of a line with nothing
 -- due costs a few reads and writes nothing.
 local function catch_up()
-  local pending, nd, nc = due()
+  local pending, nd, nc, ew, ns = due()
   if pending then
     advance()
     return nil
   end
-  return {nd = nd, nc = nc}
+  return {nd = nd, nc = nc, ew = ew, ns = ns}
 end
 
 -- Remaining ban of client in ms, 0 when none. The ban's end is data; the
@@ -273,7 +298,7 @@ end
 -- K.head to its own but those in K.gone. On the embedded store that ZCOUNT
 -- still sorts K.gone, the tickets that left the line from behind the head
 -- (none, in a line nobody leaves); on Redis it is O(log n).
-local function position_of(seq, state)
+local function position_of(seq, state, nc)
   if state == 'called' then
     local n = 0
     for _, s in ipairs(redis.call('ZRANGE', K.called, 0, -1)) do
@@ -281,7 +306,7 @@ local function position_of(seq, state)
     end
     return n
   end
-  local n = redis.call('ZCARD', K.called) + seq - line_head() + 1
+  local n = (nc or redis.call('ZCARD', K.called)) + seq - line_head() + 1
   if redis.call('EXISTS', K.gone) == 1 then
     n = n - redis.call('ZCOUNT', K.gone, '-inf', seq)
   end
@@ -290,14 +315,15 @@ end
 
 -- ticket_fields are the pairs that describe ticket seq, after code: its
 -- seq, state, position (while in line), deadline (called) and until
--- (serving). h is its {state, deadline, until} when the caller has read
--- them already. With room, the list has reply()'s pairs too, to fill in
--- place: one table constructor, as tables that grow are slow in Lua.
-local function ticket_fields(code, seq, h, room)
+-- (serving). h is its {state, deadline, until} and nc the number of
+-- called tickets when the caller has read them already. With room, the
+-- list has reply()'s pairs too, to fill in place: one table constructor,
+-- as tables that grow are slow in Lua.
+local function ticket_fields(code, seq, h, room, nc)
   h = h or redis.call('HMGET', tkey(seq), F.state, F.deadline, F.ends)
   local position = 0
   if h[1] == 'waiting' or h[1] == 'called' then
-    position = position_of(tonumber(seq), h[1])
+    position = position_of(tonumber(seq), h[1], nc)
   end
   local state, deadline, ends = h[1] or '', tonumber(h[2]) or 0, tonumber(h[3]) or 0
   if room then
@@ -318,20 +344,22 @@ end
 -- and, unless seq is 0, ticket_fields of seq, then the pairs in fields.
 -- It bumps the version and appends its entry to the change log when the
 -- operation changed anything. known is catch_up()'s answer, reused when
--- nothing changed since; h is passed on to ticket_fields.
+-- nothing changed since, or when known.unchanged says the changes left it
+-- true; h is passed on to ticket_fields.
 local function reply(code, seq, fields, known, h)
-  local r, at
-  if seq and seq ~= 0 then
-    r, at = ticket_fields(code, seq, h, true), 13
-  else
-    r, at = {'code', code, 'version', 0, 'now', 0, 'next', 0, 'called', 0, 'share', 0}, 3
-  end
-  if dirty then known = nil end
-  local nc, nd
+  if dirty and not (known and known.unchanged) then known = nil end
+  local nc, nd, ew
   if known then
-    nc, nd = known.nc, known.nd
+    nc, nd, ew = known.nc, known.nd, known.ew
   else
     nc, nd = redis.call('ZCARD', K.called), next_deadline()
+    ew = keep_facts(nc, nd)
+  end
+  local r, at
+  if seq and seq ~= 0 then
+    r, at = ticket_fields(code, seq, h, true, nc), 13
+  else
+    r, at = {'code', code, 'version', 0, 'now', 0, 'next', 0, 'called', 0, 'share', 0}, 3
   end
   -- Versions never go back, even when the store loses its data: a missing
   -- version starts at now in microseconds, above any version counted before
@@ -357,7 +385,7 @@ local function reply(code, seq, fields, known, h)
     if LOG[1] == 'W' then table.insert(LOG, 2, 'V') else table.insert(LOG, 1, 'V') end
     dirty = true
   end
-  local share = per_ticket()
+  local share = per_ticket(ew)
   if dirty then
     v = redis.call('INCR', K.ver)
     -- One entry per version, its id the version (XREAD from the version a
