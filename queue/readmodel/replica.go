@@ -110,7 +110,7 @@ type Replica struct {
 	cause   error  // why it is stale: the last failure, nil before the first load
 	version int64  // the version last held, kept while stale
 	stats   Stats
-	bans    int64 // bans seen in the log, and loads (which may hide some)
+	bans    int64  // bans seen in the log, and loads (which may hide some)
 	reason  string // why the next load happens
 
 	changes chan struct{}
