@@ -10,6 +10,7 @@ package recordlog
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -88,6 +89,12 @@ func (l *Log) Page(ctx context.Context, q Query) ([]record.Entry, error) {
 		lo, hi = hi, lo
 	}
 	sealed, err := l.seal(ctx, lo, hi)
+	if errors.Is(err, record.ErrUnanchored) {
+		// The log's count cap cut entries before --history did: the
+		// oldest kept entry follows no anchor, and guessing would serve
+		// hashes no copy could check.
+		return nil, queue.Errorf(queue.CodeUnavailable, "the record's oldest entries were dropped without an anchor (--log-length below what --history keeps): %v", err)
+	}
 	if err != nil {
 		return nil, err
 	}

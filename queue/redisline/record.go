@@ -129,7 +129,7 @@ func (l *Line) TrimRecord(ctx context.Context, before time.Time) (int, error) {
 		if err != nil {
 			return dropped, err
 		}
-		ok, err := trimScript.Run(ctx, l.rdb, []string{l.prefix+anchorSuffix, l.logKey},
+		ok, err := trimScript.Run(ctx, l.rdb, []string{l.prefix + anchorSuffix, l.logKey},
 			strconv.FormatInt(anchor.Version, 10), anchor.Hash,
 			strconv.FormatInt(next.Version, 10), next.Hash,
 			strconv.FormatInt(next.Version+1, 10)+"-0").Int()
