@@ -2,6 +2,7 @@ package recordlog_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/catqms/catqms/internal/testenv"
+	"github.com/catqms/catqms/queue"
 	"github.com/catqms/catqms/queue/record"
 	"github.com/catqms/catqms/queue/recordlog"
 	"github.com/catqms/catqms/queue/redisline"
@@ -199,6 +201,19 @@ func TestRecordOnTheRealLog(t *testing.T) {
 			// Nothing older than the cutoff left: a second trim drops none.
 			if n, err := l.TrimRecord(ctx, cutoff); n != 0 || err != nil {
 				t.Fatalf("second trim dropped %d, %v", n, err)
+			}
+
+			// A count cap that cuts before the age: no anchor to follow, so
+			// the record is unavailable (503), not guessed.
+			if err := rdb.XTrimMaxLen(ctx, "catqms:{r}:log", 10).Err(); err != nil {
+				t.Fatal(err)
+			}
+			_, err = recordlog.New(l).Page(ctx, recordlog.Query{NewestFirst: true, Limit: 5})
+			if qe := queue.AsError(err); qe == nil || qe.Code != queue.CodeUnavailable {
+				t.Fatalf("an unanchored log answered %v, want unavailable", err)
+			}
+			if _, err := l.TrimRecord(ctx, c.Now()); !errors.Is(err, record.ErrUnanchored) {
+				t.Fatalf("trimming an unanchored log: %v", err)
 			}
 
 			// The store loses everything: the next entry is a reset, a new
