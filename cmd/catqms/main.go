@@ -294,6 +294,7 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		Logger:  logger,
 		Devices: p.line.Signer(),
 		History: historyOf{recordlog.New(p.line)},
+		Recent:  newRecent(p.line),
 	})
 	if err != nil {
 		return p, err

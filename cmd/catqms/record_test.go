@@ -61,6 +61,18 @@ func TestRecordServedFromTheLog(t *testing.T) {
 			if len(page.Entries) != 3 || page.Entries[0].Version <= page.Entries[1].Version || page.Entries[1].Hash != page.Entries[0].PrevHash {
 				t.Fatalf("newest page: %+v", page.Entries)
 			}
+			// The stats page's charts come from the same log.
+			var stats struct {
+				StepSeconds int64            `json:"step_seconds"`
+				Series      []map[string]any `json:"series"`
+				Rates       struct {
+					Taken int64 `json:"taken"`
+				} `json:"rates"`
+			}
+			getJSON(t, client, http.MethodGet, s.base+"/api/v1/stats", nil, http.StatusOK, &stats)
+			if stats.StepSeconds != 60 || len(stats.Series) == 0 || stats.Rates.Taken != 5 {
+				t.Fatalf("stats: step %d, %d points, %d taken; want 60, some, 5", stats.StepSeconds, len(stats.Series), stats.Rates.Taken)
+			}
 			take(s, 3)
 			out.Reset()
 			if err := verify(context.Background(), []string{"--against", kept, s.base}, &out); err != nil {
