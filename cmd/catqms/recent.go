@@ -74,7 +74,9 @@ func (r *recentOf) Recent(ctx context.Context) (server.Recent, error) {
 	r.prune(since, now.Add(-recentWindow).UnixMilli())
 
 	step := recentStep.Milliseconds()
-	first, cur := since/step*step, now.UnixMilli()/step*step
+	// One point a minute, the current one last: span/step points.
+	cur := now.UnixMilli() / step * step
+	first := cur - (int64(recentSpan/recentStep)-1)*step
 	out := server.Recent{Step: recentStep, Rates: server.Rates{Window: recentWindow}}
 	windowFrom := now.Add(-recentWindow).UnixMilli()
 	for at := first; at <= cur; at += step {

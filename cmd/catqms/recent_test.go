@@ -65,8 +65,8 @@ func TestRecentFromTheLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Step != time.Minute || len(got.Points) != 181 {
-		t.Fatalf("step %v, %d points; want a minute, 181", got.Step, len(got.Points))
+	if got.Step != time.Minute || len(got.Points) != 180 {
+		t.Fatalf("step %v, %d points; want a minute, 180", got.Step, len(got.Points))
 	}
 	want := server.Rates{Window: time.Hour, Calls: 3, NoShows: 1, Taken: 3, Left: 1}
 	if got.Rates != want {
