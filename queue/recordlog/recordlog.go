@@ -90,6 +90,11 @@ func (l *Log) Page(ctx context.Context, q Query) ([]record.Entry, error) {
 	}
 	sealed, err := l.seal(ctx, lo, hi)
 	if errors.Is(err, record.ErrUnanchored) {
+		// A replica may have trimmed between reading the anchor and the
+		// log: read both again, once.
+		sealed, err = l.seal(ctx, lo, hi)
+	}
+	if errors.Is(err, record.ErrUnanchored) {
 		// The log's count cap cut entries before --history did: the
 		// oldest kept entry follows no anchor, and guessing would serve
 		// hashes no copy could check.
