@@ -29,6 +29,7 @@ import (
 	"github.com/catqms/catqms/frontend"
 	"github.com/catqms/catqms/hub"
 	"github.com/catqms/catqms/kitty"
+	"github.com/catqms/catqms/queue/recordlog"
 	"github.com/catqms/catqms/queue/redisline"
 	"github.com/catqms/catqms/server"
 )
@@ -142,6 +143,7 @@ type parts struct {
 	line      *redisline.Line
 	rdb       redis.UniversalClient
 	stopStore func() error // stops the embedded store
+	stopTrim  func()       // stops trimming the public record (record.go)
 }
 
 // serve builds the service, serves until ctx is done, then shuts down.
@@ -264,6 +266,8 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		return p, fmt.Errorf("queue store %s: %w", storeName(cfg), err)
 	}
 
+	p.stopTrim = startRecordTrim(ctx, p.line, cfg.History, logger.With("component", "record"))
+
 	p.hub = hub.New(hub.Config{AllowedOrigins: cfg.AllowedOrigins}, logger.With("component", "hub"))
 
 	p.srv, err = server.New(server.Config{
@@ -289,6 +293,8 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		Pages:   frontend.New(frontend.Options{PublicURL: cfg.PublicURL, VenueName: cfg.VenueName, VenuePlace: cfg.VenuePlace}),
 		Logger:  logger,
 		Devices: p.line.Signer(),
+		History: historyOf{recordlog.New(p.line)},
+		Recent:  newRecent(p.line),
 	})
 	if err != nil {
 		return p, err
@@ -387,6 +393,9 @@ func (p *parts) close() error {
 	}
 	if p.srv != nil {
 		step("server", p.srv.Close)
+	}
+	if p.stopTrim != nil {
+		p.stopTrim()
 	}
 	if p.line != nil {
 		step("line", p.line.Close)

@@ -116,8 +116,16 @@ func TestStatsPage(t *testing.T) {
 	if got := b.text("#stats-totals"); !strings.Contains(got, "Tickets taken3") {
 		t.Errorf("the totals say %q; want the 3 tickets taken", got)
 	}
-	if got := b.text("#verdict"); !strings.Contains(got, "no public record") {
-		t.Errorf("without a record the verdict says %q", got)
+	// The service keeps its record (the change log) and draws its charts
+	// from it.
+	if got := b.text("#verdict"); !strings.Contains(got, "checks out") {
+		t.Errorf("the verdict on the service's own record says %q", got)
+	}
+	if n := eval[int](b, `document.querySelectorAll('#flow-chart rect.bar').length`); n != 180 {
+		t.Errorf("the live flow chart has %d bars, want 180", n)
+	}
+	if got := b.text("#rates"); !strings.Contains(got, "3") {
+		t.Errorf("the live rates say %q; want the 3 tickets taken", got)
 	}
 	shots.capture(b, "stats", "live")
 	b.open(svc.URL + "/")

@@ -175,11 +175,15 @@ const (
 	argLog   = 10 // how many entries the change log keeps, about
 )
 
-// DefaultLogLength is how many entries a line's change log keeps (about:
-// Redis trims it in whole nodes) when Options.LogLength is zero: at 100
-// changes a second, over a quarter of an hour for a replica to catch up
-// before it must reload the line instead.
-const DefaultLogLength = 100_000
+// DefaultLogLength is how many entries a line's change log keeps at most
+// (about: Redis trims it in whole nodes) when Options.LogLength is zero.
+// The log is kept by age for the public record (--history, a day by
+// default; record.go trims it and moves the record's anchor); this count
+// is only a safety cap on the store's memory, well above a day of a busy
+// line: 11 changes a second, held for 24 hours. A cap that cuts first
+// leaves the record unanchored (record.ErrUnanchored), so it must stay
+// above what --history holds.
+const DefaultLogLength = 1_000_000
 
 // ScriptArgs returns the arguments every script takes first, ARGV[1…11] of
 // lua/lib.lua, as a Line with settings set sends them: the key prefix, the

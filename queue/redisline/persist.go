@@ -83,9 +83,15 @@ return out
 
 // unsavedInfixes mark the keys a save leaves out: "}:take:" and "}:op:",
 // from the key layout (keys.go), and the change log "}:log": a restart
-// is a new start for every reader of the log, which loads the line.
+// is a new start for every reader of the log, which loads the line. The
+// version "}:ver" and the record's anchor (record.go) go with the log:
+// saving the log would cost a whole day of entries every second, so a
+// restart of the embedded store starts the public record anew, and
+// without the version its first step is a reset (lua/lib.lua), which the
+// record shows as one (queue/record: KindReset), never a chain that
+// breaks.
 var unsavedInfixes = func() []any {
-	out := []any{"}:" + strings.TrimPrefix(keyOf("", "log"), "")}
+	out := []any{"}:" + strings.TrimPrefix(keyOf("", "log"), ""), "}:" + keyOf("", "ver"), "}:" + anchorSuffix}
 	for _, f := range keyFamilies {
 		if f.fn == "take_key" || f.fn == "op_key" {
 			out = append(out, "}:"+f.infix)

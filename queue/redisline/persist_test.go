@@ -211,12 +211,12 @@ func BenchmarkEmbeddedSave(b *testing.B) {
 // and admin actions (only a command resent on a live connection reads them)
 // and keeps the rest.
 func TestSaveLeavesOutKeptAnswers(t *testing.T) {
-	if len(unsavedInfixes) != 3 {
-		t.Fatalf("unsavedInfixes = %v, want the take and op families and the change log", unsavedInfixes)
+	if len(unsavedInfixes) != 5 {
+		t.Fatalf("unsavedInfixes = %v, want the take and op families, the change log, the version and the record's anchor", unsavedInfixes)
 	}
 	rdb := miniStore(t)
 	ctx := context.Background()
-	for _, k := range []string{"catqms:{l}:take:ab12", "catqms:{l}:op:cd34", "catqms:{l}:t:1", "catqms:{l}:seq"} {
+	for _, k := range []string{"catqms:{l}:take:ab12", "catqms:{l}:op:cd34", "catqms:{l}:t:1", "catqms:{l}:seq", "catqms:{l}:ver", "catqms:{l}:anchor"} {
 		if err := rdb.Set(ctx, k, "1", 0).Err(); err != nil {
 			t.Fatal(err)
 		}
