@@ -118,6 +118,11 @@ func TestReplicaOfTheModel(t *testing.T) {
 			}
 			w.ImageID = ""
 			tk, live, err := rep.Ticket(is.Ticket.Seq)
+			// The wait is the replica's own (queue/flow), the rest the line's.
+			if tk.ETALow > tk.ETA || tk.ETA > tk.ETAHigh || (tk.State != queue.StateWaiting && tk.ETAHigh != 0) {
+				t.Fatalf("step %d: %s: wait %v outside its range [%v, %v]", step, is.Ticket.Label, tk.ETA, tk.ETALow, tk.ETAHigh)
+			}
+			tk.ETA, tk.ETALow, tk.ETAHigh = w.ETA, w.ETALow, w.ETAHigh
 			if err != nil || live != w.State.Live() || !reflect.DeepEqual(tk, w) {
 				t.Fatalf("step %d: %s: replica %+v (live %v, err %v), line %+v", step, is.Ticket.Label, tk, live, err, w)
 			}
