@@ -86,8 +86,8 @@ func TestWaitAsARange(t *testing.T) {
 	serveOne(t, e, second, 30*time.Second)
 	e.syncView()
 	labels := []string{flow.EstimatorFlow.String(), flow.PointTake.String()}
-	if n := testutil.CollectAndCount(e.srv.estimateError, flow.MetricAbsError); n == 0 {
-		t.Fatalf("no %s series after a waiting ticket was called", flow.MetricAbsError)
+	if n := testutil.CollectAndCount(e.srv.estimateError, flow.MetricAbsError); n != 6 {
+		t.Fatalf("%d series of %s, want 6 (2 estimators × 3 points)", n, flow.MetricAbsError)
 	}
 	if got := histCount(t, e, flow.MetricAbsError, labels); got != 1 {
 		t.Fatalf("%s{%v} count = %d, want 1", flow.MetricAbsError, labels, got)

@@ -48,6 +48,14 @@ func (s *Server) registerMetrics() error {
 		Help:    "1 when a called ticket's wait fell inside the estimate's range, else 0 (sum over count: the share inside), by estimator and point.",
 		Buckets: []float64{0.5},
 	}, []string{"estimator", "point"})
+	// Every series from the start, so that /metrics lists them before the
+	// first call is scored.
+	for _, e := range []flow.Estimator{flow.EstimatorFlow, flow.EstimatorNaive} {
+		for _, p := range []flow.Point{flow.PointTake, flow.PointHalf, flow.PointQuarter} {
+			s.estimateError.WithLabelValues(e.String(), p.String())
+			s.estimateInRange.WithLabelValues(e.String(), p.String())
+		}
+	}
 	mine := []prometheus.Collector{s.duration, buildInfo, s.internalErrors, newLineCollector(s), s.estimateError, s.estimateInRange}
 	if s.replica != nil {
 		mine = append(mine, newViewCollector(s.replica))
