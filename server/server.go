@@ -399,7 +399,7 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 	}
 	if s.view == nil {
 		settings := deps.Line.Settings()
-		opts := readmodel.Options{Logger: deps.Logger, HeadWindow: settings.HeadWindow,
+		opts := readmodel.Options{Logger: deps.Logger, HeadWindow: settings.HeadWindow, FlowETA: true,
 			Flow: flow.Config{Counters: settings.Counters, ViewWindow: settings.ViewWindow, OnScore: s.observeScore}}
 		if signed, ok := deps.Line.(interface{ Signer() *queue.Signer }); ok {
 			opts.ImageID = signed.Signer().ImageID // a serving ticket's picture, shown from the view

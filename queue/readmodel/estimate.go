@@ -69,10 +69,11 @@ func (r *Replica) resetBookLocked(m *model) {
 	r.book.Reset(time.UnixMilli(m.now), m.counters, m.paused, called, serving, int64(m.waiting.count))
 }
 
-// estimateLocked fills a waiting ticket's wait from the Book: ETA is the
+// estimateLocked fills a waiting ticket's wait from the Book (with
+// Options.FlowETA): ETA is the
 // range's middle, ETALow and ETAHigh its bounds. r.mu is held.
 func (r *Replica) estimateLocked(t *queue.Ticket) {
-	if t.State != queue.StateWaiting {
+	if t.State != queue.StateWaiting || !r.opts.FlowETA {
 		return
 	}
 	est := r.book.Estimate(t.Position)

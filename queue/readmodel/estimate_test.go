@@ -29,7 +29,7 @@ func TestEstimateFromTheLog(t *testing.T) {
 	ctx := context.Background()
 	var scores int
 	opts := func(count bool) readmodel.Options {
-		o := readmodel.Options{Clock: clk, PageSize: 4, HeadWindow: settings.HeadWindow,
+		o := readmodel.Options{Clock: clk, PageSize: 4, HeadWindow: settings.HeadWindow, FlowETA: true,
 			Flow: flow.Config{Counters: settings.Counters, ViewWindow: settings.ViewWindow}}
 		if count {
 			o.Flow.OnScore = func(flow.Score) { scores++ }

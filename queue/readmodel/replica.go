@@ -71,6 +71,12 @@ type Options struct {
 	// the metrics. OnScore is called under the replica's lock, in log
 	// order: it must not call back into the replica.
 	Flow flow.Config
+	// FlowETA makes Ticket and Tickets show a waiting ticket's wait from
+	// the flow (Estimate): ETA the range's middle, ETALow and ETAHigh its
+	// bounds. Without it they show the store's estimate, as status.lua
+	// answers it (ETALow and ETAHigh zero), which the stores' differential
+	// tests compare field by field.
+	FlowETA bool
 	// HeadWindow is the line's head window: a called ticket's deadline
 	// less it is when it was called, which a load tells the estimate
 	// (queue/flow's Reset). Zero takes the line's clock at the load.

@@ -49,7 +49,7 @@ func TestReplicaOfTheModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	rep := readmodel.New(line, readmodel.Options{Clock: clk, Block: 50 * time.Millisecond, PageSize: 3})
+	rep := readmodel.New(line, readmodel.Options{Clock: clk, Block: 50 * time.Millisecond, PageSize: 3, FlowETA: true})
 	if _, _, err := rep.Ticket(1); !errors.Is(err, readmodel.ErrStale) {
 		t.Fatalf("before the load: %v, want ErrStale", err)
 	}
