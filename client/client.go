@@ -51,10 +51,14 @@ type Ticket struct {
 	Label    string        // the public label, e.g. "A042"
 	State    State         // where it is
 	Position int64         // 1-based place in line while waiting or called, else 0
-	ETA      time.Duration // estimated wait until called; 0 once called
+	ETA      time.Duration // estimated wait until called (the middle of its range); 0 once called
 	Deadline time.Time     // while called: when the call expires
 	Until    time.Time     // while serving: when viewing ends
 	ImageURL string        // while serving: the picture's absolute URL
+
+	// ETALow and ETAHigh bound ETA: the service's range for the wait
+	// (equal to ETA when it has none). 0 once called.
+	ETALow, ETAHigh time.Duration
 }
 
 // Session is a redeemed ticket.
@@ -339,6 +343,8 @@ type Error struct {
 	RetryAfter time.Duration // Retry-After; 0 when absent
 	Position   int64         // CodeNotYourTurn: the place in line
 	ETA        time.Duration // CodeNotYourTurn: the estimated wait
+	ETALow     time.Duration // CodeNotYourTurn: the low end of the wait's range
+	ETAHigh    time.Duration // CodeNotYourTurn: the high end of the wait's range
 	State      State         // CodeGone: the ticket's final state
 }
 
@@ -371,6 +377,7 @@ func newError(resp *http.Response, body []byte) *Error {
 	if mediaType == "application/json" && json.Unmarshal(body, &w) == nil && w.Error != "" {
 		e.Code, e.Message, e.State = w.Error, w.Message, w.State
 		e.Position, e.ETA = w.Position, time.Duration(w.ETASeconds)*time.Second
+		e.ETALow, e.ETAHigh = time.Duration(w.ETALowSec)*time.Second, time.Duration(w.ETAHighSec)*time.Second
 		return e
 	}
 	e.Message = strings.TrimSpace(string(bytes.ToValidUTF8(body[:min(len(body), 200)], nil)))
@@ -387,6 +394,8 @@ type (
 		Message    string `json:"message"`
 		Position   int64  `json:"position"`
 		ETASeconds int64  `json:"eta_seconds"`
+		ETALowSec  int64  `json:"eta_low_seconds"`
+		ETAHighSec int64  `json:"eta_high_seconds"`
 		State      State  `json:"state"`
 	}
 	wireTicket struct {
@@ -395,6 +404,8 @@ type (
 		State      State     `json:"state"`
 		Position   int64     `json:"position"`
 		ETASeconds int64     `json:"eta_seconds"`
+		ETALowSec  int64     `json:"eta_low_seconds"`
+		ETAHighSec int64     `json:"eta_high_seconds"`
 		Deadline   time.Time `json:"deadline"`
 		Until      time.Time `json:"until"`
 		ImageURL   string    `json:"image_url"`
@@ -426,6 +437,7 @@ func (c *Client) ticket(w wireTicket) Ticket {
 	return Ticket{
 		Token: w.Token, Label: w.Ticket, State: w.State, Position: w.Position,
 		ETA: time.Duration(w.ETASeconds) * time.Second, Deadline: w.Deadline, Until: w.Until,
+		ETALow: time.Duration(w.ETALowSec) * time.Second, ETAHigh: time.Duration(w.ETAHighSec) * time.Second,
 		ImageURL: c.resolve(w.ImageURL),
 	}
 }

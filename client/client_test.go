@@ -45,7 +45,8 @@ func TestErrorsCarryTheirFields(t *testing.T) {
 	var e *client.Error
 	_, err = c.Redeem(ctx, b.Token)
 	if !errors.As(err, &e) || e.Status != 409 || e.Code != client.CodeNotYourTurn ||
-		e.Position != 2 || e.ETA != time.Minute || e.RetryAfter != 30*time.Second || !e.Temporary() || e.Message == "" {
+		e.Position != 2 || e.ETA <= 0 || e.ETALow > e.ETA || e.ETA > e.ETAHigh ||
+		e.RetryAfter != 30*time.Second || !e.Temporary() || e.Message == "" {
 		t.Fatalf("not your turn: %#v", err)
 	}
 	if err := c.End(ctx, b.Token); !errors.As(err, &e) || e.Code != client.CodeNotServing || e.Temporary() {

@@ -159,6 +159,7 @@ func (c *Client) event(data []byte) (Event, error) {
 		return Event{Kind: EventError, Err: &Error{
 			Code: w.Error, Message: w.Message, State: w.State,
 			Position: w.Position, ETA: time.Duration(w.ETASeconds) * time.Second,
+			ETALow: time.Duration(w.ETALowSec) * time.Second, ETAHigh: time.Duration(w.ETAHighSec) * time.Second,
 		}}, nil
 	case "stale":
 		var w struct {

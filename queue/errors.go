@@ -40,6 +40,8 @@ type Error struct {
 	State    State         // gone, not_serving, not_called: the ticket's state
 	Position int64         // not_your_turn: the place in line
 	ETA      time.Duration // not_your_turn: the estimated wait
+	ETALow   time.Duration // not_your_turn: the estimate's range around ETA, when known
+	ETAHigh  time.Duration // not_your_turn: ... its upper bound (both 0: ETA alone)
 	Share    time.Duration // too_many_tickets, line_full: one ticket's share of the wait
 	BanLeft  time.Duration // banned: how long the ban lasts; forbidden: the new ban's length
 	Limit    int64         // too_many_tickets, line_full: the limit reached

@@ -41,10 +41,14 @@ type Ticket struct {
 	State    State         // current state
 	Position int64         // 1-based place in line while waiting or called, else 0
 	ETA      time.Duration // estimated wait until called; 0 once called
-	Deadline time.Time     // while called: the moment the call expires
-	Until    time.Time     // while serving: the moment viewing ends
-	ImageID  string        // while serving: the opaque id of its picture
-	Version  int64         // the line's version this answer shows
+	// ETALow and ETAHigh bound ETA while waiting: the estimate's range
+	// (queue/flow's 80% interval) where the line's flow is known, else
+	// both equal ETA. Zero once called.
+	ETALow, ETAHigh time.Duration
+	Deadline        time.Time // while called: the moment the call expires
+	Until           time.Time // while serving: the moment viewing ends
+	ImageID         string    // while serving: the opaque id of its picture
+	Version         int64     // the line's version this answer shows
 }
 
 // Issued is a freshly taken ticket with its secret token.

@@ -86,12 +86,12 @@ func TestTicketStatus(t *testing.T) {
 	}
 
 	m := status(second)
-	wantFields(m, "ticket", "state", "position", "eta_seconds")
+	wantFields(m, "ticket", "state", "position", "eta_seconds", "eta_low_seconds", "eta_high_seconds")
 	if m["state"] != "waiting" || m["position"] != float64(2) {
 		t.Fatalf("second = %v", m)
 	}
 	m = status(first)
-	wantFields(m, "ticket", "state", "position", "eta_seconds", "deadline")
+	wantFields(m, "ticket", "state", "position", "eta_seconds", "eta_low_seconds", "eta_high_seconds", "deadline")
 	if m["state"] != "called" || m["position"] != float64(1) {
 		t.Fatalf("first = %v", m)
 	}

@@ -131,11 +131,15 @@ const codeTooManyConnections queue.Code = "too_many_connections"
 // errorBody is every error answer. Position and ETA come with
 // not_your_turn, State with gone.
 type errorBody struct {
-	Error      queue.Code  `json:"error"`
-	Message    string      `json:"message"`
-	Position   *int64      `json:"position,omitempty"`
-	ETASeconds *int64      `json:"eta_seconds,omitempty"`
-	State      queue.State `json:"state,omitempty"`
+	Error      queue.Code `json:"error"`
+	Message    string     `json:"message"`
+	Position   *int64     `json:"position,omitempty"`
+	ETASeconds *int64     `json:"eta_seconds,omitempty"`
+	// ETALowSeconds and ETAHighSeconds come with not_your_turn: the
+	// estimate's range around ETASeconds (as a ticket's).
+	ETALowSeconds  *int64      `json:"eta_low_seconds,omitempty"`
+	ETAHighSeconds *int64      `json:"eta_high_seconds,omitempty"`
+	State          queue.State `json:"state,omitempty"`
 }
 
 // describe turns any error into the *queue.Error that is shown to the
@@ -177,6 +181,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 	} else if queue.AsError(err) == nil {
 		s.log.Warn("store error", "route", routeOf(c), "method", c.Request.Method, "err", err)
 	}
+	if qe.Code == queue.CodeNotYourTurn {
+		qe.ETA, qe.ETALow, qe.ETAHigh = s.estimate(qe.Position, qe.ETA)
+	}
 	if retry > 0 {
 		c.Header("Retry-After", strconv.FormatInt(retrySeconds(retry), 10))
 	}
@@ -201,8 +208,9 @@ func newErrorBody(qe *queue.Error) errorBody {
 	body := errorBody{Error: qe.Code, Message: qe.Message}
 	switch qe.Code {
 	case queue.CodeNotYourTurn:
-		pos, eta := qe.Position, etaSeconds(qe.ETA)
-		body.Position, body.ETASeconds = &pos, &eta
+		pos := qe.Position
+		eta, low, high := etaRange(qe.ETA, qe.ETALow, qe.ETAHigh)
+		body.Position, body.ETASeconds, body.ETALowSeconds, body.ETAHighSeconds = &pos, &eta, &low, &high
 	case queue.CodeGone:
 		body.State = qe.State
 	}

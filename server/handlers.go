@@ -29,17 +29,22 @@ type ticketBody struct {
 	State      queue.State `json:"state"`
 	Position   *int64      `json:"position,omitempty"`
 	ETASeconds *int64      `json:"eta_seconds,omitempty"`
-	Deadline   *apiTime    `json:"deadline,omitempty"`
-	Until      *apiTime    `json:"until,omitempty"`
-	ImageURL   string      `json:"image_url,omitempty"`
+	// ETALowSeconds and ETAHighSeconds bound ETASeconds while in line: the
+	// estimate's range from the line's flow (queue/flow), else both equal it.
+	ETALowSeconds  *int64   `json:"eta_low_seconds,omitempty"`
+	ETAHighSeconds *int64   `json:"eta_high_seconds,omitempty"`
+	Deadline       *apiTime `json:"deadline,omitempty"`
+	Until          *apiTime `json:"until,omitempty"`
+	ImageURL       string   `json:"image_url,omitempty"`
 }
 
 // newTicketBody shows t.
 func newTicketBody(t queue.Ticket) ticketBody {
 	b := ticketBody{Ticket: t.Label, State: t.State}
 	if t.State.InLine() {
-		pos, eta := t.Position, etaSeconds(t.ETA)
-		b.Position, b.ETASeconds = &pos, &eta
+		pos := t.Position
+		eta, low, high := etaRange(t.ETA, t.ETALow, t.ETAHigh)
+		b.Position, b.ETASeconds, b.ETALowSeconds, b.ETAHighSeconds = &pos, &eta, &low, &high
 	}
 	if t.State == queue.StateCalled && !t.Deadline.IsZero() {
 		b.Deadline = timeOf(t.Deadline)
@@ -76,7 +81,7 @@ func (s *Server) takeTicket(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	body := newTicketBody(issued.Ticket)
+	body := newTicketBody(s.estimated(issued.Ticket))
 	body.Token = issued.Token
 	respond(c, http.StatusOK, body)
 }
@@ -249,7 +254,7 @@ func (s *Server) ticketOf(ctx context.Context, key, token string) (ticketBody, e
 	if err != nil {
 		return ticketBody{}, err
 	}
-	return newTicketBody(t), nil
+	return newTicketBody(s.estimated(t)), nil
 }
 
 // wantsImage reports whether Accept asks for a picture and not for JSON.

@@ -467,7 +467,7 @@ func (w *wsSession) showLocked(t queue.Ticket, err error, first, stage bool) {
 		return // older than what was shown
 	}
 	w.seq, w.floor, w.state = t.Seq, t.Version, t.State
-	body := newTicketBody(t)
+	body := newTicketBody(w.s.estimated(t))
 	body.Type = "ticket"
 	data, err := json.Marshal(body)
 	if err != nil {

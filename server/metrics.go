@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/catqms/catqms/queue/flow"
 	"github.com/catqms/catqms/queue/readmodel"
 )
 
@@ -37,7 +38,25 @@ func (s *Server) registerMetrics() error {
 		Name: "catqms_internal_errors_total",
 		Help: "Answers that were a defect (500 internal): a store answer that broke the protocol, a script that failed, a bug. Each is logged with its detail.",
 	})
-	mine := []prometheus.Collector{s.duration, buildInfo, s.internalErrors, newLineCollector(s)}
+	s.estimateError = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    flow.MetricAbsError,
+		Help:    "Absolute error of a wait estimate's middle when its ticket was called, seconds, by estimator (flow, naive) and when in the wait it was made (take, half, quarter).",
+		Buckets: prometheus.ExponentialBuckets(5, 2, 10), // 5 s to about 43 min
+	}, []string{"estimator", "point"})
+	s.estimateInRange = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    flow.MetricInRange,
+		Help:    "1 when a called ticket's wait fell inside the estimate's range, else 0 (sum over count: the share inside), by estimator and point.",
+		Buckets: []float64{0.5},
+	}, []string{"estimator", "point"})
+	// Every series from the start, so that /metrics lists them before the
+	// first call is scored.
+	for _, e := range []flow.Estimator{flow.EstimatorFlow, flow.EstimatorNaive} {
+		for _, p := range []flow.Point{flow.PointTake, flow.PointHalf, flow.PointQuarter} {
+			s.estimateError.WithLabelValues(e.String(), p.String())
+			s.estimateInRange.WithLabelValues(e.String(), p.String())
+		}
+	}
+	mine := []prometheus.Collector{s.duration, buildInfo, s.internalErrors, newLineCollector(s), s.estimateError, s.estimateInRange}
 	if s.replica != nil {
 		mine = append(mine, newViewCollector(s.replica))
 	}
@@ -211,4 +230,19 @@ func (vc *viewCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, reason := range []string{readmodel.ReasonStart, readmodel.ReasonGap, readmodel.ReasonError} {
 		ch <- prometheus.MustNewConstMetric(vc.loads, prometheus.CounterValue, float64(st.Loads[reason]), reason)
 	}
+}
+
+// observeScore feeds the estimate's histograms one score (flow.Config's
+// OnScore): called by the read model under its lock, in log order.
+func (s *Server) observeScore(sc flow.Score) {
+	if s.estimateError == nil {
+		return // before registerMetrics: nothing is scored that early
+	}
+	labels := []string{sc.Estimator.String(), sc.Point.String()}
+	s.estimateError.WithLabelValues(labels...).Observe(sc.AbsError.Seconds())
+	in := 0.0
+	if sc.Inside {
+		in = 1
+	}
+	s.estimateInRange.WithLabelValues(labels...).Observe(in)
 }

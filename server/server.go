@@ -28,6 +28,7 @@ import (
 	"github.com/catqms/catqms/hub"
 	"github.com/catqms/catqms/kitty"
 	"github.com/catqms/catqms/queue"
+	"github.com/catqms/catqms/queue/flow"
 	"github.com/catqms/catqms/queue/readmodel"
 )
 
@@ -249,6 +250,10 @@ type View interface {
 	// Bans counts the bans the view has seen (a count that moves is all
 	// that matters): a ban is a client's, which the view does not know.
 	Bans() int64
+	// Estimate is the wait of a ticket at position from the line's flow
+	// (queue/flow), as a range; an error while the view cannot follow the
+	// line (the store's eta_seconds is shown then).
+	Estimate(position int64) (flow.Range, error)
 }
 
 // StatsReader is what /metrics reads (metrics.go).
@@ -309,6 +314,9 @@ type Server struct {
 	duration       *prometheus.HistogramVec
 	internalErrors prometheus.Counter
 	observers      observerCache // duration's children, by label values
+
+	// The wait estimate's scores (flow.MetricAbsError, flow.MetricInRange).
+	estimateError, estimateInRange *prometheus.HistogramVec
 
 	live *liveFeed
 	// replica is the view the server runs itself (Deps.View nil): it
@@ -390,7 +398,9 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 		openAPIDoc: api.OpenAPI(),
 	}
 	if s.view == nil {
-		opts := readmodel.Options{Logger: deps.Logger}
+		settings := deps.Line.Settings()
+		opts := readmodel.Options{Logger: deps.Logger, HeadWindow: settings.HeadWindow, FlowETA: true,
+			Flow: flow.Config{Counters: settings.Counters, ViewWindow: settings.ViewWindow, OnScore: s.observeScore}}
 		if signed, ok := deps.Line.(interface{ Signer() *queue.Signer }); ok {
 			opts.ImageID = signed.Signer().ImageID // a serving ticket's picture, shown from the view
 		}

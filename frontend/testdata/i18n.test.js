@@ -83,5 +83,15 @@ test('translator fills, pluralises and orders', () => {
   assert.equal(en.duration(30), '30 seconds');
   assert.equal(en.duration(61), '2 minutes');
   assert.equal(es.wait(300), 'unos 5 minutos');
+  // The wait as a range: minutes, hours, one figure when it rounds to one.
+  assert.equal(en.waitRange(350, 545, 420), 'about 6–9 min');
+  assert.equal(ru.waitRange(350, 545, 420), 'около 6–9 мин');
+  assert.equal(es.waitRange(350, 545, 420), 'unos 6–9 min');
+  assert.equal(en.waitRange(10, 150, 60), 'about 1–3 min');
+  assert.equal(en.waitRange(5, 30, 12), 'less than a minute');
+  assert.equal(en.waitRange(290, 310, 300), 'about 5 minutes');
+  assert.equal(en.waitRange(3600, 3 * 3600, 7200), 'about 1–3 h');
+  assert.equal(en.waitRange(undefined, undefined, 300), 'about 5 minutes');
+  assert.equal(en.waitRange(600, 300, 300), 'about 5 minutes', 'bounds out of order are not shown');
   assert.equal(en('board.more', { count: 17 }), '…and 17 more in line');
 });

@@ -2,7 +2,7 @@
 // and what they read from a snapshot (line.js). Run by TestScriptLogic.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initialState, update, effects, currentEta, describe, failure, OFFLINE_GRACE_MS } from './assets/model.js';
+import { initialState, update, effects, currentEta, currentRange, describe, failure, OFFLINE_GRACE_MS } from './assets/model.js';
 import { initialBoard, updateBoard, boardEffects, highlighted } from './assets/tvmodel.js';
 import { takeEstimate, placesAfterShown, waitingPlace, lineLength } from './assets/line.js';
 import { translator } from './assets/i18n.js';
@@ -148,6 +148,19 @@ test('estimates: before taking, and while waiting', () => {
   assert.ok(Number.isNaN(takeEstimate(null)));
   const s = { ...initialState(0), state: 'waiting', eta: 300, etaPosition: 6, position: 4, snapshot: s3 };
   assert.equal(currentEta(s), 180);
+  assert.equal(currentRange(s), null, 'no range given: none shown');
+  // A range moves with the middle as the line moves (two places: 2 × 60 s).
+  const ranged = { ...s, etaLow: 200, etaHigh: 500 };
+  assert.deepEqual(currentRange(ranged), { low: 80, high: 380 });
+  assert.deepEqual(currentRange({ ...ranged, etaLow: 100 }), { low: 0, high: 380 }, 'never below zero');
+  assert.equal(currentRange({ ...ranged, state: 'called' }), null);
+});
+
+test('a ticket answer with a range keeps it; one without drops an old one', () => {
+  let { s } = run(initialState(0), { type: 'taken', data: { token: 'tok', ticket: 'A003', state: 'waiting', position: 3, eta_seconds: 420, eta_low_seconds: 350, eta_high_seconds: 545 } });
+  assert.deepEqual([s.eta, s.etaLow, s.etaHigh], [420, 350, 545]);
+  ({ s } = run(s, { type: 'ticket', data: { ticket: 'A003', state: 'waiting', position: 3, eta_seconds: 400 } }));
+  assert.deepEqual([s.eta, s.etaLow, s.etaHigh], [400, null, null]);
 });
 
 test('failures become messages in any language; a ban is not a message', () => {
@@ -159,6 +172,7 @@ test('failures become messages in any language; a ban is not a message', () => {
   assert.deepEqual(failure({ status: 403, data: { error: 'banned' }, retryAfter: 60 }), { banned: 60 });
   assert.equal(describe(failure({ status: 0, data: {} }).parts[0], en), "Can't reach the service. Check your connection and try again.");
   assert.equal(describe({ key: 'err.not_your_turn', position: 3, eta: 120 }, en), 'Not your turn yet: you are 3rd in line, about 2 minutes to wait.');
+  assert.equal(describe({ key: 'err.not_your_turn', position: 3, eta: 420, low: 350, high: 545 }, en), 'Not your turn yet: you are 3rd in line, about 6–9 min to wait.');
 });
 
 test('the board: new calls are captioned always, spoken only with sound, and the first snapshot is not a call', () => {

@@ -24,7 +24,7 @@ func TestCheckCatchesDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	const (
-		ticket  = `{"ticket":"A001","state":"waiting","position":2,"eta_seconds":60}`
+		ticket  = `{"ticket":"A001","state":"waiting","position":2,"eta_seconds":60,"eta_low_seconds":45,"eta_high_seconds":90}`
 		token   = `"token":"AqpN4I0AAAAAAAAACWu5QxDebLMvTiKdocqwGGu94NWC-lIWuyInJgr5TY46"`
 		session = `{"ticket":"A000","state":"serving","image_url":"/api/v1/images/AAAAAAAAAAHuaWsbHhVRz8EOm3XKnlHK","until":"2026-12-04T23:27:03.142Z"}`
 	)
@@ -35,23 +35,26 @@ func TestCheckCatchesDrift(t *testing.T) {
 		body               string
 		wantErr            string // "" = valid
 	}{
-		{"issued", "GET", "/api/v1/token", 200, jsonHeader(), `{` + token + `,"ticket":"A001","state":"waiting","position":2,"eta_seconds":60}`, ""},
+		{"issued", "GET", "/api/v1/token", 200, jsonHeader(), `{` + token + `,"ticket":"A001","state":"waiting","position":2,"eta_seconds":60,"eta_low_seconds":45,"eta_high_seconds":90}`, ""},
 		{"issued without token", "GET", "/api/v1/token", 200, jsonHeader(), ticket, "token"},
-		{"issued with a version 1 token", "GET", "/api/v1/token", 200, jsonHeader(), `{"token":"AQAAAAAAAAACcytFP6N0fDa4vphSCfU7FuIS7LMBYoHk_jHHb8I_1bI","ticket":"A001","state":"waiting","position":2,"eta_seconds":60}`, "token"},
-		{"issued without no-store", "GET", "/api/v1/token", 200, http.Header{"Content-Type": {"application/json"}}, `{` + token + `,"ticket":"A001","state":"waiting","position":2,"eta_seconds":60}`, "Cache-Control"},
+		{"issued with a version 1 token", "GET", "/api/v1/token", 200, jsonHeader(), `{"token":"AQAAAAAAAAACcytFP6N0fDa4vphSCfU7FuIS7LMBYoHk_jHHb8I_1bI","ticket":"A001","state":"waiting","position":2,"eta_seconds":60,"eta_low_seconds":45,"eta_high_seconds":90}`, "token"},
+		{"issued without no-store", "GET", "/api/v1/token", 200, http.Header{"Content-Type": {"application/json"}}, `{` + token + `,"ticket":"A001","state":"waiting","position":2,"eta_seconds":60,"eta_low_seconds":45,"eta_high_seconds":90}`, "Cache-Control"},
 		{"ticket", "GET", "/api/v1/ticket", 200, jsonHeader(), ticket, ""},
-		{"ticket with an unknown field", "GET", "/api/v1/ticket", 200, jsonHeader(), `{"ticket":"A001","state":"waiting","position":2,"eta_seconds":60,"color":"red"}`, "color"},
-		{"waiting ticket without position", "GET", "/api/v1/ticket", 200, jsonHeader(), `{"ticket":"A001","state":"waiting","eta_seconds":60}`, "position"},
-		{"served ticket with a position", "GET", "/api/v1/ticket", 200, jsonHeader(), `{"ticket":"A001","state":"served","position":1,"eta_seconds":0}`, "position"},
-		{"called ticket without deadline", "GET", "/api/v1/ticket", 200, jsonHeader(), `{"ticket":"A001","state":"called","position":1,"eta_seconds":0}`, "deadline"},
+		{"ticket with an unknown field", "GET", "/api/v1/ticket", 200, jsonHeader(), `{"ticket":"A001","state":"waiting","position":2,"eta_seconds":60,"eta_low_seconds":45,"eta_high_seconds":90,"color":"red"}`, "color"},
+		{"waiting ticket without its range", "GET", "/api/v1/ticket", 200, jsonHeader(), `{"ticket":"A001","state":"waiting","position":2,"eta_seconds":60}`, "eta_low_seconds"},
+		{"served ticket with a range", "GET", "/api/v1/ticket", 200, jsonHeader(), `{"ticket":"A001","state":"served","eta_high_seconds":0}`, "eta_high_seconds"},
+		{"not your turn without its range", "POST", "/api/v1/kitty", 409, jsonHeader("Retry-After", "30"), `{"error":"not_your_turn","message":"m","position":2,"eta_seconds":60}`, "eta_high_seconds"},
+		{"waiting ticket without position", "GET", "/api/v1/ticket", 200, jsonHeader(), `{"ticket":"A001","state":"waiting","eta_seconds":60,"eta_low_seconds":45,"eta_high_seconds":90}`, "position"},
+		{"served ticket with a position", "GET", "/api/v1/ticket", 200, jsonHeader(), `{"ticket":"A001","state":"served","position":1,"eta_seconds":0,"eta_low_seconds":0,"eta_high_seconds":0}`, "position"},
+		{"called ticket without deadline", "GET", "/api/v1/ticket", 200, jsonHeader(), `{"ticket":"A001","state":"called","position":1,"eta_seconds":0,"eta_low_seconds":0,"eta_high_seconds":0}`, "deadline"},
 		{"a label that is not one", "GET", "/api/v1/ticket", 200, jsonHeader(), `{"ticket":"a1","state":"left"}`, "ticket"},
 		{"session", "POST", "/api/v1/kitty", 200, jsonHeader(), session, ""},
 		{"session time without milliseconds", "POST", "/api/v1/kitty", 200, jsonHeader(), strings.Replace(session, ".142Z", "Z", 1), "until"},
 		{"session time with two decimals", "POST", "/api/v1/kitty", 200, jsonHeader(), strings.Replace(session, ".142Z", ".14Z", 1), "until"},
 		{"picture", "POST", "/api/v1/kitty", 200, http.Header{"Content-Type": {"image/png"}, "Cache-Control": {"private, no-store"}}, "\x89PNG", ""},
-		{"not your turn", "POST", "/api/v1/kitty", 409, jsonHeader("Retry-After", "30"), `{"error":"not_your_turn","message":"m","position":2,"eta_seconds":60}`, ""},
-		{"not your turn without Retry-After", "POST", "/api/v1/kitty", 409, jsonHeader(), `{"error":"not_your_turn","message":"m","position":2,"eta_seconds":60}`, "Retry-After"},
-		{"Retry-After not whole seconds", "POST", "/api/v1/kitty", 409, jsonHeader("Retry-After", "1.5"), `{"error":"not_your_turn","message":"m","position":2,"eta_seconds":60}`, "Retry-After"},
+		{"not your turn", "POST", "/api/v1/kitty", 409, jsonHeader("Retry-After", "30"), `{"error":"not_your_turn","message":"m","position":2,"eta_seconds":60,"eta_low_seconds":45,"eta_high_seconds":90}`, ""},
+		{"not your turn without Retry-After", "POST", "/api/v1/kitty", 409, jsonHeader(), `{"error":"not_your_turn","message":"m","position":2,"eta_seconds":60,"eta_low_seconds":45,"eta_high_seconds":90}`, "Retry-After"},
+		{"Retry-After not whole seconds", "POST", "/api/v1/kitty", 409, jsonHeader("Retry-After", "1.5"), `{"error":"not_your_turn","message":"m","position":2,"eta_seconds":60,"eta_low_seconds":45,"eta_high_seconds":90}`, "Retry-After"},
 		{"not your turn without position", "POST", "/api/v1/kitty", 409, jsonHeader("Retry-After", "30"), `{"error":"not_your_turn","message":"m"}`, "position"},
 		{"gone without state", "POST", "/api/v1/kitty", 410, jsonHeader(), `{"error":"gone","message":"m"}`, "state"},
 		{"cross_origin without Retry-After", "POST", "/api/v1/kitty", 403, jsonHeader(), `{"error":"cross_origin","message":"m"}`, ""},
@@ -60,7 +63,7 @@ func TestCheckCatchesDrift(t *testing.T) {
 		{"the QR code", "GET", "/qr.svg", 200, http.Header{"Content-Type": {"image/svg+xml"}}, `<svg xmlns="http://www.w3.org/2000/svg"></svg>`, ""},
 		{"an error with an empty message", "POST", "/api/v1/kitty", 400, jsonHeader(), `{"error":"bad_request","message":""}`, "message"},
 		{"an unknown error code", "POST", "/api/v1/kitty", 400, jsonHeader(), `{"error":"oops","message":"m"}`, "error"},
-		{"a code the route does not answer", "GET", "/api/v1/token", 429, jsonHeader("Retry-After", "1"), `{"error":"not_your_turn","message":"m","position":1,"eta_seconds":1}`, "error"},
+		{"a code the route does not answer", "GET", "/api/v1/token", 429, jsonHeader("Retry-After", "1"), `{"error":"not_your_turn","message":"m","position":1,"eta_seconds":1,"eta_low_seconds":1,"eta_high_seconds":1}`, "error"},
 		{"a status the route does not answer", "GET", "/api/v1/queue", 418, jsonHeader(), `{"error":"internal","message":"m"}`, "status"},
 		{"an unknown path", "GET", "/nope", 404, http.Header{"Content-Type": {"application/json"}}, `{"error":"not_found","message":"no such route"}`, ""},
 		{"an unknown path answered 200", "GET", "/nope", 200, jsonHeader(), `{}`, "404"},
@@ -104,7 +107,7 @@ func TestCheckServerMessage(t *testing.T) {
 		ok  bool
 	}{
 		{`{"type":"snapshot","version":1,"now":"2026-12-04T23:26:03.150Z","length":0,"counters":1,"paused":false,"serving":[],"called":[],"waiting":[],"eta_seconds_per_ticket":60}`, true},
-		{`{"type":"ticket","ticket":"A001","state":"called","position":1,"eta_seconds":0,"deadline":"2026-12-04T23:27:29.020Z"}`, true},
+		{`{"type":"ticket","ticket":"A001","state":"called","position":1,"eta_seconds":0,"eta_low_seconds":0,"eta_high_seconds":0,"deadline":"2026-12-04T23:27:29.020Z"}`, true},
 		{`{"type":"ticket","ticket":"A001","state":"served"}`, true},
 		{`{"type":"error","error":"bad_request","message":"watch needs a token"}`, true},
 		{`{"type":"stale","message":"the queue store is not answering"}`, true},

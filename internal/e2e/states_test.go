@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -301,6 +302,10 @@ func TestVisitorStatesBusyLine(t *testing.T) {
 	}
 	if got := b.text("#my-position"); got != "You are 81st in line" {
 		t.Errorf("#my-position = %q", got)
+	}
+	// The wait is a range from the line's flow ("about 6–9 min"), not one figure.
+	if got := b.text("#my-eta"); !regexp.MustCompile(`about \d+–\d+ (min|h)`).MatchString(got) {
+		t.Errorf("#my-eta = %q, want the wait as a range", got)
 	}
 	shots.capture(b, "index", "waiting")
 

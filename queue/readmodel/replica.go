@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/catqms/catqms/queue"
+	"github.com/catqms/catqms/queue/flow"
 )
 
 // Source is a line that a Replica follows: a store that keeps the change
@@ -65,6 +66,21 @@ type Options struct {
 	ImageID func(seq uint64) string
 	// Logger reports loads and gaps; nil discards.
 	Logger *slog.Logger
+	// Flow configures the wait estimate (queue/flow) the replica keeps
+	// from the log: the line's counters and view window, and OnScore for
+	// the metrics. OnScore is called under the replica's lock, in log
+	// order: it must not call back into the replica.
+	Flow flow.Config
+	// FlowETA makes Ticket and Tickets show a waiting ticket's wait from
+	// the flow (Estimate): ETA the range's middle, ETALow and ETAHigh its
+	// bounds. Without it they show the store's estimate, as status.lua
+	// answers it (ETALow and ETAHigh zero), which the stores' differential
+	// tests compare field by field.
+	FlowETA bool
+	// HeadWindow is the line's head window: a called ticket's deadline
+	// less it is when it was called, which a load tells the estimate
+	// (queue/flow's Reset). Zero takes the line's clock at the load.
+	HeadWindow time.Duration
 }
 
 // The defaults of Options.
@@ -110,8 +126,9 @@ type Replica struct {
 	cause   error  // why it is stale: the last failure, nil before the first load
 	version int64  // the version last held, kept while stale
 	stats   Stats
-	bans    int64  // bans seen in the log, and loads (which may hide some)
-	reason  string // why the next load happens
+	bans    int64      // bans seen in the log, and loads (which may hide some)
+	reason  string     // why the next load happens
+	book    *flow.Book // the wait estimate, fed every applied event under mu
 
 	changes chan struct{}
 }
@@ -144,6 +161,7 @@ func New(src Source, opts Options) *Replica {
 		stats:   Stats{Loads: map[string]int64{}},
 		reason:  ReasonStart,
 		changes: make(chan struct{}, 1),
+		book:    flow.New(opts.Flow),
 	}
 }
 
@@ -254,13 +272,18 @@ func (r *Replica) applyLocked(m *model, entries []queue.Change) (int, *gapInfo) 
 		if c.Prev != m.version {
 			return n, &gapInfo{m.version, c.Prev, c.Version}
 		}
+		reset := false
 		for _, e := range c.Events {
 			m.apply(e)
 			if e.Kind == queue.EventBan {
 				r.bans++
 			}
+			reset = r.feedLocked(m, c, e) || reset
 		}
 		m.head(c.Version, c.Now, c.Next, c.Share, c.Counters, c.Paused)
+		if reset {
+			r.resetBookLocked(m)
+		}
 		// An entry read late (a backlog) shows the line's clock behind,
 		// never ahead: the largest offset since the load is the best.
 		m.offset = max(m.offset, c.Now-r.opts.Clock.Now().UnixMilli())
@@ -360,6 +383,11 @@ func (r *Replica) load(ctx context.Context) error {
 		}
 	}
 	m.waiting.build()
+	// The estimate starts again from the page; the log's entries then feed
+	// it as they are applied (the flow it measured and its scores stay).
+	r.mu.Lock()
+	r.resetBookLocked(m)
+	r.mu.Unlock()
 	// Then the log from the first page's version, to its end.
 	for {
 		entries, err := r.src.ReadLog(ctx, m.version, r.opts.Batch, 0)
@@ -438,6 +466,7 @@ func (r *Replica) Ticket(seq uint64) (queue.Ticket, bool, error) {
 	}
 	t, live := r.m.ticket(seq)
 	t.Version = r.m.version
+	r.estimateLocked(&t)
 	if t.State == queue.StateServing && r.opts.ImageID != nil {
 		t.ImageID = r.opts.ImageID(seq)
 	}
@@ -456,7 +485,8 @@ func (r *Replica) Tickets(seqs []uint64) (tickets []queue.Ticket, live []bool, v
 	tickets, live = make([]queue.Ticket, len(seqs)), make([]bool, len(seqs))
 	for i, seq := range seqs {
 		tickets[i], live[i] = r.m.ticket(seq)
-		tickets[i].Version = r.m.version
+		tickets[i].Version = r.m.version // as Ticket shows it
+		r.estimateLocked(&tickets[i])
 		if tickets[i].State == queue.StateServing && r.opts.ImageID != nil {
 			tickets[i].ImageID = r.opts.ImageID(seq)
 		}

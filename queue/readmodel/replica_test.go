@@ -49,7 +49,7 @@ func TestReplicaOfTheModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	rep := readmodel.New(line, readmodel.Options{Clock: clk, Block: 50 * time.Millisecond, PageSize: 3})
+	rep := readmodel.New(line, readmodel.Options{Clock: clk, Block: 50 * time.Millisecond, PageSize: 3, FlowETA: true})
 	if _, _, err := rep.Ticket(1); !errors.Is(err, readmodel.ErrStale) {
 		t.Fatalf("before the load: %v, want ErrStale", err)
 	}
@@ -118,6 +118,11 @@ func TestReplicaOfTheModel(t *testing.T) {
 			}
 			w.ImageID = ""
 			tk, live, err := rep.Ticket(is.Ticket.Seq)
+			// The wait is the replica's own (queue/flow), the rest the line's.
+			if tk.ETALow > tk.ETA || tk.ETA > tk.ETAHigh || (tk.State != queue.StateWaiting && tk.ETAHigh != 0) {
+				t.Fatalf("step %d: %s: wait %v outside its range [%v, %v]", step, is.Ticket.Label, tk.ETA, tk.ETALow, tk.ETAHigh)
+			}
+			tk.ETA, tk.ETALow, tk.ETAHigh = w.ETA, w.ETALow, w.ETAHigh
 			if err != nil || live != w.State.Live() || !reflect.DeepEqual(tk, w) {
 				t.Fatalf("step %d: %s: replica %+v (live %v, err %v), line %+v", step, is.Ticket.Label, tk, live, err, w)
 			}

@@ -9,7 +9,7 @@ import { ServerClock, formatCountdown } from './fmt.js';
 import { boardElements, renderBoard, renderConn, tickCountdowns } from './boardview.js';
 import { byId, setText, show, translate } from './dom.js';
 import { SoundPlayer, YOUR_TURN } from './sound.js';
-import { initialState, update, effects, currentEta, describe, failure, LIVE } from './model.js';
+import { initialState, update, effects, currentEta, currentRange, describe, failure, LIVE } from './model.js';
 import { lineLength, takeEstimate } from './line.js';
 import { pickLanguage, translator, STORAGE_KEY as LANG_KEY } from './i18n.js';
 
@@ -259,7 +259,9 @@ function render() {
   setText(els.myState, hasTicket ? t(`ticket.${st}`) : '');
   show(els.waitingInfo, st === 'waiting');
   setText(els.myPosition, Number.isFinite(S.position) ? t('ticket.place', { ordinal: t.ordinal(S.position) }) : '…');
-  setText(els.myEta, t('ticket.wait', { wait: notLive ? `≈ ${t.wait(currentEta(S))}` : t.wait(currentEta(S)) }));
+  const range = currentRange(S);
+  const wait = range ? t.waitRange(range.low, range.high, currentEta(S)) : t.wait(currentEta(S));
+  setText(els.myEta, t('ticket.wait', { wait: notLive ? `≈ ${wait}` : wait }));
 
   show(els.callBanner, st === 'called');
   setCountdown(els.callCountdown, st === 'called' ? S.deadline : null);
@@ -360,8 +362,8 @@ async function getKitty() {
   }
   const { data } = res;
   if (res.status === 409) {
-    dispatch({ type: 'ticket', data: { ticket: S.label, state: 'waiting', position: data.position, eta_seconds: data.eta_seconds }, force: true });
-    dispatch({ type: 'message', message: { parts: [{ key: 'err.not_your_turn', position: data.position, eta: data.eta_seconds }], kind: 'error' } });
+    dispatch({ type: 'ticket', data: { ticket: S.label, state: 'waiting', position: data.position, eta_seconds: data.eta_seconds, eta_low_seconds: data.eta_low_seconds, eta_high_seconds: data.eta_high_seconds }, force: true });
+    dispatch({ type: 'message', message: { parts: [{ key: 'err.not_your_turn', position: data.position, eta: data.eta_seconds, low: data.eta_low_seconds, high: data.eta_high_seconds }], kind: 'error' } });
   } else if (res.status === 410) {
     dispatch({ type: 'ended', how: data.state === 'left' ? 'removed' : data.state || 'expired' });
   } else if (res.status === 403 && data.error === 'forbidden') {

@@ -56,6 +56,21 @@ export function translator(code) {
     if (h >= 24) return t('wait.day');
     return m === 0 ? t('wait.hour', { n: h }) : t('wait.hour_min', { h, m });
   };
+  /**
+   * A wait as a range, "about 6–9 min", from its bounds in seconds; one
+   * figure (t.wait of mid) when the range rounds to one or is not known.
+   */
+  t.waitRange = (low, high, mid) => {
+    if (!Number.isFinite(low) || !Number.isFinite(high) || high < low) return t.wait(mid);
+    if (high < 45) return t('wait.now');
+    const lo = Math.max(1, Math.round(low / 60));
+    const hi = Math.round(high / 60);
+    if (hi >= 24 * 60) return t.wait(mid);
+    if (hi < 120) return hi > lo ? t('wait.range_min', { lo, hi, n: hi }) : t.wait(mid);
+    const loH = Math.max(1, Math.round(lo / 60));
+    const hiH = Math.round(hi / 60);
+    return hiH > loH ? t('wait.range_hour', { lo: loH, hi: hiH, n: hiH }) : t.wait(mid);
+  };
   /** A duration in words for "try again in …": "45 seconds", "12 minutes", "1 hour". */
   t.duration = (seconds) => {
     const s = Math.max(0, Math.ceil(seconds));

@@ -21,7 +21,7 @@ const POLL_WHILE_OFFLINE_MS = 8000;
 const PAST_DEADLINE_MS = 1500;
 
 const NO_TICKET = {
-  token: null, label: null, state: 'none', position: null, eta: null, etaPosition: null,
+  token: null, label: null, state: 'none', position: null, eta: null, etaPosition: null, etaLow: null, etaHigh: null,
   deadline: null, until: null, imageUrl: null,
 };
 
@@ -136,6 +136,10 @@ function applyTicket(s, t, force = false) {
   if (Number.isFinite(t.eta_seconds)) {
     next.eta = t.eta_seconds;
     next.etaPosition = next.position;
+    // The range around it, when the service gives one (older ones do not).
+    const ranged = Number.isFinite(t.eta_low_seconds) && Number.isFinite(t.eta_high_seconds);
+    next.etaLow = ranged ? t.eta_low_seconds : null;
+    next.etaHigh = ranged ? t.eta_high_seconds : null;
   }
   if (t.deadline) next.deadline = t.deadline;
   if (t.until) next.until = t.until;
@@ -231,13 +235,24 @@ export function currentEta(s) {
   return NaN;
 }
 
+/**
+ * The range of the wait for our ticket, {low, high} in seconds, moved as
+ * currentEta moves the server's middle; null when there is none (called,
+ * or no range given).
+ */
+export function currentRange(s) {
+  if (s.state === 'called' || !Number.isFinite(s.etaLow) || !Number.isFinite(s.etaHigh) || !Number.isFinite(s.eta)) return null;
+  const shift = currentEta(s) - s.eta;
+  return { low: Math.max(0, s.etaLow + shift), high: Math.max(0, s.etaHigh + shift) };
+}
+
 /** The words of a message part, in the language of translator `t`. */
 export function describe(part, t) {
   switch (part.key) {
     case 'err.retry':
       return part.seconds > 0 ? t('err.retry_in', { duration: t.duration(part.seconds) }) : t('err.retry_soon');
     case 'err.not_your_turn':
-      return t('err.not_your_turn', { ordinal: t.ordinal(part.position), wait: t.wait(part.eta) });
+      return t('err.not_your_turn', { ordinal: t.ordinal(part.position), wait: t.waitRange(part.low, part.high, part.eta) });
     case 'err.other':
       return t('err.other', { status: part.status });
     default:

@@ -120,6 +120,8 @@ export default {
   'wait.min': { one: 'about {n} minute', other: 'about {n} minutes' },
   'wait.hour': { one: 'about {n} hour', other: 'about {n} hours' },
   'wait.hour_min': 'about {h} h {m} min',
+  'wait.range_min': 'about {lo}–{hi} min',
+  'wait.range_hour': 'about {lo}–{hi} h',
   'wait.day': 'more than a day',
   'wait.unknown': 'unknown',
   'dur.s': { one: '{n} second', other: '{n} seconds' },

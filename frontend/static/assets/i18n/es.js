@@ -117,6 +117,8 @@ export default {
   'wait.min': { one: 'alrededor de {n} minuto', other: 'unos {n} minutos' },
   'wait.hour': { one: 'alrededor de {n} hora', other: 'unas {n} horas' },
   'wait.hour_min': 'unas {h} h {m} min',
+  'wait.range_min': 'unos {lo}–{hi} min',
+  'wait.range_hour': 'unas {lo}–{hi} h',
   'wait.day': 'más de un día',
   'wait.unknown': 'desconocido',
   'dur.s': { one: '{n} segundo', other: '{n} segundos' },

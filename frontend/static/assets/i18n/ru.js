@@ -117,6 +117,8 @@ export default {
   'wait.min': { one: 'около {n} минуты', few: 'около {n} минут', many: 'около {n} минут', other: 'около {n} минуты' },
   'wait.hour': { one: 'около {n} часа', few: 'около {n} часов', many: 'около {n} часов', other: 'около {n} часа' },
   'wait.hour_min': 'около {h} ч {m} мин',
+  'wait.range_min': 'около {lo}–{hi} мин',
+  'wait.range_hour': 'около {lo}–{hi} ч',
   'wait.day': 'больше суток',
   'wait.unknown': 'неизвестно',
   'dur.s': { one: '{n} секунду', few: '{n} секунды', many: '{n} секунд', other: '{n} секунды' },

@@ -1,0 +1,43 @@
+package server
+
+import (
+	"time"
+
+	"github.com/catqms/catqms/queue"
+)
+
+// estimated is t with its wait from the server's view (queue/flow, as the
+// read model keeps it): ETA the range's middle, ETALow and ETAHigh its
+// bounds. A ticket the view already estimated, or one not waiting, is
+// shown as it is; while the view cannot answer, the store's ETA stands
+// alone (newTicketBody shows it as both bounds).
+func (s *Server) estimated(t queue.Ticket) queue.Ticket {
+	if t.State != queue.StateWaiting || t.ETAHigh > 0 {
+		return t
+	}
+	t.ETA, t.ETALow, t.ETAHigh = s.estimate(t.Position, t.ETA)
+	return t
+}
+
+// estimate is the wait at position from the view: middle, low, high. While
+// the view cannot answer (stale), or places the position among the called
+// (it is a moment behind the store that answered), it is the store's eta
+// with no range.
+func (s *Server) estimate(position int64, store time.Duration) (mid, low, high time.Duration) {
+	r, err := s.view.Estimate(position)
+	if err != nil || r.High <= 0 {
+		return store, store, store
+	}
+	return r.Mid, r.Low, r.High
+}
+
+// etaRange is a wait and its bounds in whole seconds, low ≤ eta ≤ high
+// (each rounded up, which keeps their order). Bounds not known (both zero)
+// are the wait itself.
+func etaRange(eta, low, high time.Duration) (mid, lo, hi int64) {
+	mid = etaSeconds(eta)
+	if low == 0 && high == 0 {
+		return mid, mid, mid
+	}
+	return mid, min(etaSeconds(low), mid), max(etaSeconds(high), mid)
+}
