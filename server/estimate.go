@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/catqms/catqms/queue"
+	"github.com/catqms/catqms/queue/flow"
 )
 
 // estimated is t with its wait from the server's view (queue/flow, as the
@@ -40,4 +41,24 @@ func etaRange(eta, low, high time.Duration) (mid, lo, hi int64) {
 		return mid, mid, mid
 	}
 	return mid, min(etaSeconds(low), mid), max(etaSeconds(high), mid)
+}
+
+// Accuracy is the wait estimate's record over the window up to now, as
+// the replica's view scored it (the prediction made when each ticket was
+// taken), beside the naive estimate's; false while the view cannot say.
+// GET /api/v1/stats shows it (cmd/catqms wires it to the RecentReader).
+func (s *Server) Accuracy(window time.Duration) (Accuracy, bool) {
+	if s.replica == nil {
+		return Accuracy{}, false
+	}
+	if _, err := s.replica.Snapshot(0); err != nil {
+		return Accuracy{}, false
+	}
+	rep := s.replica.Accuracy(window)
+	f, n := rep.Flow[flow.PointTake], rep.Naive[flow.PointTake]
+	return Accuracy{
+		Window: window, Calls: f.Calls,
+		MedianAPE: f.MdAPE, Inside: f.Inside,
+		NaiveMedian: n.MdAPE, NaiveInside: n.Inside,
+	}, true
 }

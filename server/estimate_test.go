@@ -98,6 +98,10 @@ func TestWaitAsARange(t *testing.T) {
 	if rep := e.srv.replica.Accuracy(time.Hour); rep.Flow[flow.PointTake].Calls != 1 {
 		t.Fatalf("accuracy %+v: want the one call scored", rep)
 	}
+	// What GET /api/v1/stats shows (cmd/catqms wires it).
+	if a, ok := e.srv.Accuracy(time.Hour); !ok || a.Calls != 1 || a.Window != time.Hour || a.Inside < 0 || a.Inside > 1 {
+		t.Fatalf("Server.Accuracy = %+v, %v: want the one call scored", a, ok)
+	}
 }
 
 // histCount is the sample count of histogram name's child with labels

@@ -270,6 +270,7 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 
 	p.hub = hub.New(hub.Config{AllowedOrigins: cfg.AllowedOrigins}, logger.With("component", "hub"))
 
+	recent := newRecent(p.line)
 	p.srv, err = server.New(server.Config{
 		TrustedProxies:    cfg.TrustedProxies,
 		IPv6BanPrefix:     cfg.IPv6BanPrefix,
@@ -294,11 +295,12 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		Logger:  logger,
 		Devices: p.line.Signer(),
 		History: historyOf{recordlog.New(p.line)},
-		Recent:  newRecent(p.line),
+		Recent:  recent,
 	})
 	if err != nil {
 		return p, err
 	}
+	recent.accuracy = p.srv.Accuracy // before anyone can ask: the listener serves later
 
 	p.listener = p.srv.Listener(p.listener)
 	if cfg.MetricsAddr != "" {
