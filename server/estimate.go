@@ -62,3 +62,14 @@ func (s *Server) Accuracy(window time.Duration) (Accuracy, bool) {
 		NaiveMedian: n.MdAPE, NaiveInside: n.Inside,
 	}, true
 }
+
+// snapshotBody shows snap with the wait of a ticket taken now (at the end
+// of the line) as a range from the view; the store's per-ticket share
+// alone while the view cannot answer. The board and the page show it.
+func (s *Server) snapshotBody(snap queue.Snapshot) snapshotBody {
+	b := newSnapshotBody(snap)
+	called := int64(len(snap.Called))
+	store := queue.WaitETA(snap.Length+1, called, time.Duration(snap.ETAPerTicketSec)*time.Second)
+	b.TakeETASec, b.TakeETALowSec, b.TakeETAHighSec = etaRange(s.estimate(snap.Length+1, store))
+	return b
+}

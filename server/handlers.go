@@ -164,7 +164,7 @@ func (s *Server) snapshot(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	respond(c, http.StatusOK, newSnapshotBody(snap))
+	respond(c, http.StatusOK, s.snapshotBody(snap))
 }
 
 // image is GET /api/v1/images/:id: a live session's picture. An image id is

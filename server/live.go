@@ -190,7 +190,7 @@ func (f *liveFeed) refresh() {
 	// Each watcher's ticket is staged first; the snapshot's hand-off then
 	// sends both in one write (hub.Client.Stage).
 	fromStore := f.stageWatchers()
-	f.broadcast(snapshotMessage{Type: "snapshot", snapshotBody: newSnapshotBody(snap)})
+	f.broadcast(snapshotMessage{Type: "snapshot", snapshotBody: f.s.snapshotBody(snap)})
 	f.askStore(fromStore)
 }
 
@@ -398,7 +398,7 @@ func (w *wsSession) Greeting() []byte {
 	if err != nil {
 		return nil
 	}
-	data, err := json.Marshal(snapshotMessage{Type: "snapshot", snapshotBody: newSnapshotBody(snap)})
+	data, err := json.Marshal(snapshotMessage{Type: "snapshot", snapshotBody: w.s.snapshotBody(snap)})
 	if err != nil {
 		return nil
 	}

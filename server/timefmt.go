@@ -48,6 +48,10 @@ type snapshotBody struct {
 	Called          []slotBody     `json:"called"`
 	Waiting         []queue.Waiter `json:"waiting"`
 	ETAPerTicketSec int64          `json:"eta_seconds_per_ticket"`
+	// The wait of a ticket taken now, as a range (Server.snapshotBody).
+	TakeETASec     int64 `json:"take_eta_seconds"`
+	TakeETALowSec  int64 `json:"take_eta_low_seconds"`
+	TakeETAHighSec int64 `json:"take_eta_high_seconds"`
 }
 
 // newSnapshotBody shows snap, with empty lists as [] and without touching

@@ -75,10 +75,10 @@ func TestCheckCatchesDrift(t *testing.T) {
 		{"a page's HEAD", "HEAD", "/assets/app.js", 200, http.Header{"Content-Type": {"text/javascript"}}, "", ""},
 		{"a HEAD with a status not listed", "HEAD", "/", 500, http.Header{}, "", "status"},
 		{"a page answered as a picture's route would", "GET", "/api/v1/images/x", 200, http.Header{"Content-Type": {"text/html"}, "Cache-Control": {"private, no-store"}}, "<p>", "Content-Type"},
-		{"snapshot", "GET", "/api/v1/queue", 200, jsonHeader(), `{"version":3,"now":"2026-12-04T23:26:03.150Z","length":1,"counters":1,"paused":false,"serving":[{"ticket":"A000","until":"2026-12-04T23:27:03.142Z"}],"called":[],"waiting":[{"ticket":"A001"}],"eta_seconds_per_ticket":60}`, ""},
-		{"snapshot with a type", "GET", "/api/v1/queue", 200, jsonHeader(), `{"type":"snapshot","version":3,"now":"2026-12-04T23:26:03.150Z","length":0,"counters":1,"paused":false,"serving":[],"called":[],"waiting":[],"eta_seconds_per_ticket":60}`, "type"},
-		{"snapshot without waiting", "GET", "/api/v1/queue", 200, jsonHeader(), `{"version":3,"now":"2026-12-04T23:26:03.150Z","length":0,"counters":1,"paused":false,"serving":[],"called":[],"eta_seconds_per_ticket":60}`, "waiting"},
-		{"a serving slot without until", "GET", "/api/v1/queue", 200, jsonHeader(), `{"version":3,"now":"2026-12-04T23:26:03.150Z","length":0,"counters":1,"paused":false,"serving":[{"ticket":"A000"}],"called":[],"waiting":[],"eta_seconds_per_ticket":60}`, "until"},
+		{"snapshot", "GET", "/api/v1/queue", 200, jsonHeader(), `{"version":3,"now":"2026-12-04T23:26:03.150Z","length":1,"counters":1,"paused":false,"serving":[{"ticket":"A000","until":"2026-12-04T23:27:03.142Z"}],"called":[],"waiting":[{"ticket":"A001"}],"eta_seconds_per_ticket":60,"take_eta_seconds":60,"take_eta_low_seconds":50,"take_eta_high_seconds":80}`, ""},
+		{"snapshot with a type", "GET", "/api/v1/queue", 200, jsonHeader(), `{"type":"snapshot","version":3,"now":"2026-12-04T23:26:03.150Z","length":0,"counters":1,"paused":false,"serving":[],"called":[],"waiting":[],"eta_seconds_per_ticket":60,"take_eta_seconds":60,"take_eta_low_seconds":50,"take_eta_high_seconds":80}`, "type"},
+		{"snapshot without waiting", "GET", "/api/v1/queue", 200, jsonHeader(), `{"version":3,"now":"2026-12-04T23:26:03.150Z","length":0,"counters":1,"paused":false,"serving":[],"called":[],"eta_seconds_per_ticket":60,"take_eta_seconds":60,"take_eta_low_seconds":50,"take_eta_high_seconds":80}`, "waiting"},
+		{"a serving slot without until", "GET", "/api/v1/queue", 200, jsonHeader(), `{"version":3,"now":"2026-12-04T23:26:03.150Z","length":0,"counters":1,"paused":false,"serving":[{"ticket":"A000"}],"called":[],"waiting":[],"eta_seconds_per_ticket":60,"take_eta_seconds":60,"take_eta_low_seconds":50,"take_eta_high_seconds":80}`, "until"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(tc.method, tc.path, nil)
@@ -106,7 +106,7 @@ func TestCheckServerMessage(t *testing.T) {
 		msg string
 		ok  bool
 	}{
-		{`{"type":"snapshot","version":1,"now":"2026-12-04T23:26:03.150Z","length":0,"counters":1,"paused":false,"serving":[],"called":[],"waiting":[],"eta_seconds_per_ticket":60}`, true},
+		{`{"type":"snapshot","version":1,"now":"2026-12-04T23:26:03.150Z","length":0,"counters":1,"paused":false,"serving":[],"called":[],"waiting":[],"eta_seconds_per_ticket":60,"take_eta_seconds":60,"take_eta_low_seconds":50,"take_eta_high_seconds":80}`, true},
 		{`{"type":"ticket","ticket":"A001","state":"called","position":1,"eta_seconds":0,"eta_low_seconds":0,"eta_high_seconds":0,"deadline":"2026-12-04T23:27:29.020Z"}`, true},
 		{`{"type":"ticket","ticket":"A001","state":"served"}`, true},
 		{`{"type":"error","error":"bad_request","message":"watch needs a token"}`, true},

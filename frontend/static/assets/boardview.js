@@ -51,6 +51,7 @@ export function boardElements() {
     more: byId('board-more'),
     paused: byId('board-paused'),
     beyond: maybe('board-beyond'),
+    takeWait: maybe('board-take-wait'),
   };
 }
 
@@ -83,6 +84,8 @@ export function renderBoard(els, snap, clock, t, { mine = null, minePosition = n
   setText(els.more, more > 0 ? t('board.more', { count: more }) : '');
   show(els.more, more > 0);
   show(els.paused, Boolean(snap.paused));
+  // The wait of a ticket taken now, as a range (the snapshot's take_eta_*).
+  if (els.takeWait) setText(els.takeWait, t.waitRange(snap.take_eta_low_seconds, snap.take_eta_high_seconds, snap.take_eta_seconds));
 
   if (els.beyond) {
     const shown = mine && (called.some((c) => c.ticket === mine) || waiting.some((w) => w.ticket === mine));

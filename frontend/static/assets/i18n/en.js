@@ -94,6 +94,7 @@ export default {
   'board.called': 'Called',
   'board.next': 'Next in line',
   'board.length': 'In line',
+  'board.take_wait': 'A new ticket waits',
   'board.paused': 'The line is paused for now. Tickets keep their places.',
   'board.none_called': 'No one is called right now',
   'board.none_serving': 'No one right now',

@@ -91,6 +91,7 @@ export default {
   'board.called': 'Llamados',
   'board.next': 'Siguientes en la fila',
   'board.length': 'En la fila',
+  'board.take_wait': 'Un turno nuevo espera',
   'board.paused': 'La fila está en pausa por ahora. Los turnos conservan su lugar.',
   'board.none_called': 'Ahora no hay nadie llamado',
   'board.none_serving': 'Nadie ahora mismo',

@@ -91,6 +91,7 @@ export default {
   'board.called': 'Вызваны',
   'board.next': 'Следующие',
   'board.length': 'В очереди',
+  'board.take_wait': 'Новый талон ждёт',
   'board.paused': 'Очередь пока приостановлена. Все талоны сохраняют свои места.',
   'board.none_called': 'Сейчас никто не вызван',
   'board.none_serving': 'Сейчас никого',
