@@ -4,7 +4,8 @@
 # built from ./cmd/catqms, and nginx in front (deploy/nginx/loopback.conf.tmpl
 # via scripts/nginx-loopback.sh). cmd/catqms-smoke drives visits through
 # nginx while this script SIGKILLs one replica and restarts it, then SIGKILLs
-# redis-server and restarts it. The driver exits non-zero unless every
+# redis-server and restarts it; then `catqms verify` checks the public
+# record of the run. The driver exits non-zero unless every
 # ticket it was given ends served, expired or left: none lost, none twice.
 #
 # Usage: scripts/cluster-smoke.sh [-visits N] [other catqms-smoke flags]
@@ -208,4 +209,9 @@ set -e
 unset "pids[driver]"
 say "driver exited $rc after $((SECONDS - start))s"
 ((rc == 0)) || exit "$rc"
+
+# The public record of all that, replica and store killed included, must
+# verify: the chain, FIFO, no ticket served twice, every removal explained.
+say "catqms verify: the public record, through the proxy"
+"$tmp/catqms" verify "http://127.0.0.1:$proxy_port" || die "catqms verify found the record unsound (or could not read it)"
 failed=0
