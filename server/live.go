@@ -467,13 +467,7 @@ func (w *wsSession) showLocked(t queue.Ticket, err error, first, stage bool) {
 		return // older than what was shown
 	}
 	w.seq, w.floor, w.state = t.Seq, t.Version, t.State
-	body := newTicketBody(w.s.estimated(t))
-	body.Type = "ticket"
-	data, err := json.Marshal(body)
-	if err != nil {
-		w.s.log.Error("websocket: encode ticket", "err", err)
-		return
-	}
+	data := appendTicketMessage(make([]byte, 0, 192), w.s.estimated(t))
 	if string(data) != string(w.last) {
 		w.last = data
 		if stage {
@@ -482,7 +476,7 @@ func (w *wsSession) showLocked(t queue.Ticket, err error, first, stage bool) {
 			w.client.Send(data)
 		}
 	}
-	if !body.State.Live() {
+	if !t.State.Live() {
 		w.stopLocked()
 	}
 }
