@@ -24,10 +24,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -190,6 +192,11 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 		}
 	}
 	res.Finished = time.Now().UTC()
+	// JSON has no NaN or infinity: an undefined figure (a ratio over
+	// nothing) is saved as 0, and named, rather than losing the whole file.
+	for _, path := range zeroNonFinite(reflect.ValueOf(res).Elem(), "results") {
+		e.log("saved as 0 in the JSON: %s was not a number", path)
+	}
 	data, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		// A figure JSON cannot write (an infinite or undefined ratio) must
@@ -230,4 +237,32 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// zeroNonFinite sets every NaN or infinite float reachable from v (structs,
+// pointers, slices, arrays) to 0 and returns where it found them.
+func zeroNonFinite(v reflect.Value, path string) []string {
+	var found []string
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		if f := v.Float(); (math.IsNaN(f) || math.IsInf(f, 0)) && v.CanSet() {
+			v.SetFloat(0)
+			found = append(found, path)
+		}
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			found = append(found, zeroNonFinite(v.Elem(), path)...)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				found = append(found, zeroNonFinite(v.Field(i), path+"."+v.Type().Field(i).Name)...)
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			found = append(found, zeroNonFinite(v.Index(i), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	}
+	return found
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"math"
 	"os"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -143,5 +145,18 @@ func TestS7ReportWritesItsSectionAndCharts(t *testing.T) {
 		if _, err := os.Stat(dir + "/docs/" + png); err != nil {
 			t.Errorf("chart %s: %v", png, err)
 		}
+	}
+}
+
+// TestResultsWithNaNStillSave: an undefined figure becomes 0, named, and
+// the results marshal (a NaN lost a whole run's JSON once).
+func TestResultsWithNaNStillSave(t *testing.T) {
+	res := &results{S8: &s8Result{Flow: s8Score{MdAPE: math.NaN(), Inside: math.Inf(1)}}}
+	found := zeroNonFinite(reflect.ValueOf(res).Elem(), "results")
+	if len(found) != 2 || found[0] != "results.S8.Flow.MdAPE" {
+		t.Fatalf("found %v", found)
+	}
+	if _, err := json.Marshal(res); err != nil {
+		t.Fatal(err)
 	}
 }
