@@ -172,7 +172,7 @@ type outgoing struct {
 // textFrame is data as one unfragmented, unmasked WebSocket text frame
 // (RFC 6455 5.2), the way a server sends it. Frames are built once: a
 // broadcast's is shared by every client. The writer hands every frame
-// queued for a client to the socket in one write (writev), so a client
+// queued for a client to the socket in one Write (writeFrames), so a client
 // that is due a snapshot and its own ticket costs one system call, not
 // two, while each message stays a frame of its own.
 func textFrame(data []byte) []byte {
@@ -198,8 +198,8 @@ func textFrame(data []byte) []byte {
 // enqueue puts a frame on the send queue without waiting. A state (a broadcast)
 // replaces a state still waiting at the tail of the queue: the peer would
 // read the newer one right after it anyway, and nothing queued after the old
-// one is overtaken. A full queue drops the client. enqueue reports whether pm
-// was queued.
+// one is overtaken. A full queue drops the client. Without wake the writer
+// is left alone (Stage). enqueue reports whether the frame was queued.
 func (c *Client) enqueue(frame []byte, state, wake bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
