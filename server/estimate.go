@@ -32,15 +32,24 @@ func (s *Server) estimate(position int64, store time.Duration) (mid, low, high t
 	return r.Mid, r.Low, r.High
 }
 
-// etaRange is a wait and its bounds in whole seconds, low ≤ eta ≤ high
-// (each rounded up, which keeps their order). Bounds not known (both zero)
+// etaRange is a wait and its bounds in whole seconds, low ≤ eta ≤ high:
+// the wait rounded up, as everywhere, the low bound down and the high one
+// up, so that the whole seconds hold the range they stand for (a low
+// bound rounded up would cut up to a second off the range's bottom: a
+// short wait predicted in range would be shown outside it). Bounds not
+// known (both zero), or no range (both the wait: the store's estimate),
 // are the wait itself.
 func etaRange(eta, low, high time.Duration) (mid, lo, hi int64) {
 	mid = etaSeconds(eta)
-	if low == 0 && high == 0 {
+	if low == 0 && high == 0 || low == eta && high == eta {
 		return mid, mid, mid
 	}
-	return mid, min(etaSeconds(low), mid), max(etaSeconds(high), mid)
+	return mid, min(floorSeconds(low), mid), max(etaSeconds(high), mid)
+}
+
+// floorSeconds is d in whole seconds, rounded down; never negative.
+func floorSeconds(d time.Duration) int64 {
+	return max(int64(d/time.Second), 0)
 }
 
 // Accuracy is the wait estimate's record over the window up to now, as

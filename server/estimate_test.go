@@ -154,8 +154,12 @@ func TestWaitWithoutTheView(t *testing.T) {
 	if eb := newErrorBody(qe); *eb.ETASeconds != 30 || *eb.ETALowSeconds != 30 || *eb.ETAHighSeconds != 30 {
 		t.Fatalf("not_your_turn: eta %d [%d, %d], want 30 [30, 30]", *eb.ETASeconds, *eb.ETALowSeconds, *eb.ETAHighSeconds)
 	}
-	// Rounding up keeps the order: a range of 10.2–10.9 s around 10.5 s.
-	if mid, low, high := etaRange(10500*time.Millisecond, 10200*time.Millisecond, 10900*time.Millisecond); low > mid || mid > high {
-		t.Fatalf("etaRange: %d ≤ %d ≤ %d", low, mid, high)
+	// Whole seconds hold the range: 10.2–10.9 s around 10.5 s is 10–11 s
+	// around 11 s, and a wait of 10.3 s stays inside it.
+	if mid, low, high := etaRange(10500*time.Millisecond, 10200*time.Millisecond, 10900*time.Millisecond); low != 10 || mid != 11 || high != 11 {
+		t.Fatalf("etaRange(10.5 s in 10.2–10.9 s) = %d in %d–%d, want 11 in 10–11", mid, low, high)
+	}
+	if mid, low, high := etaRange(900*time.Millisecond, 400*time.Millisecond, 2100*time.Millisecond); low != 0 || mid != 1 || high != 3 {
+		t.Fatalf("etaRange(0.9 s in 0.4–2.1 s) = %d in %d–%d, want 1 in 0–3", mid, low, high)
 	}
 }

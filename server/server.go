@@ -91,6 +91,10 @@ type Config struct {
 	// HistoryRetention is how long the public record is kept (--history);
 	// GET /api/v1/stats tells it. Zero takes DefaultHistoryRetention.
 	HistoryRetention time.Duration
+	// EstimateWindow is how far back the wait estimate measures the line's
+	// flow (--estimate-window): the holds and leaves of that long ago and
+	// since. Zero takes queue/flow's default, 15 minutes.
+	EstimateWindow time.Duration
 }
 
 // withDefaults returns c with defaults filled in, or an error naming the
@@ -126,6 +130,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.HistoryRetention == 0 {
 		c.HistoryRetention = DefaultHistoryRetention
+	}
+	if c.EstimateWindow < 0 {
+		return c, fmt.Errorf("server: EstimateWindow %v is negative", c.EstimateWindow)
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = autoMaxConns()
@@ -400,7 +407,8 @@ func newServer(cfg Config, deps Deps, resync time.Duration) (*Server, error) {
 	if s.view == nil {
 		settings := deps.Line.Settings()
 		opts := readmodel.Options{Logger: deps.Logger, HeadWindow: settings.HeadWindow, FlowETA: true,
-			Flow: flow.Config{Counters: settings.Counters, ViewWindow: settings.ViewWindow, OnScore: s.observeScore}}
+			Flow: flow.Config{Counters: settings.Counters, ViewWindow: settings.ViewWindow,
+				Window: s.cfg.EstimateWindow, OnScore: s.observeScore}}
 		if signed, ok := deps.Line.(interface{ Signer() *queue.Signer }); ok {
 			opts.ImageID = signed.Signer().ImageID // a serving ticket's picture, shown from the view
 		}

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/catqms/catqms/queue"
+	"github.com/catqms/catqms/queue/flow"
 	"github.com/catqms/catqms/queue/redisline"
 	"github.com/catqms/catqms/server"
 )
@@ -64,6 +65,7 @@ type config struct {
 	SharedNetworks  []netip.Prefix // networks whose clients are told apart by a device cookie
 	MetricsAddr     string         // where /metrics is served; empty = on --addr
 	History         time.Duration  // how long the public record is kept
+	EstimateWindow  time.Duration  // how far back the wait estimate measures the flow
 	LogFormat       string         // "text" or "json"
 	LogLevel        slog.Level     // the least level logged
 	AllowedOrigins  []string       // WebSocket origins besides the page's own
@@ -98,6 +100,13 @@ type option struct {
 const (
 	minHistory = time.Minute
 	maxHistory = 30 * 24 * time.Hour
+
+	// The range of --estimate-window: the flow is measured over at least
+	// the last 8 holds however old, so a short window only makes the
+	// estimate follow a rush sooner (and noisier); a day is the longest a
+	// flow can mean anything for a wait.
+	minEstimateWindow = time.Second
+	maxEstimateWindow = 24 * time.Hour
 )
 
 // line is the line's defaults: the one table (queue.DefaultSettings).
@@ -214,6 +223,12 @@ var options = []option{
 		usage: "`time` the public record (GET /api/v1/history) keeps each change of the line (" + shortDuration(minHistory) + ".." + shortDuration(maxHistory) + ")",
 		parse: func(c *config, v string) (err error) {
 			c.History, err = parseDuration(v, minHistory, maxHistory)
+			return err
+		}},
+	{name: "estimate-window", def: shortDuration(flow.DefaultWindow),
+		usage: "`time` over which the wait estimate measures the line's flow: holds and leaves this recent (" + shortDuration(minEstimateWindow) + ".." + shortDuration(maxEstimateWindow) + "); shorter follows a rush sooner",
+		parse: func(c *config, v string) (err error) {
+			c.EstimateWindow, err = parseDuration(v, minEstimateWindow, maxEstimateWindow)
 			return err
 		}},
 	{name: "log-format", def: "text", usage: "log `format`: text or json",
@@ -347,11 +362,15 @@ type skewedClock struct{ skew time.Duration }
 
 func (c skewedClock) Now() time.Time { return time.Now().Add(c.skew) }
 
-// shortDuration writes d as a flag's value: 60s, 24h.
+// shortDuration writes d as a flag's value: 60s, 15m, 24h (minutes from
+// ten of them on; a minute or two reads as the seconds the windows are
+// set in).
 func shortDuration(d time.Duration) string {
 	switch {
 	case d%time.Hour == 0:
 		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0 && d >= 10*time.Minute:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
 	case d%time.Second == 0:
 		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 	}

@@ -49,6 +49,7 @@ func TestConfigDefaults(t *testing.T) {
 		SaveInterval:    time.Second,
 		MaxConnsPerIP:   100,
 		History:         24 * time.Hour,
+		EstimateWindow:  15 * time.Minute,
 		from:            map[string]string{},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -112,6 +113,7 @@ var validCases = []struct {
 	{"data-dir", "off", func(c config) any { return c.DataDir }, ""},
 	{"save-interval", "250ms", func(c config) any { return c.SaveInterval }, 250 * time.Millisecond},
 	{"history", "2h", func(c config) any { return c.History }, 2 * time.Hour},
+	{"estimate-window", "15s", func(c config) any { return c.EstimateWindow }, 15 * time.Second},
 	{"max-conns", "5000", func(c config) any { return c.MaxConns }, 5000},
 	{"max-conns", "auto", func(c config) any { return c.MaxConns }, 0},
 	{"max-conns-per-ip", "8", func(c config) any { return c.MaxConnsPerIP }, 8},
@@ -325,6 +327,8 @@ var invalidCases = []struct {
 	{"save-interval", "2h", "at most 1h"},
 	{"history", "30s", "at least 1m"},
 	{"history", "721h", "at most 720h"},
+	{"estimate-window", "500ms", "at least 1s"},
+	{"estimate-window", "25h", "at most 24h"},
 	{"max-conns", "0", "from 1 to 10000000"},
 	{"max-conns", "lots", "not a whole number"},
 	{"max-conns-per-ip", "0", "from 1 to 1000000"},

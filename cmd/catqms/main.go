@@ -284,6 +284,7 @@ func build(ctx context.Context, cfg config, logger *slog.Logger) (*parts, error)
 		SharedNetworks:    cfg.SharedNetworks,
 		MetricsElsewhere:  cfg.MetricsAddr != "",
 		HistoryRetention:  cfg.History,
+		EstimateWindow:    cfg.EstimateWindow,
 		EmbeddedStore:     cfg.RedisURL == "",
 		Version:           version,
 	}, server.Deps{

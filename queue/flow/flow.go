@@ -127,6 +127,11 @@ const (
 	MetricInRange = "catqms_wait_estimate_in_range"
 )
 
+// DefaultWindow is how far back a Book measures the flow unless told
+// (Config.Window): long enough to hold a dozen holds of a slow counter,
+// short enough to follow a rush within it.
+const DefaultWindow = 15 * time.Minute
+
 // Config sets a Book. Zero fields take the defaults shown.
 type Config struct {
 	// Counters is the line's counters when the Book starts (1).
@@ -165,7 +170,7 @@ func (c Config) withDefaults() Config {
 		c.ViewWindow = 60 * time.Second
 	}
 	if c.Window <= 0 {
-		c.Window = 15 * time.Minute
+		c.Window = DefaultWindow
 	}
 	if c.RateError <= 0 {
 		c.RateError = 0.2
