@@ -14,15 +14,26 @@ import (
 // longer tells the line's history. r.mu is held, or m is a load's model
 // that nobody sees yet.
 func (r *Replica) feedLocked(m *model, c queue.Change, e queue.Event) (reset bool) {
-	at := time.UnixMilli(c.Now)
-	b := r.book
-	switch e.Kind {
-	case queue.EventTaken:
+	var position int64
+	if e.Kind == queue.EventTaken {
 		// The model has the ticket's place right after its take; one called
 		// in the same step is taken here and called by the next event.
-		if m.waiting.has(e.Seq) {
-			b.Taken(e.Seq, at, int64(len(m.called))+int64(m.waiting.rank(e.Seq)))
+		if !m.waiting.has(e.Seq) {
+			return false
 		}
+		position = int64(len(m.called)) + int64(m.waiting.rank(e.Seq))
+	}
+	return feed(r.book, c, e, position)
+}
+
+// feed tells b event e of entry c at the entry's time; position is a
+// taken ticket's place once in line. It reports whether the Book must
+// start again from the line: the store lost it or lifted its version.
+func feed(b *flow.Book, c queue.Change, e queue.Event, position int64) (reset bool) {
+	at := timeOf(c)
+	switch e.Kind {
+	case queue.EventTaken:
+		b.Taken(e.Seq, at, position)
 	case queue.EventCalled:
 		b.Called(e.Seq, at)
 	case queue.EventRedeemed:
@@ -43,6 +54,9 @@ func (r *Replica) feedLocked(m *model, c queue.Change, e queue.Event) (reset boo
 	}
 	return false
 }
+
+// timeOf is the line's clock at entry c.
+func timeOf(c queue.Change) time.Time { return time.UnixMilli(c.Now) }
 
 // resetBookLocked starts the Book's view of the line again from m: after a
 // load, or an entry that broke the line's history. A called ticket was

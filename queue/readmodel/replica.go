@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/catqms/catqms/queue"
@@ -81,6 +82,10 @@ type Options struct {
 	// less it is when it was called, which a load tells the estimate
 	// (queue/flow's Reset). Zero takes the line's clock at the load.
 	HeadWindow time.Duration
+	// Warm is how many entries of the kept change log the first load
+	// replays into the wait estimate (DefaultWarm; negative: none), so a
+	// replica that starts estimates as the others do (warm.go).
+	Warm int
 }
 
 // The defaults of Options.
@@ -130,6 +135,9 @@ type Replica struct {
 	reason  string     // why the next load happens
 	book    *flow.Book // the wait estimate, fed every applied event under mu
 
+	flowCfg flow.Config // the Book's, with OnScore silenced while quiet
+	quiet   atomic.Bool // replaying the log into a Book aside (warm.go)
+
 	changes chan struct{}
 }
 
@@ -153,16 +161,28 @@ func New(src Source, opts Options) *Replica {
 	if opts.Recent <= 0 {
 		opts.Recent = DefaultRecent
 	}
+	if opts.Warm == 0 {
+		opts.Warm = DefaultWarm
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Replica{
+	r := &Replica{
 		src: src, opts: opts, log: opts.Logger,
 		stats:   Stats{Loads: map[string]int64{}},
 		reason:  ReasonStart,
 		changes: make(chan struct{}, 1),
-		book:    flow.New(opts.Flow),
+		flowCfg: opts.Flow,
 	}
+	if score := opts.Flow.OnScore; score != nil {
+		r.flowCfg.OnScore = func(s flow.Score) {
+			if !r.quiet.Load() {
+				score(s)
+			}
+		}
+	}
+	r.book = flow.New(r.flowCfg)
+	return r
 }
 
 // Changes signals after entries were applied or the line was loaded (or
@@ -383,6 +403,14 @@ func (r *Replica) load(ctx context.Context) error {
 		}
 	}
 	m.waiting.build()
+	if reason == ReasonStart {
+		// A replica that starts learns the flow from the log it finds.
+		// Without it, it only estimates from the view window until it
+		// has seen the line move: it says so and goes on.
+		if err := r.warm(ctx, m); err != nil {
+			r.log.Warn("read model: the estimate starts without the line's past", "err", err)
+		}
+	}
 	// The estimate starts again from the page; the log's entries then feed
 	// it as they are applied (the flow it measured and its scores stay).
 	r.mu.Lock()
