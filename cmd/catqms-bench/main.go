@@ -93,6 +93,7 @@ type env struct {
 	s4Rates    []float64 // S4 change rates instead of the default ones
 	s7Watchers []int     // S7 watcher counts (one replica) instead of the default ones
 	s7Waiting  int64     // S7's read-model line length instead of the default
+	s8Scale    float64   // S8's clock compression instead of the default
 	log        func(format string, a ...any)
 	catqmsHelp string // catqms --help, for the flags this build has
 }
@@ -132,6 +133,7 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 		})
 	})
 	fs.Int64Var(&e.s7Waiting, "s7-waiting", 0, "tickets waiting when S7 measures the read model (default 1000000, 100000 with --quick)")
+	fs.Float64Var(&e.s8Scale, "s8-scale", 0, "how many times faster than real S8 plays its day (default 30, 120 with --quick)")
 	_ = fs.Parse(args)
 	if e.redisAddr == "" {
 		return fmt.Errorf("--redis is required")

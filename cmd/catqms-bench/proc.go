@@ -127,8 +127,11 @@ type catqmsOpts struct {
 	embedded   bool // no --redis-url: the store inside the process
 	headWindow string
 	viewWindow string
-	adminToken string   // the admin API's token; empty = off
-	extra      []string // flags a scenario needs beyond these (S7's connection caps)
+	// estimateWindow is --estimate-window (S8 compresses it with the day);
+	// empty = the service's default.
+	estimateWindow string
+	adminToken     string   // the admin API's token; empty = off
+	extra          []string // flags a scenario needs beyond these (S7's connection caps)
 }
 
 // settings are the per-call arguments of lua/lib.lua after the prefix and
@@ -193,6 +196,9 @@ func (e *env) startCatqms(ctx context.Context, name string, o catqmsOpts) (*proc
 	}
 	if o.headWindow != "" {
 		args = append(args, "--head-window", o.headWindow)
+	}
+	if o.estimateWindow != "" {
+		args = append(args, "--estimate-window", o.estimateWindow)
 	}
 	if o.viewWindow != "" {
 		args = append(args, "--view-window", o.viewWindow)
