@@ -25,6 +25,9 @@ type Change struct {
 	Counters int     // service slots after it
 	Paused   bool    // taking is paused after it
 	Events   []Event // what happened, in order
+	// Reason is an operator's reason for the step's admin action (see
+	// WithReason); "" when none was given or the step was no operator's.
+	Reason string
 }
 
 // Event is one thing that happened to the line in a step.

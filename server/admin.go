@@ -110,14 +110,35 @@ type statsBody struct {
 	ETASecondsPerTicket int64   `json:"eta_seconds_per_ticket"`
 }
 
+// reasonBody is what every admin action's body may carry: the operator's
+// reason, which the public record shows with the action (GET
+// /api/v1/history). The actions that take nothing else take it alone.
+type reasonBody struct {
+	Reason *string `json:"reason"`
+}
+
+// context is ctx with the reason, if one was sent; a reason the record
+// cannot show as one line of words is 400.
+func (b reasonBody) context(ctx context.Context) (context.Context, error) {
+	if b.Reason == nil {
+		return ctx, nil
+	}
+	if err := queue.CheckReason(*b.Reason); err != nil {
+		return ctx, err
+	}
+	return queue.WithReason(ctx, *b.Reason), nil
+}
+
 // counterBody is PUT /api/v1/admin/counters.
 type counterBody struct {
 	Counters *int `json:"counters"`
+	reasonBody
 }
 
 // skipBody is the optional body of POST /api/v1/admin/skip.
 type skipBody struct {
-	Ticket string `json:"ticket"`
+	Ticket *string `json:"ticket"`
+	reasonBody
 }
 
 // adminRoutes mounts the admin API on api when an admin token is set.
@@ -127,24 +148,24 @@ func (s *Server) adminRoutes(api *gin.RouterGroup) {
 		return
 	}
 	a := api.Group("/admin", s.adminAuth)
-	a.POST("/pause", s.adminAction("pause", func(ctx context.Context, _ *gin.Context) (queue.Outcome, error) {
+	a.POST("/pause", s.adminAction("pause", withReason(func(ctx context.Context, _ *gin.Context) (queue.Outcome, error) {
 		return s.admin.Pause(ctx)
-	}))
-	a.POST("/resume", s.adminAction("resume", func(ctx context.Context, _ *gin.Context) (queue.Outcome, error) {
+	})))
+	a.POST("/resume", s.adminAction("resume", withReason(func(ctx context.Context, _ *gin.Context) (queue.Outcome, error) {
 		return s.admin.Resume(ctx)
-	}))
-	a.POST("/call-next", s.adminAction("call_next", func(ctx context.Context, _ *gin.Context) (queue.Outcome, error) {
+	})))
+	a.POST("/call-next", s.adminAction("call_next", withReason(func(ctx context.Context, _ *gin.Context) (queue.Outcome, error) {
 		return s.admin.CallNext(ctx)
-	}))
+	})))
 	a.POST("/skip", s.adminAction("skip", s.adminSkip))
 	a.PUT("/counters", s.adminAction("set_counters", s.adminSetCounters))
-	a.DELETE("/sessions/:label", s.adminAction("end_session", func(ctx context.Context, c *gin.Context) (queue.Outcome, error) {
+	a.DELETE("/sessions/:label", s.adminAction("end_session", withReason(func(ctx context.Context, c *gin.Context) (queue.Outcome, error) {
 		return s.admin.EndSession(ctx, c.Param("label"))
-	}))
+	})))
 	a.GET("/bans", s.adminBans)
 	// A catch-all, because an IPv6 client key is a prefix with a slash
 	// ("2001:db8::/64"), escaped or not.
-	a.DELETE("/bans/*client", s.adminAction("unban", s.adminUnban))
+	a.DELETE("/bans/*client", s.adminAction("unban", withReason(s.adminUnban)))
 	a.GET("/stats", s.adminStats)
 }
 
@@ -238,17 +259,40 @@ func (s *Server) logAdmin(c *gin.Context, action string, err error, out queue.Ou
 	s.log.Info("admin action", args...)
 }
 
-// adminSkip is POST /api/v1/admin/skip, with an optional {"ticket": LABEL}.
+// withReason makes an action whose body is at most {"reason": TEXT}.
+func withReason(run func(context.Context, *gin.Context) (queue.Outcome, error)) func(context.Context, *gin.Context) (queue.Outcome, error) {
+	return func(ctx context.Context, c *gin.Context) (queue.Outcome, error) {
+		var body reasonBody
+		if _, err := readJSON(c.Request, &body); err != nil {
+			return queue.Outcome{}, err
+		}
+		ctx, err := body.context(ctx)
+		if err != nil {
+			return queue.Outcome{}, err
+		}
+		return run(ctx, c)
+	}
+}
+
+// adminSkip is POST /api/v1/admin/skip, with an optional {"ticket": LABEL}
+// (none: the ticket called longest ago) and reason.
 func (s *Server) adminSkip(ctx context.Context, c *gin.Context) (queue.Outcome, error) {
 	var body skipBody
-	present, err := readJSON(c.Request, &body)
+	if _, err := readJSON(c.Request, &body); err != nil {
+		return queue.Outcome{}, err
+	}
+	if body.Ticket != nil && *body.Ticket == "" {
+		return queue.Outcome{}, queue.Errorf(queue.CodeBadRequest, `send {"ticket": LABEL}, or no ticket to skip the one called longest ago`)
+	}
+	ctx, err := body.context(ctx)
 	if err != nil {
 		return queue.Outcome{}, err
 	}
-	if present && body.Ticket == "" {
-		return queue.Outcome{}, queue.Errorf(queue.CodeBadRequest, `send {"ticket": LABEL}, or no body to skip the ticket called longest ago`)
+	var label string
+	if body.Ticket != nil {
+		label = *body.Ticket
 	}
-	return s.admin.Skip(ctx, body.Ticket)
+	return s.admin.Skip(ctx, label)
 }
 
 // adminSetCounters is PUT /api/v1/admin/counters with {"counters": N}.
@@ -260,6 +304,9 @@ func (s *Server) adminSetCounters(ctx context.Context, c *gin.Context) (queue.Ou
 	}
 	if !present || body.Counters == nil {
 		return queue.Outcome{}, queue.Errorf(queue.CodeBadRequest, `send {"counters": N} with N from 1 to %d`, queue.MaxCounters)
+	}
+	if ctx, err = body.context(ctx); err != nil {
+		return queue.Outcome{}, err
 	}
 	return s.admin.SetCounters(ctx, *body.Counters)
 }

@@ -113,9 +113,6 @@ func newTestServer(t *testing.T, opts testOptions) *testEnv {
 	t.Cleanup(func() { _ = rdb.Close() })
 
 	clock := newFakeClock()
-	if opts.storeHook != nil {
-		defer rdb.AddHook(opts.storeHook) // after New: the line starts on a sound store
-	}
 	lineOpts := opts.line
 	lineOpts.Clock = clock
 	lineOpts.Tick = -1
@@ -127,6 +124,11 @@ func newTestServer(t *testing.T, opts testOptions) *testEnv {
 		t.Fatalf("redisline.New: %v", err)
 	}
 	t.Cleanup(func() { _ = line.Close() })
+	if opts.storeHook != nil {
+		// After the line started on a sound store, before the server (and
+		// its read model) asks anything of it.
+		rdb.AddHook(opts.storeHook)
+	}
 
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

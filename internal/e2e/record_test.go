@@ -101,3 +101,63 @@ func TestRecordVerifiesAfterReplicaAndStoreKilled(t *testing.T) {
 		t.Fatalf("GET /api/v1/history/verify: %v", r)
 	}
 }
+
+// TestOperatorsReasonInTheRecord: an operator's reason, sent with an admin
+// action, is what the public record shows for that action (on both
+// stores, through the real change log); an action without one is worded
+// by the record; a reason the record cannot show is 400 and the action is
+// not done; catqms verify passes on the result.
+func TestOperatorsReasonInTheRecord(t *testing.T) {
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) {
+			store, _ := storeArgs(t, kind)
+			svc := startService(t, append(store, adminArgs...)...)
+			admin := svc.client("")
+			for i := range 3 {
+				if r := svc.client(ip(i)).do("GET", "/api/v1/token", nil); r.Status != http.StatusOK {
+					t.Fatalf("take: %v", r)
+				}
+			}
+			for _, bad := range []string{
+				`{"reason": ""}`, `{"reason": "   "}`, `{"reason": "two\nlines"}`,
+				`{"reason": "` + strings.Repeat("é", 121) + `"}`, `{"reason": 7}`,
+			} {
+				wantStatus(t, "skip with "+bad, admin.adminDo("POST", "/skip", bad), http.StatusBadRequest, "bad_request")
+				wantStatus(t, "pause with "+bad, admin.adminDo("POST", "/pause", bad), http.StatusBadRequest, "bad_request")
+			}
+			if r := admin.do("GET", "/api/v1/queue", nil); r.JSON["paused"] == true {
+				t.Fatal("a refused pause paused the line")
+			}
+			wantAction(t, admin.adminDo("POST", "/skip", `{"reason": "not at the counter — twice called"}`), "skip", "A000", "A001")
+			wantAction(t, admin.adminDo("PUT", "/counters", `{"counters": 2, "reason": "a second desk opens"}`), "set_counters", "", "A002")
+			wantAction(t, admin.adminDo("POST", "/pause", nil), "pause", "")
+
+			r := admin.do("GET", "/api/v1/history?limit=50", nil)
+			if r.Status != http.StatusOK {
+				t.Fatalf("history: %v", r)
+			}
+			reasons := map[string]string{}
+			for _, e := range r.JSON["entries"].([]any) {
+				for _, ev := range e.(map[string]any)["events"].([]any) {
+					ev := ev.(map[string]any)
+					if why, ok := ev["reason"].(string); ok {
+						reasons[ev["event"].(string)] = why
+					}
+				}
+			}
+			want := map[string]string{
+				"skipped":  "not at the counter — twice called",
+				"counters": "a second desk opens",
+				"paused":   "operator: paused taking",
+			}
+			for event, why := range want {
+				if reasons[event] != why {
+					t.Errorf("the record's %s: reason %q, want %q (all: %v)", event, reasons[event], why, reasons)
+				}
+			}
+			if out, code := runVerify(t, svc.URL); code != 0 {
+				t.Fatalf("catqms verify exited %d:\n%s", code, out)
+			}
+		})
+	}
+}

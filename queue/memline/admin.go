@@ -12,10 +12,12 @@ import (
 // The operator's actions (lua/admin_*.lua). Each brings the line up to
 // now, acts, and answers what it did: the tickets it called among them.
 
-// adminOp runs act between the steps every action shares.
-func (l *Line) adminOp(act func() (uint64, error)) (queue.Outcome, error) {
+// adminOp runs act between the steps every action shares; the operator's
+// reason ctx carries goes into the change log with the action.
+func (l *Line) adminOp(ctx context.Context, act func() (uint64, error)) (queue.Outcome, error) {
 	l.begin()
 	defer l.end()
+	l.why = queue.Reason(ctx)
 	l.advance()
 	before := map[uint64]bool{}
 	for seq := range l.called {
@@ -38,13 +40,13 @@ func (l *Line) adminOp(act func() (uint64, error)) (queue.Outcome, error) {
 }
 
 // Pause stops taking tickets until Resume.
-func (l *Line) Pause(context.Context) (queue.Outcome, error) { return l.setPaused(true) }
+func (l *Line) Pause(ctx context.Context) (queue.Outcome, error) { return l.setPaused(ctx, true) }
 
 // Resume lets people take tickets again.
-func (l *Line) Resume(context.Context) (queue.Outcome, error) { return l.setPaused(false) }
+func (l *Line) Resume(ctx context.Context) (queue.Outcome, error) { return l.setPaused(ctx, false) }
 
-func (l *Line) setPaused(want bool) (queue.Outcome, error) {
-	return l.adminOp(func() (uint64, error) {
+func (l *Line) setPaused(ctx context.Context, want bool) (queue.Outcome, error) {
+	return l.adminOp(ctx, func() (uint64, error) {
 		if want != l.paused {
 			l.paused, l.dirty = want, true
 			if want {
@@ -59,8 +61,8 @@ func (l *Line) setPaused(want bool) (queue.Outcome, error) {
 
 // CallNext calls the next waiting ticket now, ending the session that
 // would end first when every counter is busy.
-func (l *Line) CallNext(context.Context) (queue.Outcome, error) {
-	return l.adminOp(func() (uint64, error) {
+func (l *Line) CallNext(ctx context.Context) (queue.Outcome, error) {
+	return l.adminOp(ctx, func() (uint64, error) {
 		if len(l.line) <= len(l.called) {
 			return 0, &queue.Error{Code: queue.CodeNobodyWaiting}
 		}
@@ -84,7 +86,7 @@ func (l *Line) CallNext(context.Context) (queue.Outcome, error) {
 
 // Skip expires a called ticket now as a no-show ("" = the one called
 // longest ago) and calls the next.
-func (l *Line) Skip(_ context.Context, label string) (queue.Outcome, error) {
+func (l *Line) Skip(ctx context.Context, label string) (queue.Outcome, error) {
 	var seq uint64
 	if label != "" {
 		var err error
@@ -92,7 +94,7 @@ func (l *Line) Skip(_ context.Context, label string) (queue.Outcome, error) {
 			return queue.Outcome{}, err
 		}
 	}
-	return l.adminOp(func() (uint64, error) {
+	return l.adminOp(ctx, func() (uint64, error) {
 		if seq == 0 {
 			first := byTime(l.called)
 			if len(first) == 0 {
@@ -116,11 +118,11 @@ func (l *Line) Skip(_ context.Context, label string) (queue.Outcome, error) {
 }
 
 // SetCounters sets the number of service slots.
-func (l *Line) SetCounters(_ context.Context, n int) (queue.Outcome, error) {
+func (l *Line) SetCounters(ctx context.Context, n int) (queue.Outcome, error) {
 	if n < 1 || n > queue.MaxCounters {
 		return queue.Outcome{}, queue.Errorf(queue.CodeBadRequest, "counters must be 1 to %d, not %d", queue.MaxCounters, n)
 	}
-	return l.adminOp(func() (uint64, error) {
+	return l.adminOp(ctx, func() (uint64, error) {
 		if n != l.counters {
 			l.logged(queue.EventCounters, 0, 0)
 			l.dirty = true
@@ -132,12 +134,12 @@ func (l *Line) SetCounters(_ context.Context, n int) (queue.Outcome, error) {
 }
 
 // EndSession ends ticket label's viewing session now.
-func (l *Line) EndSession(_ context.Context, label string) (queue.Outcome, error) {
+func (l *Line) EndSession(ctx context.Context, label string) (queue.Outcome, error) {
 	seq, err := labelSeq(label)
 	if err != nil {
 		return queue.Outcome{}, err
 	}
-	return l.adminOp(func() (uint64, error) {
+	return l.adminOp(ctx, func() (uint64, error) {
 		t := l.tickets[seq]
 		if t == nil {
 			return 0, &queue.Error{Code: queue.CodeNotFound, Ticket: label}
@@ -152,11 +154,11 @@ func (l *Line) EndSession(_ context.Context, label string) (queue.Outcome, error
 }
 
 // Unban lifts client's ban.
-func (l *Line) Unban(_ context.Context, client string) (queue.Outcome, error) {
+func (l *Line) Unban(ctx context.Context, client string) (queue.Outcome, error) {
 	if client == "" {
 		return queue.Outcome{}, queue.Errorf(queue.CodeBadRequest, "name the client to unban")
 	}
-	return l.adminOp(func() (uint64, error) {
+	return l.adminOp(ctx, func() (uint64, error) {
 		left := l.banned(client)
 		delete(l.bans, client)
 		if left == 0 {

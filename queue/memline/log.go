@@ -26,7 +26,7 @@ func (l *Line) appendLog() {
 	}
 	l.log = append(l.log, queue.Change{
 		Version: l.version, Prev: prev, Now: l.now, Next: l.nextDeadline(), Share: l.share(),
-		Counters: l.counters, Paused: paused, Events: slices.Clone(l.events),
+		Counters: l.counters, Paused: paused, Events: slices.Clone(l.events), Reason: l.why,
 	})
 	if len(l.log) > LogLength {
 		l.log = slices.Delete(l.log, 0, len(l.log)-LogLength)

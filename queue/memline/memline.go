@@ -46,6 +46,7 @@ type Line struct {
 	stats    totals
 	changes  chan struct{}
 	events   []queue.Event  // what the operation did, for its log entry
+	why      string         // the operator's reason for the operation (queue.WithReason), for its log entry
 	log      []queue.Change // the change log, oldest first (changelog.go)
 	logWake  chan struct{}  // closed when an entry is appended
 }
@@ -108,6 +109,7 @@ func (l *Line) begin() {
 	l.now = l.clock.Now().UnixMilli()
 	l.dirty = false
 	l.events = l.events[:0]
+	l.why = ""
 }
 
 func (l *Line) end() {

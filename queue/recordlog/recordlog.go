@@ -239,7 +239,7 @@ func entryOf(c queue.Change) (record.Entry, error) {
 	for i, e := range c.Events {
 		evs[i] = record.LogEvent{Letter: byte(e.Kind), Seq: e.Seq, At: e.At}
 	}
-	return record.FromLog(c.Version, c.Prev, c.Now, c.Counters, evs)
+	return record.FromLog(c.Version, c.Prev, c.Now, c.Counters, c.Reason, evs)
 }
 
 func cmpInt(a, b int64) int {

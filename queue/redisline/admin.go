@@ -11,11 +11,13 @@ import (
 
 // adminOp runs an admin script and reads its answer (see
 // lua/admin_lib.lua): the outcome, or the script's refusal as a domain
-// error. subject names what the action was about, for messages.
+// error. subject names what the action was about, for messages. The
+// operator's reason ctx carries (queue.WithReason) goes into the change
+// log with the action.
 func (l *Line) adminOp(ctx context.Context, name, subject string, args ...any) (queue.Outcome, error) {
 	op := queue.NewNonce() // the operation id: a replay answers, not acts (admin_lib.lua)
 	var r adminReply
-	if err := l.call(ctx, name, &r, append(args, hex.EncodeToString(op[:]))...); err != nil {
+	if err := l.call(ctx, name, &r, append(args, queue.Reason(ctx), hex.EncodeToString(op[:]))...); err != nil {
 		return queue.Outcome{}, err
 	}
 	if r.Code != "ok" {

@@ -142,6 +142,13 @@ func (d *diff) step(i int) {
 	f, m, ctx := d.f, d.model, d.f.ctx
 	var what string
 	var store, model any
+	// Every third step's admin action gives a reason, which both logs must
+	// keep with the entry (drawn from the step, not the generator, so a
+	// seed runs the same operations as before reasons were added).
+	actx := ctx
+	if i%3 == 0 {
+		actx = queue.WithReason(ctx, fmt.Sprintf("step %d: the counter's printer jammed — ¿otra vez?", i))
+	}
 	switch r := d.rng.IntN(100); {
 	case r < 18:
 		c := d.client()
@@ -282,18 +289,18 @@ func (d *diff) step(i int) {
 		store, model = "", ""
 	case r < 84:
 		what = "pause"
-		so, serr := f.line.Pause(ctx)
-		mo, merr := m.Pause(ctx)
+		so, serr := f.line.Pause(actx)
+		mo, merr := m.Pause(actx)
 		store, model = answer(so, serr), answer(mo, merr)
 	case r < 86:
 		what = "resume"
-		so, serr := f.line.Resume(ctx)
-		mo, merr := m.Resume(ctx)
+		so, serr := f.line.Resume(actx)
+		mo, merr := m.Resume(actx)
 		store, model = answer(so, serr), answer(mo, merr)
 	case r < 89:
 		what = "call next"
-		so, serr := f.line.CallNext(ctx)
-		mo, merr := m.CallNext(ctx)
+		so, serr := f.line.CallNext(actx)
+		mo, merr := m.CallNext(actx)
 		store, model = answer(so, serr), answer(mo, merr)
 	case r < 92:
 		label := ""
@@ -301,26 +308,26 @@ func (d *diff) step(i int) {
 			label = d.label()
 		}
 		what = fmt.Sprintf("skip %q", label)
-		so, serr := f.line.Skip(ctx, label)
-		mo, merr := m.Skip(ctx, label)
+		so, serr := f.line.Skip(actx, label)
+		mo, merr := m.Skip(actx, label)
 		store, model = answer(so, serr), answer(mo, merr)
 	case r < 94:
 		n := d.rng.IntN(4) // 0 is refused
 		what = fmt.Sprintf("counters %d", n)
-		so, serr := f.line.SetCounters(ctx, n)
-		mo, merr := m.SetCounters(ctx, n)
+		so, serr := f.line.SetCounters(actx, n)
+		mo, merr := m.SetCounters(actx, n)
 		store, model = answer(so, serr), answer(mo, merr)
 	case r < 96:
 		label := d.label()
 		what = "end session " + label
-		so, serr := f.line.EndSession(ctx, label)
-		mo, merr := m.EndSession(ctx, label)
+		so, serr := f.line.EndSession(actx, label)
+		mo, merr := m.EndSession(actx, label)
 		store, model = answer(so, serr), answer(mo, merr)
 	case r < 98:
 		c := d.client()
 		what = "unban " + c
-		so, serr := f.line.Unban(ctx, c)
-		mo, merr := m.Unban(ctx, c)
+		so, serr := f.line.Unban(actx, c)
+		mo, merr := m.Unban(actx, c)
 		store, model = answer(so, serr), answer(mo, merr)
 	case r < 99:
 		what = "bans"

@@ -154,5 +154,6 @@ func parseChange(msg redis.XMessage) (queue.Change, error) {
 	if c.Events, err = queue.ParseEvents(ev); err != nil {
 		return c, protocolErr("%v", err)
 	}
+	c.Reason, _ = msg.Values["why"].(string) // an operator's reason; most entries have none
 	return c, nil
 }

@@ -93,7 +93,7 @@ func RecordEntry(c queue.Change) (record.Entry, error) {
 	for i, e := range c.Events {
 		evs[i] = record.LogEvent{Letter: byte(e.Kind), Seq: e.Seq, At: e.At}
 	}
-	return record.FromLog(c.Version, c.Prev, c.Now, c.Counters, evs)
+	return record.FromLog(c.Version, c.Prev, c.Now, c.Counters, c.Reason, evs)
 }
 
 // TrimRecord drops the log's entries older than before (the line's clock

@@ -6,7 +6,8 @@
 -- refuses. Exactly one ticket is called, even on a line just shrunk below
 -- its busy counters: the operator asked for it, and the busy count does
 -- not grow.
--- ARGV[A]    op  the operation id
+-- ARGV[A]    why the operator's reason, '' for none (admin_lib.lua)
+-- ARGV[A+1]  op  the operation id
 -- Reply      ok (with the ticket whose session ended, if any);
 --            nobody_waiting; counters_busy
 local replay = admin_begin()

@@ -3,7 +3,8 @@
 -- next tickets now. Fewer never end a session or withdraw a call: the line
 -- simply calls nobody until fewer than the new number are busy.
 -- ARGV[A]    n   the number of counters (the caller checks 1..1000)
--- ARGV[A+1]  op  the operation id
+-- ARGV[A+1]  why the operator's reason, '' for none (admin_lib.lua)
+-- ARGV[A+2]  op  the operation id
 -- Reply      ok
 local n = tonumber(ARGV[A])
 local replay = admin_begin()

@@ -1,7 +1,8 @@
 -- admin_end.lua — end ticket seq's viewing session now, as its holder
 -- could; the counter frees and the next ticket is called.
 -- ARGV[A]    seq  the ticket
--- ARGV[A+1]  op   the operation id
+-- ARGV[A+1]  why  the operator's reason, '' for none (admin_lib.lua)
+-- ARGV[A+2]  op   the operation id
 -- Reply      ok with the ticket; not_serving with the ticket; unknown
 local seq = ARGV[A]
 local replay = admin_begin()

@@ -11,9 +11,12 @@
 -- not act twice (a replayed skip would expire the next ticket too). Every
 -- action carries an operation id made by its caller as its LAST argument;
 -- its answer is kept under that id for REPLAY_MS, and a replay gets the
--- kept answer instead of acting again.
+-- kept answer instead of acting again. The argument before it is the
+-- operator's reason ('' for none), which the change log keeps with the
+-- step (lib.lua's WHY) for the public record.
 local called_before = {}
 local OP_KEY = op_key(ARGV[#ARGV])
+WHY = ARGV[#ARGV - 1]
 
 -- admin_begin returns the kept answer of a replay, or nil to go on. The
 -- kept answer tells the line's time now, not when it was kept.

@@ -2,7 +2,8 @@
 -- replica: the cfg hash overrides their settings. The line still moves
 -- while paused; only take refuses. Pausing twice changes nothing.
 -- ARGV[A]    want  '1' to pause, '0' to resume
--- ARGV[A+1]  op    the operation id
+-- ARGV[A+1]  why   the operator's reason, '' for none (admin_lib.lua)
+-- ARGV[A+2]  op    the operation id
 -- Reply      ok
 local want = ARGV[A] == '1'
 local replay = admin_begin()

@@ -2,7 +2,8 @@
 -- ticket is called on its counter.
 -- ARGV[A]    seq  the ticket, or 0 for the ticket called longest ago (the
 --                 earliest deadline: every call gets the same head window)
--- ARGV[A+1]  op   the operation id
+-- ARGV[A+1]  why  the operator's reason, '' for none (admin_lib.lua)
+-- ARGV[A+2]  op   the operation id
 -- Reply      ok with the ticket; not_called (with the ticket when one was
 --            named); unknown
 local seq = ARGV[A]

@@ -1,7 +1,8 @@
 -- admin_unban.lua — lift a client's ban now. Its tickets that left the
 -- line at the ban stay left; it may take new ones.
 -- ARGV[A]    client  the client key
--- ARGV[A+1]  op      the operation id
+-- ARGV[A+1]  why     the operator's reason, '' for none (admin_lib.lua)
+-- ARGV[A+2]  op      the operation id
 -- Reply      ok (ban: the ms that were left); not_banned
 local client = ARGV[A]
 local replay = admin_begin()

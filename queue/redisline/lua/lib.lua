@@ -65,6 +65,9 @@ local dirty = false
 -- W the store had lost the line (a new version) · V the version was lifted
 -- past a replica's floor (a failover to a replica that lagged).
 local LOG = {}
+-- WHY is an operator's reason for the step (admin_lib.lua sets it), written
+-- with the entry as its field why; '' writes none.
+local WHY = ''
 local function logged(kind, seq, at)
   if at then
     LOG[#LOG + 1] = string.format('%s%d@%.0f', kind, tonumber(seq), at)
@@ -394,10 +397,13 @@ local function reply(code, seq, fields, known, h)
     -- can parse.
     local paused = 0
     if CFG.paused then paused = 1 end
-    redis.call('XADD', K.log, 'MAXLEN', '~', ARGV[11], string.format('%.0f-0', v),
-      'prev', string.format('%.0f', prev), 'now', string.format('%.0f', NOW),
+    local entry = {'prev', string.format('%.0f', prev), 'now', string.format('%.0f', NOW),
       'next', string.format('%.0f', nd), 'share', share, 'counters', CFG.counters,
-      'paused', paused, 'ev', table.concat(LOG, ' '))
+      'paused', paused, 'ev', table.concat(LOG, ' ')}
+    if WHY ~= '' then
+      entry[#entry + 1], entry[#entry + 2] = 'why', WHY
+    end
+    redis.call('XADD', K.log, 'MAXLEN', '~', ARGV[11], string.format('%.0f-0', v), unpack(entry))
   end
   r[at + 1], r[at + 3], r[at + 5], r[at + 7], r[at + 9] = tonumber(v), NOW, nd, nc, share
   if fields then
