@@ -36,9 +36,10 @@ func startRecordTrim(ctx context.Context, line *redisline.Line, history time.Dur
 		tick := time.NewTicker(trimEvery(history))
 		defer tick.Stop()
 		for {
-			// The line's clock is the store's; this process's is close
-			// enough to say what is older than a day.
-			if n, err := line.TrimRecord(ctx, time.Now().Add(-history)); err != nil && ctx.Err() == nil {
+			// Entries are timed by the line's clock (the store's): age is
+			// measured by it too, so a replica whose clock is off trims
+			// what the others would.
+			if n, err := line.TrimRecord(ctx, line.Now().Add(-history)); err != nil && ctx.Err() == nil {
 				logger.Warn("trimming the public record", "err", err)
 			} else if n > 0 {
 				logger.Debug("public record trimmed", "entries", n)

@@ -249,6 +249,13 @@ func (l *Line) Changes() <-chan struct{} { return l.changes }
 // Signer returns the line's token signer (for tests and tools).
 func (l *Line) Signer() *queue.Signer { return l.signer }
 
+// Now is the line's clock now as this process last saw it: the local
+// clock plus the offset the store's last answer showed (the store's own
+// clock, TIME, in production; Options.Clock in tests).
+func (l *Line) Now() time.Time {
+	return time.UnixMilli(l.local.Now().UnixMilli() + l.offset.Load()).UTC()
+}
+
 // call runs script name with args after the common ones (lua/lib.lua)
 // and decodes its answer into dst. A store that fails to answer is
 // queue.CodeUnavailable; an answer that breaks the protocol, or a script

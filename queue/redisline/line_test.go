@@ -829,3 +829,18 @@ func TestReadsCatchUpOnlyWhenSomethingIsDue(t *testing.T) {
 		}
 	})
 }
+
+// TestNowIsTheLinesClock: Now tells the line's clock (the fake one here,
+// a week behind this process's), as the store's answers show it, not the
+// process's: the public record's age is measured by it.
+func TestNowIsTheLinesClock(t *testing.T) {
+	forEachStore(t, Options{}, func(t *testing.T, f *fixture) {
+		f.clock.Add(-7 * 24 * time.Hour)
+		if _, err := f.line.Take(f.ctx, "c"); err != nil {
+			t.Fatal(err)
+		}
+		if d := f.line.Now().Sub(f.clock.Now()); d < 0 || d > 5*time.Second {
+			t.Fatalf("Now is %v, the line's clock %v", f.line.Now(), f.clock.Now())
+		}
+	})
+}
