@@ -1,8 +1,10 @@
 package queue
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -205,4 +207,22 @@ type LinePage struct {
 	Called   []SeqTime // seq and deadline, in seq order
 	Serving  []SeqTime // seq and session end, in seq order
 	Gone     []uint64  // seqs after the cursor, at most the limit asked, that left while waiting
+}
+
+// ByTime orders the tickets of m (seq → a time, Unix ms) as a Redis
+// sorted set orders its members: by time, then by the seq's decimal text.
+// The line's model (queue/memline) and the read model call and end
+// tickets in this order, as the store's scripts do.
+func ByTime(m map[uint64]int64) []uint64 {
+	seqs := make([]uint64, 0, len(m))
+	for seq := range m {
+		seqs = append(seqs, seq)
+	}
+	slices.SortFunc(seqs, func(a, b uint64) int {
+		if m[a] != m[b] {
+			return cmp.Compare(m[a], m[b])
+		}
+		return cmp.Compare(strconv.FormatUint(a, 10), strconv.FormatUint(b, 10))
+	})
+	return seqs
 }

@@ -68,7 +68,7 @@ func (l *Line) CallNext(ctx context.Context) (queue.Outcome, error) {
 		}
 		var ended uint64
 		if l.counters-len(l.serving)-len(l.called) <= 0 {
-			first := byTime(l.serving)
+			first := queue.ByTime(l.serving)
 			if len(first) == 0 {
 				return 0, &queue.Error{Code: queue.CodeCountersBusy}
 			}
@@ -96,7 +96,7 @@ func (l *Line) Skip(ctx context.Context, label string) (queue.Outcome, error) {
 	}
 	return l.adminOp(ctx, func() (uint64, error) {
 		if seq == 0 {
-			first := byTime(l.called)
+			first := queue.ByTime(l.called)
 			if len(first) == 0 {
 				return 0, &queue.Error{Code: queue.CodeNotCalled}
 			}

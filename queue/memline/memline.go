@@ -9,13 +9,11 @@
 package memline
 
 import (
-	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -575,11 +573,11 @@ func (l *Line) Snapshot(context.Context) (queue.Snapshot, error) {
 		Called:          []queue.Slot{},
 		Waiting:         []queue.Waiter{},
 	}
-	for _, seq := range byTime(l.serving) {
+	for _, seq := range queue.ByTime(l.serving) {
 		at := time.UnixMilli(l.serving[seq]).UTC()
 		snap.Serving = append(snap.Serving, queue.Slot{Ticket: queue.Label(seq), Until: &at})
 	}
-	for _, seq := range byTime(l.called) {
+	for _, seq := range queue.ByTime(l.called) {
 		at := time.UnixMilli(l.called[seq]).UTC()
 		snap.Called = append(snap.Called, queue.Slot{Ticket: queue.Label(seq), Deadline: &at})
 	}
@@ -608,26 +606,10 @@ func (l *Line) Stats(ctx context.Context) (queue.Stats, error) {
 
 func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
 
-// byTime orders tickets as a sorted set does: by time, then by the seq's
-// decimal text.
-func byTime(m map[uint64]int64) []uint64 {
-	seqs := make([]uint64, 0, len(m))
-	for seq := range m {
-		seqs = append(seqs, seq)
-	}
-	slices.SortFunc(seqs, func(a, b uint64) int {
-		if m[a] != m[b] {
-			return cmp.Compare(m[a], m[b])
-		}
-		return cmp.Compare(strconv.FormatUint(a, 10), strconv.FormatUint(b, 10))
-	})
-	return seqs
-}
-
 // due are the tickets of m whose time is at or before now, in order.
 func due(m map[uint64]int64, now int64) []uint64 {
 	var out []uint64
-	for _, seq := range byTime(m) {
+	for _, seq := range queue.ByTime(m) {
 		if m[seq] <= now {
 			out = append(out, seq)
 		}

@@ -1,10 +1,7 @@
 package readmodel
 
 import (
-	"cmp"
 	"math"
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/catqms/catqms/queue"
@@ -116,11 +113,11 @@ func (m *model) snapshot(limit int, now time.Time) queue.Snapshot {
 		Called:          []queue.Slot{},
 		Waiting:         []queue.Waiter{},
 	}
-	for _, seq := range byTime(m.serving) {
+	for _, seq := range queue.ByTime(m.serving) {
 		at := time.UnixMilli(m.serving[seq]).UTC()
 		snap.Serving = append(snap.Serving, queue.Slot{Ticket: queue.Label(seq), Until: &at})
 	}
-	for _, seq := range byTime(m.called) {
+	for _, seq := range queue.ByTime(m.called) {
 		at := time.UnixMilli(m.called[seq]).UTC()
 		snap.Called = append(snap.Called, queue.Slot{Ticket: queue.Label(seq), Deadline: &at})
 	}
@@ -128,22 +125,6 @@ func (m *model) snapshot(limit int, now time.Time) queue.Snapshot {
 		snap.Waiting = append(snap.Waiting, queue.Waiter{Ticket: queue.Label(seq)})
 	}
 	return snap
-}
-
-// byTime orders tickets as a Redis sorted set does: by time, then by the
-// seq's decimal text.
-func byTime(m map[uint64]int64) []uint64 {
-	seqs := make([]uint64, 0, len(m))
-	for seq := range m {
-		seqs = append(seqs, seq)
-	}
-	slices.SortFunc(seqs, func(a, b uint64) int {
-		if m[a] != m[b] {
-			return cmp.Compare(m[a], m[b])
-		}
-		return cmp.Compare(strconv.FormatUint(a, 10), strconv.FormatUint(b, 10))
-	})
-	return seqs
 }
 
 // recentSet remembers how the last n finished tickets ended, so a watcher
