@@ -431,9 +431,16 @@ func (d Verdict) summary() string {
 	}
 	fmt.Fprintf(&b, "ok: %d entries (versions %d to %d), %d calls, each to the earliest waiting ticket; the chain is intact",
 		d.Entries, d.FirstVersion, d.LastVersion, d.Calls)
-	if n := len(d.Resets); n > 0 {
+	resets := d.Resets
+	if len(resets) > 0 && resets[0] == d.FirstVersion {
+		// The record begins with the line: a new store, or one that lost
+		// its data before this record's first entry. Nothing in it is cut.
+		fmt.Fprintf(&b, "; the line begins at version %d (a new store, or one that had lost its data)", resets[0])
+		resets = resets[1:]
+	}
+	if n := len(resets); n > 0 {
 		fmt.Fprintf(&b, "; %d reset(s), at version %s: the store lost the line, and what came before cannot be linked to what came after",
-			n, joinInts(d.Resets))
+			n, joinInts(resets))
 	}
 	if n := len(d.Lifts); n > 0 {
 		fmt.Fprintf(&b, "; %d failover(s) lost the last versions before %s", n, joinInts(d.Lifts))
