@@ -3,15 +3,12 @@ package readmodel_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/catqms/catqms/queue"
 	"github.com/catqms/catqms/queue/flow"
-	"github.com/catqms/catqms/queue/memline"
 	"github.com/catqms/catqms/queue/readmodel"
 )
 
@@ -20,12 +17,9 @@ import (
 // takes no clock); a waiting ticket's ETA is its range's middle; once
 // tickets have been called from a line that waited, the estimate is scored.
 func TestEstimateFromTheLog(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
 	settings := queue.Settings{Counters: 2, MaxQueue: 500, MaxTicketsPerClient: 500, HeadWindow: 30 * time.Second, ViewWindow: 60 * time.Second}
-	line, err := memline.New(settings, []byte("estimate-test-secret-0123456789"), clk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newMover(t, settings, 7)
+	clk, line := d.clk, d.line
 	ctx := context.Background()
 	var scores int
 	opts := func(count bool) readmodel.Options {
@@ -40,25 +34,9 @@ func TestEstimateFromTheLog(t *testing.T) {
 	if _, err := a.Estimate(1); !errors.Is(err, readmodel.ErrStale) {
 		t.Fatalf("Estimate before the load: %v, want ErrStale", err)
 	}
-	rng := rand.New(rand.NewPCG(7, 8))
-	var issued []queue.Issued
 	sawRange := false
 	for step := range 600 {
-		switch r := rng.IntN(10); {
-		case r < 4:
-			if is, err := line.Take(ctx, fmt.Sprintf("c%d", rng.IntN(9))); err == nil {
-				issued = append(issued, is)
-			}
-		case r < 6 && len(issued) > 0:
-			_, _ = line.Redeem(ctx, "x", issued[rng.IntN(len(issued))].Token)
-		case r < 7 && len(issued) > 0:
-			_ = line.Leave(ctx, "x", issued[rng.IntN(len(issued))].Token)
-		case r < 8 && step%50 == 0:
-			_, _ = line.SetCounters(ctx, 1+rng.IntN(3))
-		default:
-			clk.Add(time.Duration(rng.IntN(40)) * time.Second)
-			_ = line.Advance(ctx)
-		}
+		d.step(ctx, step)
 		for _, rep := range []*readmodel.Replica{a, b} {
 			if err := rep.Sync(ctx); err != nil {
 				t.Fatal(err)
@@ -74,7 +52,7 @@ func TestEstimateFromTheLog(t *testing.T) {
 				t.Fatalf("step %d: position %d: %+v out of order", step, pos, ea)
 			}
 		}
-		for _, is := range issued[max(0, len(issued)-20):] {
+		for _, is := range d.issued[max(0, len(d.issued)-20):] {
 			ta, _, _ := a.Ticket(is.Ticket.Seq)
 			tb, _, _ := b.Ticket(is.Ticket.Seq)
 			if !reflect.DeepEqual(ta, tb) {

@@ -3,7 +3,6 @@ package readmodel_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -23,13 +22,11 @@ import (
 // it starts from nothing, and differs; a replay cut short by Options.Warm
 // still learns the flow from what it read.
 func TestAReplicaThatStartsEstimatesAsTheOthers(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
 	settings := queue.Settings{Counters: 2, MaxQueue: 500, MaxTicketsPerClient: 500, HeadWindow: 30 * time.Second,
 		ViewWindow: 60 * time.Second, BanDuration: 5 * time.Minute}
-	line, err := memline.New(settings, []byte("warm-test-secret-0123456789abc"), clk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newMover(t, settings, 11)
+	d.countersEvery, d.banEvery, d.banAt = 150, 61, 30
+	clk, line := d.clk, d.line
 	ctx := context.Background()
 	opts := func(warm int, scores *int) readmodel.Options {
 		o := readmodel.Options{Clock: clk, PageSize: 4, HeadWindow: settings.HeadWindow, FlowETA: true, Warm: warm,
@@ -45,31 +42,12 @@ func TestAReplicaThatStartsEstimatesAsTheOthers(t *testing.T) {
 
 	// A line that moves for a while: takes, sessions, leaves, no-shows, a
 	// counter opened and closed, bans, with time passing.
-	rng := rand.New(rand.NewPCG(11, 12))
-	var issued []queue.Issued
 	var (
 		midway     *readmodel.Replica
 		midwayFrom int64 // the version it loaded
 	)
 	for step := range 1500 {
-		switch r := rng.IntN(10); {
-		case step%61 == 30:
-			// A forged token bans its client: its waiting tickets leave.
-			_, _ = line.Redeem(ctx, fmt.Sprintf("c%d", rng.IntN(9)), "forged-"+fmt.Sprint(step))
-		case r < 4:
-			if is, err := line.Take(ctx, fmt.Sprintf("c%d", rng.IntN(9))); err == nil {
-				issued = append(issued, is)
-			}
-		case r < 6 && len(issued) > 0:
-			_, _ = line.Redeem(ctx, "x", issued[rng.IntN(len(issued))].Token)
-		case r < 7 && len(issued) > 0:
-			_ = line.Leave(ctx, "x", issued[rng.IntN(len(issued))].Token)
-		case r < 8 && step%150 == 0:
-			_, _ = line.SetCounters(ctx, 1+rng.IntN(3))
-		default:
-			clk.Add(time.Duration(rng.IntN(40)) * time.Second)
-			_ = line.Advance(ctx)
-		}
+		d.step(ctx, step)
 		if err := follower.Sync(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -162,8 +140,8 @@ func TestAReplicaThatStartsEstimatesAsTheOthers(t *testing.T) {
 	}
 
 	// From then on the started replica follows the line as the others do.
-	for i := 0; i < 40 && len(issued) > 0; i++ {
-		_, _ = line.Redeem(ctx, "x", issued[rng.IntN(len(issued))].Token)
+	for i := 0; i < 40 && len(d.issued) > 0; i++ {
+		_, _ = line.Redeem(ctx, "x", d.issued[d.rng.IntN(len(d.issued))].Token)
 		clk.Add(7 * time.Second)
 		_ = line.Advance(ctx)
 		for _, r := range []*readmodel.Replica{follower, started} {
