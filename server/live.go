@@ -439,8 +439,8 @@ func (w *wsSession) refresh(parent context.Context) {
 	w.showLocked(t, err, true, false)
 }
 
-// accompany stages the watched ticket as the view holds it, to go out
-// with the broadcast the hub is about to write to c (hub.Client.Accompany), or
+// accompany stages the watched ticket as the view holds it, to go out with
+// the broadcast the hub is about to write to c (hub.Client.Accompany), or
 // has the feed ask the store for it instead (liveFeed.askLater): the view
 // knows a finished ticket no more, and a serving one without its picture.
 // An answer older than the last one shown (the view is a moment behind
@@ -459,10 +459,13 @@ func (w *wsSession) accompany(c *hub.Client) {
 		return
 	case t.Version < w.floor:
 		return
-	case !live, t.State == queue.StateServing && t.ImageID == "" && w.state != queue.StateServing:
+	case !live: // finished: the store tells how
 		w.s.live.askLater(w)
 		return
 	case t.State == queue.StateServing && t.ImageID == "":
+		if w.state != queue.StateServing { // the store signs its picture
+			w.s.live.askLater(w)
+		}
 		return
 	}
 	w.showLocked(t, nil, false, true)
@@ -489,9 +492,10 @@ func (w *wsSession) showLocked(t queue.Ticket, err error, first, stage bool) {
 		return // older than what was shown
 	}
 	w.seq, w.floor, w.state = t.Seq, t.Version, t.State
-	// Encoded in a pooled buffer and kept in w.last's own: the hub copies
-	// what it sends, so a ticket that changed costs one allocation (the
-	// frame), and one that did not, none.
+	// Encoded in a pooled buffer and kept in w.last's own, and the hub
+	// frames it in a pooled buffer too: at 10,000 watchers a ticket per
+	// watcher per change made enough garbage to set off a collection
+	// every few seconds, which slowed the fan-out it fell on.
 	bp := ticketBufs.Get().(*[]byte)
 	data := appendTicketMessage((*bp)[:0], w.s.estimated(t))
 	if !bytes.Equal(data, w.last) {
