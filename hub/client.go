@@ -79,6 +79,10 @@ type Client struct {
 	// it, which is most of a watcher's memory. At most one runs at a time.
 	started bool // Serve has started the connection: writers may run
 	writing bool // a writer goroutine is running, or the last one ran
+	// companion is called before a broadcast is written (Accompany);
+	// accompany: a broadcast has been queued since it was last called.
+	companion func(*Client)
+	accompany bool
 	// deadline is the write deadline last set on the connection; only the
 	// writer (one at a time) uses it.
 	deadline time.Time
@@ -125,17 +129,37 @@ func newClient(h *Hub, conn *websocket.Conn, r *http.Request, handler Handler) *
 // client is dropped (it will reconnect and resync). data may be reused after
 // Send returns.
 func (c *Client) Send(data []byte) bool {
-	return c.enqueue(textFrame(data), false, true)
+	return c.put(ownFrame(data), true)
 }
 
 // Stage is Send without waking the writer: the message goes out with the
-// next one this client is handed, in the same write. A caller that is
-// about to Broadcast stages each client's own message first (a ticket
-// beside the new snapshot), so the two cost one system call. It must be
-// followed by a Broadcast or a Send, or the message waits for the next
-// ping.
+// next one this client is handed, in the same write, and before a
+// broadcast still waiting to be written. A companion (Accompany) stages
+// the client's own message when a broadcast is about to be written to it
+// (a ticket beside the new snapshot), so the two cost one system call.
+// Outside a companion it must be followed by a Broadcast or a Send, or
+// the message waits for the next ping.
 func (c *Client) Stage(data []byte) bool {
-	return c.enqueue(textFrame(data), false, false)
+	return c.put(ownFrame(data), false)
+}
+
+// Accompany has fn called on this client's writer goroutine before it
+// writes a broadcast (or the greeting), once for each write: a broadcast
+// that replaced an older one before it was written is accompanied once.
+// fn sends the client a message of its own with the broadcast by calling
+// Stage (a watcher's own ticket beside the new line), made as the
+// broadcast is written to this client rather than when it was made:
+// making every client's message before the broadcast would hold back
+// every write until the last one was made (at 10,000 watchers, a whole
+// pass over them), and would touch every client's state once more, apart
+// from its write. fn runs without the client's lock held (it may call
+// Stage, or Accompany(nil) to stop), and must not wait long: this client's
+// writes wait for it. nil stops it; a client without one costs nothing
+// more per broadcast.
+func (c *Client) Accompany(fn func(*Client)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.companion = fn
 }
 
 // RemoteAddr returns the network address of the peer that opened the
@@ -165,8 +189,37 @@ func (c *Client) Value() any {
 
 // outgoing is one queued message.
 type outgoing struct {
-	frame []byte // the whole WebSocket frame (textFrame); nil: a ping
-	state bool   // a broadcast that a newer one may replace
+	frame []byte  // the whole WebSocket frame (textFrame); nil: a ping
+	state bool    // a broadcast that a newer one may replace
+	own   *[]byte // holds frame when it is this client's alone (ownFrame)
+}
+
+// ownFrames holds the frames of messages sent to one client (Send, Stage)
+// once they are written, for the next ones: a feed that shows every
+// watcher its own ticket after every change would otherwise allocate a
+// frame per watcher per change, and at 10,000 watchers that garbage set
+// off a collection every few seconds, which slowed the fan-outs it fell
+// on. A broadcast's frame is shared by every client and is not pooled.
+var ownFrames = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxOwnFrame is the largest frame kept in ownFrames: a huge one goes
+// back to the collector.
+const maxOwnFrame = 1024
+
+// ownFrame is textFrame for one client's message, in a pooled buffer that
+// the writer gives back once the frame is written (recycle).
+func ownFrame(data []byte) outgoing {
+	bp := ownFrames.Get().(*[]byte)
+	return outgoing{frame: appendTextFrame((*bp)[:0], data), own: bp}
+}
+
+// recycle gives o's frame back to ownFrames, once it is written or will
+// not be.
+func (o outgoing) recycle() {
+	if o.own != nil && cap(o.frame) <= maxOwnFrame {
+		*o.own = o.frame[:0]
+		ownFrames.Put(o.own)
+	}
 }
 
 // textFrame is data as one unfragmented, unmasked WebSocket text frame
@@ -176,45 +229,60 @@ type outgoing struct {
 // that is due a snapshot and its own ticket costs one system call, not
 // two, while each message stays a frame of its own.
 func textFrame(data []byte) []byte {
+	return appendTextFrame(make([]byte, 0, 10+len(data)), data)
+}
+
+// appendTextFrame appends data as a text frame (textFrame) to dst.
+func appendTextFrame(dst, data []byte) []byte {
 	n := len(data)
-	var f []byte
 	switch {
 	case n < 126:
-		f = make([]byte, 2, 2+n)
-		f[1] = byte(n)
+		dst = append(dst, 0x81, byte(n)) // FIN, text; the length
 	case n <= 0xffff:
-		f = make([]byte, 4, 4+n)
-		f[1] = 126
-		binary.BigEndian.PutUint16(f[2:], uint16(n))
+		dst = append(dst, 0x81, 126)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
 	default:
-		f = make([]byte, 10, 10+n)
-		f[1] = 127
-		binary.BigEndian.PutUint64(f[2:], uint64(n))
+		dst = append(dst, 0x81, 127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
 	}
-	f[0] = 0x81 // FIN, text
-	return append(f, data...)
+	return append(dst, data...)
 }
 
 // enqueue puts a frame on the send queue without waiting. A state (a broadcast)
 // replaces a state still waiting at the tail of the queue: the peer would
 // read the newer one right after it anyway, and nothing queued after the old
 // one is overtaken. A full queue drops the client. Without wake the writer
-// is left alone (Stage). enqueue reports whether the frame was queued.
+// is left alone, and the frame goes before a state waiting at the tail
+// (Stage: a client's own message goes out before the broadcast it
+// accompanies; only a state is overtaken, which a newer one could replace
+// anyway). enqueue reports whether the frame was queued.
 func (c *Client) enqueue(frame []byte, state, wake bool) bool {
+	return c.put(outgoing{frame: frame, state: state}, wake)
+}
+
+// put is enqueue for a message already made (ownFrame).
+func (c *Client) put(o outgoing, wake bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.reason != 0 {
 		return false
 	}
-	if n := len(c.queue); state && n > 0 && c.queue[n-1].state {
-		c.queue[n-1].frame = frame
+	n := len(c.queue)
+	if o.state && c.companion != nil {
+		c.accompany = true
+	}
+	if o.state && n > 0 && c.queue[n-1].state {
+		c.queue[n-1].frame = o.frame
 		return true
 	}
-	if len(c.queue) >= c.hub.cfg.SendQueue {
+	if n >= c.hub.cfg.SendQueue {
 		c.shutdownLocked(goneSlow)
 		return false
 	}
-	c.queue = append(c.queue, outgoing{frame: frame, state: state})
+	c.queue = append(c.queue, o)
+	if !wake && n > 0 && c.queue[n-1].state {
+		c.queue[n-1], c.queue[n] = c.queue[n], c.queue[n-1]
+	}
 	if wake {
 		c.wakeWriterLocked()
 	}
@@ -295,45 +363,31 @@ func (c *Client) goneReason() goneReason {
 // connection, and no writer runs after it.
 func (c *Client) write() {
 	h := c.hub
-	var batch net.Buffers
+	var b writeBatch
 	for {
-		c.mu.Lock()
-		leaving := c.reason != 0
-		ping := false
-		batch = batch[:0]
-		if !leaving {
-			if len(c.queue) == 0 {
-				c.writing = false
-				c.mu.Unlock()
-				return
-			}
-			n := 0
-			for n < len(c.queue) && c.queue[n].frame != nil {
-				batch = append(batch, c.queue[n].frame)
-				n++
-			}
-			if n == 0 { // a ping heads the queue
-				ping, n = true, 1
-			}
-			rest := copy(c.queue, c.queue[n:]) // at most SendQueue entries
-			clear(c.queue[rest:])
-			c.queue = c.queue[:rest]
-		}
-		c.mu.Unlock()
-		// Leaving wins over writing what is still queued: the client
-		// resyncs from a snapshot anyway.
-		if leaving {
+		var err error
+		switch c.next(&b) {
+		case stepIdle:
+			return
+		case stepAccompany:
+			// Called from here, not from next: this is the shallowest
+			// place (see next), and fn runs without c.mu (it takes its
+			// own locks, and Stage takes c.mu).
+			b.companion(c)
+			b.companion = nil
+			continue
+		case stepLeave:
+			// Leaving wins over writing what is still queued: the
+			// client resyncs from a snapshot anyway.
 			c.finish()
 			c.pinger.Stop()
 			_ = c.conn.Close()
 			close(c.writeDone)
 			h.pumps.Done()
 			return
-		}
-		var err error
-		if ping {
+		case stepPing:
 			err = c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.WriteWait))
-		} else {
+		case stepFrames:
 			nc := c.conn.NetConn()
 			// Moving a deadline moves a runtime timer: a busy client's is
 			// moved once a tenth of WriteWait (a second by default), so a
@@ -342,13 +396,81 @@ func (c *Client) write() {
 				_ = nc.SetWriteDeadline(dl)
 				c.deadline = dl
 			}
-			err = writeFrames(nc, batch)
+			err = writeFrames(nc, b.frames)
 		}
 		if err != nil {
 			h.logger.Debug("hub: write failed", "remote", c.remote, "err", err)
 			c.shutdown(goneWriteFailed)
 		}
 	}
+}
+
+// writeStep is what the writer does next.
+type writeStep int
+
+const (
+	stepIdle      writeStep = iota // the queue is empty: the writer ends
+	stepAccompany                  // call writeBatch.companion, then look again
+	stepFrames                     // write writeBatch.frames
+	stepPing                       // write a ping
+	stepLeave                      // end the connection
+)
+
+// writeBatch is what one write takes from the queue.
+type writeBatch struct {
+	frames    net.Buffers
+	own       []outgoing    // those of frames that are the client's own (ownFrame)
+	companion func(*Client) // to call before the frames are taken
+}
+
+// next takes what the writer does next from the queue, every frame up to
+// the next ping at once. It first gives the client's own frames of the
+// last write back to the pool (the socket has copied them), and has the
+// companion called first if a broadcast waits (Accompany). It is a
+// function of its own, never inlined, so that write's frame, which lies
+// under every write(2) and every companion call on the writer's stack,
+// stays small: a writer starts with a small stack, and one that outgrows
+// it on the way copies it at every start.
+//
+//go:noinline
+func (c *Client) next(b *writeBatch) writeStep {
+	for _, o := range b.own {
+		o.recycle()
+	}
+	clear(b.own)
+	b.frames, b.own = b.frames[:0], b.own[:0]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.accompany && c.companion != nil && c.reason == 0 {
+		// The companion stages the client's own message now, beside the
+		// broadcast about to be written.
+		c.accompany = false
+		b.companion = c.companion
+		return stepAccompany
+	}
+	if c.reason != 0 {
+		return stepLeave
+	}
+	if len(c.queue) == 0 {
+		c.writing = false
+		return stepIdle
+	}
+	n := 0
+	for n < len(c.queue) && c.queue[n].frame != nil {
+		b.frames = append(b.frames, c.queue[n].frame)
+		if c.queue[n].own != nil {
+			b.own = append(b.own, c.queue[n])
+		}
+		n++
+	}
+	step := stepFrames
+	if n == 0 { // a ping heads the queue
+		step, n = stepPing, 1
+	}
+	rest := copy(c.queue, c.queue[n:]) // at most SendQueue entries
+	clear(c.queue[rest:])
+	c.queue = c.queue[:rest]
+	return step
 }
 
 // joinPool holds the buffers writeFrames joins frames in.

@@ -799,3 +799,50 @@ func TestStagedMessageGoesOutWithTheNextBroadcast(t *testing.T) {
 		t.Fatalf("second = %s, want the broadcast", got)
 	}
 }
+
+// TestCompanionMessageGoesOutWithEachBroadcast: a client's companion is
+// called as each broadcast is about to be written to it, and what it
+// stages arrives just before the broadcast; without one (nil) the
+// broadcast arrives alone.
+func TestCompanionMessageGoesOutWithEachBroadcast(t *testing.T) {
+	clients := make(chan *hub.Client, 1)
+	rec := newRecorder()
+	rec.onMessage = func(c *hub.Client, data []byte) { clients <- c }
+	ts := newTestServer(t, hub.Config{}, rec)
+	conn := dial(t, ts.url, nil)
+	ts.waitServed(t, 1)
+	if err := conn.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	rec.nextMessage(t)
+	client := <-clients
+	var calls atomic.Int64
+	client.Accompany(func(c *hub.Client) {
+		if c != client {
+			t.Errorf("companion called with another client")
+		}
+		c.Stage(fmt.Appendf(nil, `{"own":%d}`, calls.Add(1)))
+	})
+	for seq := 1; seq <= 2; seq++ {
+		ts.hub.Broadcast(fmt.Appendf(nil, `{"seq":%d}`, seq))
+		if got, want := mustReadText(t, conn), fmt.Sprintf(`{"own":%d}`, seq); got != want {
+			t.Fatalf("broadcast %d: first = %s, want the companion's %s", seq, got, want)
+		}
+		if got, want := mustReadText(t, conn), fmt.Sprintf(`{"seq":%d}`, seq); got != want {
+			t.Fatalf("second = %s, want the broadcast %s", got, want)
+		}
+	}
+	// A Send is not a broadcast: no companion.
+	client.Send([]byte(`{"sent":1}`))
+	if got := mustReadText(t, conn); got != `{"sent":1}` {
+		t.Fatalf("after a Send got %s, want it alone", got)
+	}
+	client.Accompany(nil)
+	ts.hub.Broadcast([]byte(`{"seq":3}`))
+	if got := mustReadText(t, conn); got != `{"seq":3}` {
+		t.Fatalf("without a companion got %s, want the broadcast alone", got)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("companion called %d times, want 2 (once per broadcast written)", n)
+	}
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,13 +73,14 @@ type inboundMessage struct {
 }
 
 // liveFeed turns line changes into WebSocket messages. One goroutine, owned
-// by the Server, waits for the view's change signals, broadcasts the new
-// snapshots and shows every watcher its ticket, all from the view (the
-// replica's read model): no store call per watcher per change. Only a
-// ticket the view cannot show is read from the store: one that finished
-// (how, as the store tells its holder), one being served when the view
-// cannot sign its picture, and, after a ban, every watched ticket
-// (checkBans).
+// by the Server, waits for the view's change signals and broadcasts the new
+// snapshots; each watcher is shown its ticket beside every snapshot, as the
+// hub writes the snapshot to it (wsSession.accompany). Both come from the
+// view (the replica's read model): no store call per watcher per change.
+// Only a ticket the view cannot show is read from the store, by this
+// goroutine: one that finished (how, as the store tells its holder), one
+// being served when the view cannot sign its picture, and, after a ban,
+// every watched ticket (checkBans).
 type liveFeed struct {
 	s      *Server
 	resync time.Duration   // feedResync; shorter in tests
@@ -95,17 +97,24 @@ type liveFeed struct {
 
 	mu       sync.Mutex
 	watchers map[*wsSession]struct{}
+	// fromStore holds the watchers whose ticket the view could not show
+	// when their snapshot was written; storeDue (capacity 1) tells the
+	// feed goroutine there are some.
+	fromStore map[*wsSession]struct{}
+	storeDue  chan struct{}
 }
 
 func newLiveFeed(s *Server, resync time.Duration) *liveFeed {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &liveFeed{
-		s:        s,
-		resync:   resync,
-		ctx:      ctx,
-		cancel:   cancel,
-		done:     make(chan struct{}),
-		watchers: make(map[*wsSession]struct{}),
+		s:         s,
+		resync:    resync,
+		ctx:       ctx,
+		cancel:    cancel,
+		done:      make(chan struct{}),
+		watchers:  make(map[*wsSession]struct{}),
+		fromStore: make(map[*wsSession]struct{}),
+		storeDue:  make(chan struct{}, 1),
 	}
 }
 
@@ -121,6 +130,8 @@ func (f *liveFeed) stop() {
 // triggers one refresh; after it the loop rests feedMinInterval. A signal
 // that arrives meanwhile stays pending in the coalescing Changes channel,
 // so the last change of a burst is always followed by one more refresh.
+// Between refreshes it asks the store for the tickets the view could not
+// show (askLater).
 func (f *liveFeed) run() {
 	defer close(f.done)
 	changes := f.s.view.Changes()
@@ -138,6 +149,9 @@ func (f *liveFeed) run() {
 				continue
 			}
 		case <-resync.C:
+		case <-f.storeDue:
+			f.askStore(f.takeFromStore())
+			continue
 		}
 		f.refresh()
 		resync.Reset(f.resync)
@@ -187,11 +201,10 @@ func (f *liveFeed) refresh() {
 	f.stale = false
 	f.announced = true
 	f.version = snap.Version
-	// Each watcher's ticket is staged first; the snapshot's hand-off then
-	// sends both in one write (hub.Client.Stage).
-	fromStore := f.stageWatchers()
+	// Each watcher's ticket goes with it, made as the hub writes it to
+	// that watcher (wsSession.accompany): the first writes start now,
+	// not after every watcher's ticket has been made.
 	f.broadcast(snapshotMessage{Type: "snapshot", snapshotBody: f.s.snapshotBody(snap)})
-	f.askStore(fromStore)
 }
 
 // checkBans asks the store for every watched ticket after the view saw a
@@ -221,25 +234,29 @@ func (f *liveFeed) broadcast(v any) {
 	f.s.hub.Broadcast(data)
 }
 
-// stageWatchers stages every watcher's ticket from the view, to go out
-// with the snapshot about to be broadcast, and returns the watchers whose
-// ticket the view cannot show (see liveFeed).
-func (f *liveFeed) stageWatchers() (fromStore []*wsSession) {
+// askLater has the feed goroutine ask the store for w's ticket, which the
+// view could not show (see liveFeed). It is called from w's writer, which
+// must not wait for the store.
+func (f *liveFeed) askLater(w *wsSession) {
 	f.mu.Lock()
-	list := make([]*wsSession, 0, len(f.watchers))
-	for w := range f.watchers {
+	f.fromStore[w] = struct{}{}
+	f.mu.Unlock()
+	select {
+	case f.storeDue <- struct{}{}:
+	default: // the feed is already due to look
+	}
+}
+
+// takeFromStore returns the watchers askLater listed, and forgets them.
+func (f *liveFeed) takeFromStore() []*wsSession {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	list := make([]*wsSession, 0, len(f.fromStore))
+	for w := range f.fromStore {
 		list = append(list, w)
 	}
-	f.mu.Unlock()
-	for _, w := range list {
-		if f.ctx.Err() != nil {
-			return nil
-		}
-		if w.showFromView() {
-			fromStore = append(fromStore, w)
-		}
-	}
-	return fromStore
+	clear(f.fromStore)
+	return list
 }
 
 // askStore re-reads the tickets of list from the store, watchBatch at a
@@ -295,6 +312,7 @@ func (f *liveFeed) watch(w *wsSession) {
 func (f *liveFeed) unwatch(w *wsSession) {
 	f.mu.Lock()
 	delete(f.watchers, w)
+	delete(f.fromStore, w)
 	f.mu.Unlock()
 }
 
@@ -375,6 +393,7 @@ func (w *wsSession) OnMessage(c *hub.Client, data []byte) {
 		}
 		w.mu.Lock()
 		w.client, w.token, w.last, w.seq, w.floor, w.state = c, msg.Token, nil, 0, 0, ""
+		c.Accompany(w.accompany)
 		w.mu.Unlock()
 		w.s.live.watch(w)
 		w.refresh(c.Context())
@@ -420,38 +439,44 @@ func (w *wsSession) refresh(parent context.Context) {
 	w.showLocked(t, err, true, false)
 }
 
-// showFromView stages the watched ticket as the view holds it, and reports
-// whether the store must be asked instead: the view knows a finished
-// ticket no more, and a serving one without its picture. An answer older
-// than the last one shown (the view is a moment behind the store that
-// answered the watch request) waits for the next change.
-func (w *wsSession) showFromView() (askStore bool) {
+// accompany stages the watched ticket as the view holds it, to go out with
+// the broadcast the hub is about to write to c (hub.Client.Accompany), or
+// has the feed ask the store for it instead (liveFeed.askLater): the view
+// knows a finished ticket no more, and a serving one without its picture.
+// An answer older than the last one shown (the view is a moment behind
+// the store that answered the watch request) waits for the next change.
+// A watch request holds w.mu while it asks the store, so this client's
+// write may wait for that answer; no other client's does.
+func (w *wsSession) accompany(c *hub.Client) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.token == "" || w.client == nil || w.seq == 0 {
-		return false
+	if w.token == "" || w.client != c || w.seq == 0 {
+		return
 	}
 	t, live, err := w.s.view.Ticket(w.seq)
 	switch {
 	case err != nil: // the feed's "stale" notice says enough
-		return false
+		return
 	case t.Version < w.floor:
-		return false
-	case !live:
-		return true
+		return
+	case !live: // finished: the store tells how
+		w.s.live.askLater(w)
+		return
 	case t.State == queue.StateServing && t.ImageID == "":
-		return w.state != queue.StateServing
+		if w.state != queue.StateServing { // the store signs its picture
+			w.s.live.askLater(w)
+		}
+		return
 	}
 	w.showLocked(t, nil, false, true)
-	return false
 }
 
 // showLocked sends the watched ticket if it changed. An error is sent to
 // the browser when it is the answer to a watch request (first), or when it
 // ends the watch; while the store is down the feed's "stale" notice says
 // enough. A ticket that reached a final state, or any refusal, ends the
-// watch. A staged message goes out with the next broadcast (the feed's
-// snapshot). w.mu is held.
+// watch. A staged message goes out with the broadcast the hub is about to
+// write (accompany). w.mu is held.
 func (w *wsSession) showLocked(t queue.Ticket, err error, first, stage bool) {
 	if err != nil {
 		unavailable := queue.ErrorCode(err) == queue.CodeUnavailable || queue.AsError(err) == nil
@@ -467,22 +492,35 @@ func (w *wsSession) showLocked(t queue.Ticket, err error, first, stage bool) {
 		return // older than what was shown
 	}
 	w.seq, w.floor, w.state = t.Seq, t.Version, t.State
-	data := appendTicketMessage(make([]byte, 0, 192), w.s.estimated(t))
-	if string(data) != string(w.last) {
-		w.last = data
+	// Encoded in a pooled buffer and kept in w.last's own, and the hub
+	// frames it in a pooled buffer too: at 10,000 watchers a ticket per
+	// watcher per change made enough garbage to set off a collection
+	// every few seconds, which slowed the fan-out it fell on.
+	bp := ticketBufs.Get().(*[]byte)
+	data := appendTicketMessage((*bp)[:0], w.s.estimated(t))
+	if !bytes.Equal(data, w.last) {
+		w.last = append(w.last[:0], data...)
 		if stage {
 			w.client.Stage(data)
 		} else {
 			w.client.Send(data)
 		}
 	}
+	*bp = data
+	ticketBufs.Put(bp)
 	if !t.State.Live() {
 		w.stopLocked()
 	}
 }
 
+// ticketBufs holds the buffers showLocked encodes tickets in.
+var ticketBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
 // stopLocked ends the watch. w.mu is held.
 func (w *wsSession) stopLocked() {
+	if w.client != nil {
+		w.client.Accompany(nil)
+	}
 	w.token, w.last, w.seq, w.floor, w.state = "", nil, 0, 0, ""
 	w.s.live.unwatch(w)
 }

@@ -93,6 +93,8 @@ type env struct {
 	s4Rates    []float64 // S4 change rates instead of the default ones
 	s7Watchers []int     // S7 watcher counts (one replica) instead of the default ones
 	s7Waiting  int64     // S7's read-model line length instead of the default
+	s7Rates    []float64 // S7 paces (moves/s, of the default ones) instead of all of them
+	s7Multi    bool      // S7 runs its multi-replica cell
 	s8Scale    float64   // S8's clock compression instead of the default
 	log        func(format string, a ...any)
 	catqmsHelp string // catqms --help, for the flags this build has
@@ -132,7 +134,15 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 			return err
 		})
 	})
-	fs.Int64Var(&e.s7Waiting, "s7-waiting", 0, "tickets waiting when S7 measures the read model (default 1000000, 100000 with --quick)")
+	fs.Int64Var(&e.s7Waiting, "s7-waiting", 0, "tickets waiting when S7 measures the read model (default 1000000, 100000 with --quick; negative: not measured)")
+	fs.Func("s7-rates", "S7 paces on one replica, moves/s of the default ones (2,5,20), comma-separated (for profiling one cell)", func(v string) error {
+		return parseList(v, func(s string) error {
+			r, err := strconv.ParseFloat(s, 64)
+			e.s7Rates = append(e.s7Rates, r)
+			return err
+		})
+	})
+	fs.BoolVar(&e.s7Multi, "s7-multi", true, "S7 runs its multi-replica cell (false: one replica only, for profiling)")
 	fs.Float64Var(&e.s8Scale, "s8-scale", 0, "how many times faster than real S8 plays its day (default 30, 120 with --quick)")
 	_ = fs.Parse(args)
 	if e.redisAddr == "" {

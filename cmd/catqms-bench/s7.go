@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,6 +71,8 @@ type s7Cell struct {
 	RedisBusy  float64 `json:"redis_busy"`          // the same delta / Seconds: share of one core
 	ServiceMs  float64 `json:"service_ms_per_move"` // /proc utime+stime of every catqms / moves
 	ServiceBsy float64 `json:"service_busy"`        // the same / Seconds: share of one core
+
+	start time.Time // the first move's time, for the log
 }
 
 // s7Grace is how long after a window's last move the watchers get to show
@@ -92,6 +95,20 @@ func runS7(ctx context.Context, e *env) (*s7Result, error) {
 	if len(e.s7Watchers) > 0 {
 		counts = e.s7Watchers
 	}
+	if len(e.s7Rates) > 0 {
+		// Each pace keeps its own window, so that one cell measures as it
+		// does in the full run.
+		var rs []float64
+		var ws []time.Duration
+		for _, r := range e.s7Rates {
+			i := slices.Index(rates, r)
+			if i < 0 {
+				return nil, fmt.Errorf("--s7-rates: %g is not one of %v", r, rates)
+			}
+			rs, ws = append(rs, r), append(ws, windows[i])
+		}
+		rates, windows = rs, ws
+	}
 	res := &s7Result{Rates: rates, Replicas: replicas, PerRep: perReplica, RepRates: repRates, Grace: grace.String(), Flags: s7Flags(e, "N+1000")}
 	for _, w := range windows {
 		res.Windows = append(res.Windows, w.String())
@@ -103,8 +120,10 @@ func runS7(ctx context.Context, e *env) (*s7Result, error) {
 		}
 		res.Counts = append(res.Counts, n)
 	}
-	multi := replicas*perReplica <= e.maxWatch
-	if !multi {
+	multi := replicas*perReplica <= e.maxWatch && e.s7Multi
+	if !e.s7Multi {
+		res.Skipped += "The multi-replica run was not asked for. "
+	} else if !multi {
 		res.Skipped += fmt.Sprintf("%d replicas × %d watchers skipped: the open-file limit is %d per process. ", replicas, perReplica, e.maxWatch+200)
 	}
 	repWindows := make([]time.Duration, len(repRates))
@@ -144,6 +163,9 @@ func runS7(ctx context.Context, e *env) (*s7Result, error) {
 	}
 	if e.s7Waiting > 0 {
 		waiting = e.s7Waiting
+	}
+	if e.s7Waiting < 0 {
+		return res, nil
 	}
 	mem, err := runS7Memory(ctx, e, waiting)
 	if err != nil {
@@ -464,8 +486,10 @@ func s7Once(ctx context.Context, e *env, replicas, n int, rates []float64, windo
 				return err
 			}
 			run.Cells = append(run.Cells, c)
-			e.log("s7 %d replica(s), %d watchers, %s, %g moves/s (made %.1f/s): p50 %.1fms p99 %.1fms; Redis %.2f ms/move (%.0f%% busy); catqms %.1f ms/move (%.0f%% of a core); drops %d (lost %d), out of order %d",
-				replicas, n, mode, rate, c.Achieved, c.P50ms, c.P99ms, c.RedisMs, 100*c.RedisBusy, c.ServiceMs, 100*c.ServiceBsy, c.Drops, c.Lost, c.Backwards)
+			// The window's clock times, to cut a system-wide profile to it.
+			e.log("s7 %d replica(s), %d watchers, %s, %g moves/s (made %.1f/s): p50 %.1fms p99 %.1fms; Redis %.2f ms/move (%.0f%% busy); catqms %.1f ms/move (%.0f%% of a core); drops %d (lost %d), out of order %d; window %.3f–%.3f s (Unix)",
+				replicas, n, mode, rate, c.Achieved, c.P50ms, c.P99ms, c.RedisMs, 100*c.RedisBusy, c.ServiceMs, 100*c.ServiceBsy, c.Drops, c.Lost, c.Backwards,
+				float64(c.start.UnixNano())/1e9, float64(c.start.UnixNano())/1e9+c.Seconds)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -536,6 +560,7 @@ func s7Window(ctx context.Context, e *env, r *redis.Client, ws []*s7Watcher, roo
 	}
 	cpu0 := sumOf(cpuSeconds(pids))
 	start := time.Now()
+	c.start = start
 	for k := range count {
 		if d := time.Until(start.Add(time.Duration(k) * interval)); d > 0 {
 			time.Sleep(d)
