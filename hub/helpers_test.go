@@ -267,6 +267,16 @@ func (r *recorder) nextMessage(t testing.TB) inbound {
 	}
 }
 
+// hello has conn say hello and returns the hub's client of it, as the
+// recorder saw the message.
+func (r *recorder) hello(t testing.TB, conn *websocket.Conn) *hub.Client {
+	t.Helper()
+	if err := conn.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	return r.nextMessage(t).client
+}
+
 func (r *recorder) nextClose(t testing.TB) *hub.Client {
 	t.Helper()
 	select {

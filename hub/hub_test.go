@@ -768,17 +768,11 @@ func TestMessagesOfEveryLengthArriveWhole(t *testing.T) {
 // TestStagedMessageGoesOutWithTheNextBroadcast: a staged message waits for
 // the next message the client is handed, then both arrive, staged first.
 func TestStagedMessageGoesOutWithTheNextBroadcast(t *testing.T) {
-	var client *hub.Client
 	rec := newRecorder()
-	rec.onMessage = func(c *hub.Client, data []byte) { client = c }
 	ts := newTestServer(t, hub.Config{}, rec)
 	conn := dial(t, ts.url, nil)
 	ts.waitServed(t, 1)
-	if err := conn.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
-		t.Fatal(err)
-	}
-	rec.nextMessage(t)
-	client.Stage([]byte(`{"own":1}`))
+	rec.hello(t, conn).Stage([]byte(`{"own":1}`))
 	_ = conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 	if _, data, err := conn.ReadMessage(); err == nil {
 		t.Fatalf("a staged message went out alone: %s", data)
@@ -786,11 +780,7 @@ func TestStagedMessageGoesOutWithTheNextBroadcast(t *testing.T) {
 	// gorilla's connection is unusable after a read timeout: dial again.
 	conn2 := dial(t, ts.url, nil)
 	ts.waitServed(t, 1)
-	if err := conn2.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
-		t.Fatal(err)
-	}
-	rec.nextMessage(t)
-	client.Stage([]byte(`{"own":2}`))
+	rec.hello(t, conn2).Stage([]byte(`{"own":2}`))
 	ts.hub.Broadcast([]byte(`{"seq":1}`))
 	if got := mustReadText(t, conn2); got != `{"own":2}` {
 		t.Fatalf("first = %s, want the staged message", got)
@@ -805,17 +795,11 @@ func TestStagedMessageGoesOutWithTheNextBroadcast(t *testing.T) {
 // stages arrives just before the broadcast; without one (nil) the
 // broadcast arrives alone.
 func TestCompanionMessageGoesOutWithEachBroadcast(t *testing.T) {
-	clients := make(chan *hub.Client, 1)
 	rec := newRecorder()
-	rec.onMessage = func(c *hub.Client, data []byte) { clients <- c }
 	ts := newTestServer(t, hub.Config{}, rec)
 	conn := dial(t, ts.url, nil)
 	ts.waitServed(t, 1)
-	if err := conn.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
-		t.Fatal(err)
-	}
-	rec.nextMessage(t)
-	client := <-clients
+	client := rec.hello(t, conn)
 	var calls atomic.Int64
 	client.Accompany(func(c *hub.Client) {
 		if c != client {
