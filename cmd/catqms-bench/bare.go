@@ -17,8 +17,8 @@ import (
 )
 
 // runBareHTTP is S1's ceiling: a bare net/http handler that makes the same
-// go-redis call catqms makes to take a ticket (the take script, through
-// redis.Script.Run like redisline, with the same KEYS and ARGV shape) and
+// go-redis call catqms makes to take a ticket (the take function, through
+// FCALL like redisline, with the same KEYS and ARGV shape) and
 // answers a small JSON body. No Gin, no middleware, no token signing.
 func runBareHTTP(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bare-http", flag.ExitOnError)
@@ -30,10 +30,9 @@ func runBareHTTP(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sc := redis.NewScript(take.src)
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 	defer rdb.Close()
-	if err := sc.Load(ctx, rdb).Err(); err != nil {
+	if err := take.load(ctx, rdb); err != nil {
 		return err
 	}
 	settings := catqmsOpts{counters: *counters}.settings()
@@ -46,7 +45,7 @@ func runBareHTTP(ctx context.Context, args []string) error {
 		argv = append(argv, linePrefix, lineNow)
 		argv = append(argv, settings...)
 		argv = append(argv, "bare", hex.EncodeToString(nonce[:]))
-		v, err := sc.Run(r.Context(), rdb, keys, argv...).Result()
+		v, err := take.run(r.Context(), rdb, keys, argv...).Result()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return

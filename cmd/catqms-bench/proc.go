@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -243,20 +241,34 @@ func (e *env) flush(ctx context.Context) error {
 	return r.ConfigResetStat(ctx).Err()
 }
 
-// script is one operation script exactly as redisline sends it (its
-// generated key layout, lib.lua, then the operation's file).
+// script is one operation exactly as redisline runs it on a real Redis:
+// a function of its function library (FCALL), the library being the
+// generated key layout, lib.lua and every operation's file.
 type script struct {
-	name, src, sha string
+	name, lib, fn string
 }
 
 func loadScript(name string) (script, error) {
-	src, ok := redisline.ScriptSource(name)
+	lib, fn, ok := redisline.FunctionLibrary(name)
 	if !ok {
-		return script{}, fmt.Errorf("no script %q in queue/redisline", name)
+		return script{}, fmt.Errorf("no operation %q in queue/redisline", name)
 	}
-	sum := sha1.Sum([]byte(src))
-	return script{name: name, src: src, sha: hex.EncodeToString(sum[:])}, nil
+	return script{name: name, lib: lib, fn: fn}, nil
 }
+
+// load loads the operation's library into r.
+func (s script) load(ctx context.Context, r *redis.Client) error {
+	return r.FunctionLoadReplace(ctx, s.lib).Err()
+}
+
+// run calls the operation as redisline does (FCALL).
+func (s script) run(ctx context.Context, r *redis.Client, keys []string, argv ...any) *redis.Cmd {
+	return r.FCall(ctx, s.fn, keys, argv...)
+}
+
+// command is the start of a redis-benchmark command line that calls the
+// operation: FCALL, its function and its one key's count.
+func (s script) command() []string { return []string{"FCALL", s.fn, "1"} }
 
 // lineNow is the "now" argument every script takes (lua/lib.lua's
 // ARGV[2]): empty, as catqms sends it, so the script reads the store's
@@ -281,16 +293,6 @@ func replyOK(v any) bool {
 }
 
 // load loads the script into Redis (SCRIPT LOAD) and checks the SHA.
-func (s script) load(ctx context.Context, r *redis.Client) error {
-	sha, err := r.ScriptLoad(ctx, s.src).Result()
-	if err != nil {
-		return err
-	}
-	if sha != s.sha {
-		return fmt.Errorf("script %s: SHA %s, want %s", s.name, sha, s.sha)
-	}
-	return nil
-}
 
 // machineInfo describes the box.
 type machineInfo struct {

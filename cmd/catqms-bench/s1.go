@@ -55,7 +55,7 @@ func runS1(ctx context.Context, e *env) (*s1Result, error) {
 		return nil, err
 	}
 
-	// redis-benchmark: the take script by SHA with redisline's KEYS/ARGV,
+	// redis-benchmark: the take function with redisline's KEYS/ARGV,
 	// on a line of its own so it does not disturb the others. "now" is
 	// fixed (redis-benchmark cannot compute it); a random nonce per call.
 	take, err := loadScript("take")
@@ -68,7 +68,7 @@ func runS1(ctx context.Context, e *env) (*s1Result, error) {
 		return nil, err
 	}
 	rbPrefix := "catqms:{rb}:"
-	rbArgs := []string{"EVALSHA", take.sha, "1", rbPrefix + "ver", rbPrefix, lineNow}
+	rbArgs := append(take.command(), rbPrefix+"ver", rbPrefix, lineNow)
 	for _, s := range opts.settings() {
 		rbArgs = append(rbArgs, fmt.Sprint(s))
 	}

@@ -287,7 +287,7 @@ func prepareRBVisit(ctx context.Context, e *env, r *redis.Client, o catqmsOpts) 
 	p := "catqms:{rbv}:"
 	var v rbVisit
 	base := func(s script) []string {
-		a := []string{"EVALSHA", s.sha, "1", p + "ver", p, lineNow}
+		a := append(s.command(), p+"ver", p, lineNow)
 		for _, x := range o.settings() {
 			a = append(a, fmt.Sprint(x))
 		}
@@ -324,19 +324,22 @@ func prepareRBVisit(ctx context.Context, e *env, r *redis.Client, o catqmsOpts) 
 // by go-redis from 64 goroutines, with real tickets, without HTTP.
 func directVisits(ctx context.Context, e *env, r *redis.Client, o catqmsOpts, workers int, dur time.Duration) (float64, error) {
 	p := "catqms:{direct}:"
-	scripts := map[string]*redis.Script{}
+	scripts := map[string]script{}
 	for _, name := range []string{"take", "redeem", "end"} {
 		s, err := loadScript(name)
 		if err != nil {
 			return 0, err
 		}
-		scripts[name] = redis.NewScript(s.src)
+		if err := s.load(ctx, r); err != nil {
+			return 0, err
+		}
+		scripts[name] = s
 	}
 	settings := o.settings()
 	run := func(name string, args ...any) (any, error) {
 		argv := append([]any{p, lineNow}, settings...)
 		argv = append(argv, args...)
-		v, err := scripts[name].Run(ctx, r, []string{p + "ver"}, argv...).Result()
+		v, err := scripts[name].run(ctx, r, []string{p + "ver"}, argv...).Result()
 		if err == nil && !replyOK(v) {
 			err = fmt.Errorf("%s answered %v", name, v)
 		}

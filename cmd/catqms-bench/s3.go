@@ -27,22 +27,38 @@ type s3Result struct {
 
 type s3Level struct {
 	Waiting    int64       `json:"waiting"`
-	StatusUsec float64     `json:"status_usec"` // EVALSHA of the status script, median of reps
-	TakeUsec   float64     `json:"take_usec"`   // EVALSHA of the take script
+	Command    string      `json:"command"`     // how catqms runs its operations: fcall (functions) or evalsha (scripts)
+	StatusUsec float64     `json:"status_usec"` // the status operation, median of reps
+	TakeUsec   float64     `json:"take_usec"`   // the take operation
 	ZRankUsec  float64     `json:"zrank_usec"`
-	FloorUsec  float64     `json:"script_floor_usec"` // EVALSHA of a script that only runs the same ZRANK
+	FloorUsec  float64     `json:"script_floor_usec"`             // EVALSHA of a script that only runs the same ZRANK
+	FnFloor    float64     `json:"function_floor_usec,omitempty"` // FCALL of a function that only runs the same ZRANK
 	Reps       []s3Rep     `json:"reps"`
 	Slow       []slowEntry `json:"slowlog"` // entries over 1 ms during the measured calls
 	Calls      int         `json:"calls_per_phase"`
 }
 
 type s3Rep struct {
-	Status, Take, ZRank, Floor float64
+	Status, Take, ZRank, Floor, FnFloor float64
 }
 
 // floorScript is the least a script doing a position lookup can cost: the
-// EVALSHA dispatch around the one ZRANK it needs.
+// EVALSHA dispatch around the one ZRANK it needs; floorLibrary is the
+// same as a function (FCALL), the way catqms runs its operations on a
+// Redis with functions.
 var floorScript = redis.NewScript(`return redis.call('ZRANK', KEYS[1], ARGV[1])`)
+
+const floorLibrary = "#!lua name=catqms_bench_floor\n" +
+	"redis.register_function('catqms_bench_zrank', function(keys, args) return redis.call('ZRANK', keys[1], args[1]) end)\n"
+
+// floor is the floor a lookup run with command is judged against: the
+// function's when catqms runs functions, the script's when it runs scripts.
+func (lv s3Level) floor() float64 {
+	if lv.Command == "fcall" && lv.FnFloor > 0 {
+		return lv.FnFloor
+	}
+	return lv.FloorUsec
+}
 
 func runS3(ctx context.Context, e *env) (*s3Result, error) {
 	levels := []int64{1_000, 100_000, 1_000_000}
@@ -67,6 +83,9 @@ func runS3(ctx context.Context, e *env) (*s3Result, error) {
 	r := e.rdb(workers + 2)
 	defer r.Close()
 	if err := r.ConfigSet(ctx, "slowlog-log-slower-than", "1000").Err(); err != nil {
+		return nil, err
+	}
+	if err := r.FunctionLoadReplace(ctx, floorLibrary).Err(); err != nil {
 		return nil, err
 	}
 	// The same Line catqms runs, in process, without its scheduler: the
@@ -112,13 +131,13 @@ func runS3(ctx context.Context, e *env) (*s3Result, error) {
 		if err := line.Advance(ctx); err != nil { // the head is called once, before measuring
 			return nil, err
 		}
-		lv := s3Level{Waiting: n, Calls: calls}
+		lv := s3Level{Waiting: n, Calls: calls, Command: line.Command()}
 		if err := r.SlowLogReset(ctx).Err(); err != nil {
 			return nil, err
 		}
 		for range e.reps {
 			var rep s3Rep
-			if rep.Status, err = measureCmd(ctx, r, "evalsha", workers, calls, func(i int) error {
+			if rep.Status, err = measureCmd(ctx, r, line.Command(), workers, calls, func(i int) error {
 				t, err := line.Status(ctx, "s3", tokens[i%sample])
 				if err == nil && t.Position < 1 {
 					err = fmt.Errorf("status of %s: position %d", tokens[i%sample][:8], t.Position)
@@ -137,7 +156,12 @@ func runS3(ctx context.Context, e *env) (*s3Result, error) {
 			}); err != nil {
 				return nil, err
 			}
-			if rep.Take, err = measureCmd(ctx, r, "evalsha", workers, takes, func(i int) error {
+			if rep.FnFloor, err = measureCmd(ctx, r, "fcall", workers, calls, func(i int) error {
+				return r.FCall(ctx, "catqms_bench_zrank", []string{linePrefix + "line"}, members[i%sample]).Err()
+			}); err != nil {
+				return nil, err
+			}
+			if rep.Take, err = measureCmd(ctx, r, line.Command(), workers, takes, func(i int) error {
 				_, err := line.Take(ctx, "s3")
 				return err
 			}); err != nil {
@@ -156,8 +180,9 @@ func runS3(ctx context.Context, e *env) (*s3Result, error) {
 		lv.TakeUsec = medianOf(lv.Reps, func(x s3Rep) float64 { return x.Take })
 		lv.ZRankUsec = medianOf(lv.Reps, func(x s3Rep) float64 { return x.ZRank })
 		lv.FloorUsec = medianOf(lv.Reps, func(x s3Rep) float64 { return x.Floor })
-		e.log("s3 %d waiting: status %.1fµs, take %.1fµs, ZRANK %.2fµs, one-ZRANK script %.2fµs per call; slowlog >1ms: %d",
-			n, lv.StatusUsec, lv.TakeUsec, lv.ZRankUsec, lv.FloorUsec, len(lv.Slow))
+		lv.FnFloor = medianOf(lv.Reps, func(x s3Rep) float64 { return x.FnFloor })
+		e.log("s3 %d waiting (%s): status %.1fµs, take %.1fµs, ZRANK %.2fµs, one-ZRANK script %.2fµs, function %.2fµs per call; slowlog >1ms: %d",
+			n, lv.Command, lv.StatusUsec, lv.TakeUsec, lv.ZRankUsec, lv.FloorUsec, lv.FnFloor, len(lv.Slow))
 		res.Levels = append(res.Levels, lv)
 	}
 	return res, nil

@@ -69,6 +69,10 @@ func (l *Line) follow() {
 			l.feed.mu.Lock()
 			l.feed.from, l.feed.window = v, l.feed.window[:0]
 			l.feed.mu.Unlock()
+			// The log's end is a version of the line: a change made
+			// before the follower (re)started is one this replica has not
+			// seen, unless an answer showed it already.
+			l.saw(v, 0)
 		}
 		streams, err := l.logRDB.XRead(ctx, &redis.XReadArgs{
 			Streams: []string{l.logKey, last}, Count: 1000, Block: followBlock,
@@ -170,9 +174,19 @@ func (l *Line) fromWindow(ctx context.Context, after int64, count int, block tim
 			out = slices.Clone(f.window[i:min(len(f.window), i+count)])
 		}
 		wake, breaks := f.wake, f.breaks
+		held := f.from // the newest version the window holds
+		if n := len(f.window); n > 0 {
+			held = f.window[n-1].Version
+		}
 		f.mu.Unlock()
-		if len(out) > 0 || block <= 0 {
+		if len(out) > 0 {
 			return out, true, nil
+		}
+		if block <= 0 {
+			// Nothing to wait for: the window answers unless this line
+			// has seen a newer version (an answer of its own) that the
+			// follower has not read yet; then the store does.
+			return nil, l.version.Load() <= held, nil
 		}
 		if deadline == nil {
 			t := time.NewTimer(block)

@@ -80,6 +80,9 @@ type Line struct {
 	ownLog bool                  // logRDB is this Line's to close
 	signer *queue.Signer
 	keys   keyState // where the signing key comes from (signing.go)
+	// functions: the operations run as the function library's functions
+	// (FCALL), else as scripts (EVALSHA); scripts.go says why both.
+	functions bool
 	// args open every script call (ScriptArgs): the settings go with every
 	// call so that a store that lost its data still runs the line as
 	// configured.
@@ -135,6 +138,23 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 		l.args[argLog] = opts.LogLength
 	}
 
+	// Load the operations now, so that the first call of each is one
+	// FCALL or EVALSHA; a store that forgets them later (a restart, a
+	// wipe) gets them again from the call that finds them missing.
+	switch err := loadLibrary(ctx, rdb); {
+	case err == nil:
+		l.functions = true
+	case functionsRefused(err):
+		l.log.Info("queue store runs no function library; using scripts", "reason", truncate(err.Error(), 80))
+		for name, sc := range scripts {
+			if err := sc.Load(ctx, rdb).Err(); err != nil {
+				return nil, fmt.Errorf("load script %s: %w", name, err)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("load function library %s: %w", library.name, err)
+	}
+
 	secret := opts.Secret
 	if len(secret) == 0 {
 		var err error
@@ -146,14 +166,6 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 	var err error
 	if l.signer, err = queue.NewSigner(secret, set.Name, opts.PreviousSecrets...); err != nil {
 		return nil, err
-	}
-	// Load every script now, so that the first call of each is one EVALSHA;
-	// a store that forgets them later (a restart, a wipe) gets them again
-	// by Script.Run's fallback to EVAL.
-	for name, sc := range scripts {
-		if err := sc.Load(ctx, rdb).Err(); err != nil {
-			return nil, fmt.Errorf("load script %s: %w", name, err)
-		}
 	}
 	l.logRDB, l.ownLog = logClient(rdb)
 	if opts.Tick >= 0 {
@@ -269,7 +281,7 @@ func (l *Line) call(ctx context.Context, name string, dst any, args ...any) erro
 	}
 	argv[argFloor] = l.version.Load() // versions never go back
 	argv = append(argv, args...)
-	v, err := script(name).Run(ctx, l.rdb, []string{l.verKey}, argv...).Result()
+	v, err := l.run(ctx, name, argv)
 	if err != nil {
 		return l.storeErr(name, err)
 	}
@@ -284,6 +296,30 @@ func (l *Line) call(ctx context.Context, name string, dst any, args ...any) erro
 		l.offset.Store(lr.Now - l.local.Now().UnixMilli())
 	}
 	return nil
+}
+
+// run sends operation name with argv to the store, as a function or a
+// script (scripts.go). A store that has lost the function library (a
+// restart without persistence, FUNCTION FLUSH, a failover to a replica
+// that never had it) gets it again, and the call is sent once more.
+func (l *Line) run(ctx context.Context, name string, argv []any) (any, error) {
+	keys := []string{l.verKey}
+	if !l.functions {
+		return script(name).Run(ctx, l.rdb, keys, argv...).Result()
+	}
+	fn, ok := library.functions[name]
+	if !ok {
+		panic("redisline: no operation " + name) // a defect in this package
+	}
+	v, err := l.rdb.FCall(ctx, fn, keys, argv...).Result()
+	if err != nil && isNoFunction(err) {
+		l.log.Warn("queue store had lost the function library; loading it again", "library", library.name)
+		if err := loadLibrary(ctx, l.rdb); err != nil {
+			return nil, err
+		}
+		v, err = l.rdb.FCall(ctx, fn, keys, argv...).Result()
+	}
+	return v, err
 }
 
 // op runs an operation that answers a plain lineReply.

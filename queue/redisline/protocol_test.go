@@ -195,21 +195,46 @@ type storeError string
 func (e storeError) Error() string { return string(e) }
 func (storeError) RedisError()     {}
 
-// TestScriptsReloadAfterTheStoreForgetsThem: a store that restarted or ran
-// SCRIPT FLUSH answers NOSCRIPT; the one loader sends the script again and
-// the operation goes through.
+// TestScriptsReloadAfterTheStoreForgetsThem: a store that restarted, ran
+// SCRIPT FLUSH or FUNCTION FLUSH has forgotten the operations (NOSCRIPT, or
+// no such function); the one loader sends them again and the operation
+// goes through. A real Redis runs the function library, the embedded store
+// the scripts.
 func TestScriptsReloadAfterTheStoreForgetsThem(t *testing.T) {
 	forEachStore(t, Options{}, func(t *testing.T, f *fixture) {
 		a := f.take("a")
-		if err := f.rdb.ScriptFlush(f.ctx).Err(); err != nil {
+		if f.line.functions {
+			if err := f.rdb.FunctionFlush(f.ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := f.rdb.ScriptFlush(f.ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
 		if got := f.status(a); got.State != queue.StateCalled {
-			t.Fatalf("a after SCRIPT FLUSH: %+v", got)
+			t.Fatalf("a after the flush: %+v", got)
+		}
+		if f.line.functions {
+			libs, err := f.rdb.FunctionList(f.ctx, redis.FunctionListQuery{LibraryNamePattern: library.name}).Result()
+			if err != nil || len(libs) != 1 || len(libs[0].Functions) != len(library.functions) {
+				t.Fatalf("the function library is not loaded again: %+v %v", libs, err)
+			}
+			return
 		}
 		exists, err := f.rdb.ScriptExists(f.ctx, script("status").Hash()).Result()
 		if err != nil || len(exists) != 1 || !exists[0] {
 			t.Fatalf("the status script is not loaded again: %v %v", exists, err)
+		}
+	})
+}
+
+// TestRealRedisRunsTheFunctionLibrary: the packaging is chosen by the store,
+// so the tests would pass with either on both; this checks each store gets
+// the one it should.
+func TestRealRedisRunsTheFunctionLibrary(t *testing.T) {
+	forEachStore(t, Options{}, func(t *testing.T, f *fixture) {
+		want := strings.Contains(t.Name(), "redis-server")
+		if f.line.functions != want {
+			t.Fatalf("functions = %v, want %v", f.line.functions, want)
 		}
 	})
 }
@@ -229,5 +254,43 @@ func TestEveryScriptIsCalled(t *testing.T) {
 		if !strings.Contains(code.String(), `"`+name+`"`) {
 			t.Errorf("no method runs lua/%s.lua", name)
 		}
+	}
+}
+
+// TestTwoLinesShareAStore: lines of two names on one store keep apart, their
+// calls interleaved. The function library keeps the last line's keys
+// between calls (keys_for); a call for the other line must not use them.
+func TestTwoLinesShareAStore(t *testing.T) {
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) {
+			ctx := context.Background()
+			rdb := s.new(t)
+			lines := map[string]*Line{}
+			for _, name := range []string{"north", "south"} {
+				l, err := New(ctx, rdb, Options{Name: name, Tick: -1, MaxTicketsPerClient: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { l.Close() })
+				lines[name] = l
+			}
+			taken := map[string]int{}
+			for i, name := range []string{"north", "north", "south", "north", "south", "south", "south"} {
+				is, err := lines[name].Take(ctx, "c")
+				if err != nil {
+					t.Fatal(err)
+				}
+				taken[name]++
+				if is.Ticket.Seq != uint64(taken[name]) || is.Ticket.Position != int64(taken[name]) {
+					t.Fatalf("take %d on %s: %+v, want ticket and place %d", i, name, is.Ticket, taken[name])
+				}
+			}
+			for name, l := range lines {
+				snap, err := l.Snapshot(ctx)
+				if err != nil || snap.Length != int64(taken[name]) {
+					t.Fatalf("%s: length %d (%v), want %d", name, snap.Length, err, taken[name])
+				}
+			}
+		})
 	}
 }

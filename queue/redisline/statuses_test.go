@@ -15,14 +15,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// scriptCounter counts the scripts a client runs.
+// scriptCounter counts the operations a client runs (scripts or functions).
 type scriptCounter struct{ n atomic.Int64 }
 
 func (c *scriptCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (c *scriptCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if name := strings.ToLower(cmd.Name()); name == "evalsha" || name == "eval" {
+		if name := strings.ToLower(cmd.Name()); name == "evalsha" || name == "eval" || name == "fcall" {
 			c.n.Add(1)
 		}
 		return next(ctx, cmd)

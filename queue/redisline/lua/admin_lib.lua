@@ -14,13 +14,14 @@
 -- kept answer instead of acting again. The argument before it is the
 -- operator's reason ('' for none), which the change log keeps with the
 -- step (lib.lua's WHY) for the public record.
-local called_before = {}
-local OP_KEY = op_key(ARGV[#ARGV])
-WHY = ARGV[#ARGV - 1]
+local called_before, OP_KEY
 
--- admin_begin returns the kept answer of a replay, or nil to go on. The
--- kept answer tells the line's time now, not when it was kept.
+-- admin_begin, every action's first step, returns the kept answer of a
+-- replay, or nil to go on. The kept answer tells the line's time now, not
+-- when it was kept.
 local function admin_begin()
+  called_before, OP_KEY = {}, op_key(ARGV[#ARGV])
+  WHY = ARGV[#ARGV - 1]
   local kept = redis.call('GET', OP_KEY)
   if kept then
     local r = cjson.decode(kept)

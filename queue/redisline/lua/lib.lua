@@ -1,6 +1,7 @@
 -- lib.lua follows the generated preamble (keys.go: P, K, F and the key
--- functions) in every script. Each script is one atomic step of the line;
--- they all first bring the line up to NOW (the reads only when something is
+-- functions) in the function library and in every script (scripts.go).
+-- Each operation is one atomic step of the line, which begins with begin()
+-- below; they all first bring the line up to NOW (the reads only when something is
 -- due: catch_up), so deadlines are enforced by whichever script runs first
 -- after they pass, on any replica, and never depend on Redis key expiry.
 --
@@ -20,13 +21,14 @@
 -- Every answer is a flat list of field/value pairs (see reply below), read
 -- in Go by one decoder into typed structs (protocol.go).
 local A = 12
-local NOW
-if ARGV[2] == '' then
-  local t = redis.call('TIME')
-  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-else
-  NOW = tonumber(ARGV[2])
-end
+
+-- What one call works with, set by begin: the line's clock (NOW), its cfg
+-- hash as read (C), its settings (CFG), whether the call changed the line
+-- (dirty), the change log's events (LOG) and an operator's reason (WHY).
+-- They are locals of the library, not of the call: a Redis function
+-- library runs this file once and its functions for every call, so
+-- everything a call sees is set here first.
+local NOW, C, CFG, dirty, LOG, WHY
 
 -- The cfg hash holds what an operator changes live for every replica
 -- (counters, pause), which overrides the settings the replicas were started
@@ -37,19 +39,29 @@ end
 -- change a line; a line whose keys were deleted by hand but for cfg runs
 -- on the old facts until the next answer that reads the line afresh (at
 -- the latest at the old next deadline, which advance() then acts on).
-local C = redis.call('HMGET', K.cfg, 'counters', 'paused', 'next', 'called', 'serving', 'held_ewma')
-local CFG = {
-  counters = tonumber(C[1]) or tonumber(ARGV[3]),
-  head = tonumber(ARGV[4]),
-  view = tonumber(ARGV[5]),
-  keep = tonumber(ARGV[6]),
-  ban = tonumber(ARGV[7]),
-  max_queue = tonumber(ARGV[8]),
-  max_client = tonumber(ARGV[9]),
-  paused = C[2] == '1',
-}
-
-local dirty = false
+local function begin(keys, argv)
+  KEYS, ARGV = keys, argv
+  P = ARGV[1]
+  K = keys_for(P, KEYS[1])
+  if ARGV[2] == '' then
+    local t = redis.call('TIME')
+    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  else
+    NOW = tonumber(ARGV[2])
+  end
+  C = redis.call('HMGET', K.cfg, 'counters', 'paused', 'next', 'called', 'serving', 'held_ewma')
+  CFG = {
+    counters = tonumber(C[1]) or tonumber(ARGV[3]),
+    head = tonumber(ARGV[4]),
+    view = tonumber(ARGV[5]),
+    keep = tonumber(ARGV[6]),
+    ban = tonumber(ARGV[7]),
+    max_queue = tonumber(ARGV[8]),
+    max_client = tonumber(ARGV[9]),
+    paused = C[2] == '1',
+  }
+  dirty, LOG, WHY = false, {}, ''
+end
 
 -- The change log: what this step changed, in the order it happened, one
 -- token per event; reply() appends it to K.log with the version it makes,
@@ -64,10 +76,8 @@ local dirty = false
 -- them) · n an operator's call-next · Y a client banned · y a ban lifted ·
 -- W the store had lost the line (a new version) · V the version was lifted
 -- past a replica's floor (a failover to a replica that lagged).
-local LOG = {}
 -- WHY is an operator's reason for the step (admin_lib.lua sets it), written
 -- with the entry as its field why; '' writes none.
-local WHY = ''
 local function logged(kind, seq, at)
   if at then
     LOG[#LOG + 1] = string.format('%s%d@%.0f', kind, tonumber(seq), at)
