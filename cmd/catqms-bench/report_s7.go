@@ -113,7 +113,7 @@ func (s *s7Result) pairs() []s7Pair {
 	for _, k := range order {
 		var rates []float64
 		for _, c := range runs[k][0].Cells {
-			if c.Mode == "ticket" {
+			if c.Mode == "ticket" && !slices.Contains(rates, c.Rate) {
 				rates = append(rates, c.Rate)
 			}
 		}

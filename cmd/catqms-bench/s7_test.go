@@ -262,10 +262,10 @@ func TestS7RatioIsTheMedianOfPairs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := &s7Result{Rates: []float64{5}, Pairs: 2, Runs: tc.runs}
-			pr := res.pair(1, 10000, 5)
-			if pr == nil {
-				t.Fatal("no cell")
+			if cells := res.pairs(); len(cells) != 1 {
+				t.Fatalf("%d cells, want one: %+v", len(cells), cells)
 			}
+			pr := res.pair(1, 10000, 5)
 			if len(pr.Pairs) != 3 {
 				t.Fatalf("%d pairs, want 3: %+v", len(pr.Pairs), pr.Pairs)
 			}
