@@ -323,3 +323,34 @@ func TestS7TwinsLeavesOutWhatIsNotAPair(t *testing.T) {
 		t.Errorf("an old run's twins %+v", got)
 	}
 }
+
+// TestS7EvenPairsTakeTheMiddleTwo: with two pairs a run the count of pairs
+// is even, and the median is the mean of the middle two, not the lower
+// one (the nearest rank), which would lean towards meeting the target.
+// The p99s are run A's at 10,000 watchers, 5 moves/s (see the report).
+func TestS7EvenPairsTakeTheMiddleTwo(t *testing.T) {
+	res := &s7Result{Rates: []float64{5}, Pairs: 2, Runs: []s7Run{
+		s7PairRun(1, [2]float64{170, 202}, [2]float64{216, 165}),
+		s7PairRun(2, [2]float64{243, 401}, [2]float64{199, 348}),
+		s7PairRun(3, [2]float64{196, 324}, [2]float64{346, 347}),
+	}}
+	pr := res.pair(1, 10000, 5)
+	want := (202.0/170 + 401.0/243) / 2 // 1.19 and 1.65, the middle two of six
+	if pr == nil || math.Abs(pr.P99Ratio-want) > 1e-9 {
+		t.Fatalf("ratio %+v, want %g", pr, want)
+	}
+	if pr.Line.P99ms != (199+216)/2.0 || pr.Ticket.P99ms != (324+347)/2.0 {
+		t.Errorf("medians of the windows %g / %g, want 207.5 / 335.5", pr.Line.P99ms, pr.Ticket.P99ms)
+	}
+	var b strings.Builder
+	summaryS7(&b, res, false)
+	if !strings.Contains(b.String(), "| 1.42× | ≤ 1.25× | **missed** |") {
+		t.Errorf("summary:\n%s", b.String())
+	}
+	if got := midMedianOf([]float64{3, 1, 2}, func(x float64) float64 { return x }); got != 2 {
+		t.Errorf("odd count: %g, want 2", got)
+	}
+	if got := midMedianOf(nil, func(x float64) float64 { return x }); !math.IsNaN(got) {
+		t.Errorf("none: %g, want NaN", got)
+	}
+}
