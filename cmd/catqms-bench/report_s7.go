@@ -263,7 +263,7 @@ func reportS7(b *strings.Builder, s *s7Result, docsDir string) error {
 	p("*Own ticket*: each watcher has sent `{\"type\":\"watch\",\"token\":…}` with its own ticket's token. ")
 	p("The protocol has no message that stops a watch, so to go back to the line only each watcher sends a watch with the token of the head ticket the last move ended: ")
 	p("the service answers with that ticket's final state (`served`) and ends the watch, as it ends every watch of a finished ticket, which leaves the session as one that never watched. ")
-	p("A switch is made while the head stands still; the bench waits for every watcher's answer, and for every watcher to show every move made in the new mode, before it goes on. ")
+	p("A switch is made while the head stands still; the bench waits for every watcher's answer, and for every watcher to show every move made in the new mode, then rests 1 s before it goes on. ")
 	if s.Pairs > 0 {
 		p("The two modes are measured in *pairs*: a line-only window and an own-ticket window back to back, at the same pace. ")
 		p("For each pace in turn a run makes %d pair(s) at the target pace (%g moves/s) and one at the others; each pair starts in the mode the window before it ended in, ", s.Pairs, s7P99AtRate)

@@ -616,10 +616,13 @@ func s7Once(ctx context.Context, e *env, replicas, n int, steps []s7Step, grace 
 			if err != nil {
 				return run, err
 			}
+			// A rest after every switch, either way: a switch is a burst of
+			// N store calls and their garbage, which the next window should
+			// not pay for.
+			time.Sleep(time.Second)
 			switch {
 			case st.Ticket && run.Watch == "":
 				run.Watch = took.String()
-				time.Sleep(time.Second)
 				run.TicketKB = float64(sumRSS(pids)-rss0) / float64(n)
 			case !st.Ticket && run.Unwatch == "":
 				run.Unwatch = took.String()
