@@ -263,7 +263,7 @@ func reportS7(b *strings.Builder, s *s7Result, docsDir string) error {
 	p("*Own ticket*: each watcher has sent `{\"type\":\"watch\",\"token\":…}` with its own ticket's token. ")
 	p("The protocol has no message that stops a watch, so to go back to the line only each watcher sends a watch with the token of the head ticket the last move ended: ")
 	p("the service answers with that ticket's final state (`served`) and ends the watch, as it ends every watch of a finished ticket, which leaves the session as one that never watched. ")
-	p("A switch is made while the head stands still; the bench waits for every watcher's answer, and for every watcher to show every move made in the new mode, then rests 1 s before it goes on. ")
+	p("A switch is made while the head stands still; the bench waits for every watcher's answer, and for every watcher to show every move made in the new mode, before it goes on. ")
 	if s.Pairs > 0 {
 		p("The two modes are measured in *pairs*: a line-only window and an own-ticket window back to back, at the same pace. ")
 		p("For each pace in turn a run makes %d pair(s) at the target pace (%g moves/s) and one at the others; each pair starts in the mode the window before it ended in, ", s.Pairs, s7P99AtRate)
@@ -279,7 +279,7 @@ func reportS7(b *strings.Builder, s *s7Result, docsDir string) error {
 	p("the moves' scripts, every replica's snapshot reads and whatever the feed reads per watcher. *catqms* is the same for the catqms processes (`/proc/PID/stat` utime + stime, summed over the replicas); ")
 	p("*busy* is that CPU time over the window's wall time, as a share of one core. Windows: %s at %v moves/s; the multi-replica run at %v moves/s. ", strings.Join(s.Windows, ", "), s.Rates, s.RepRates)
 	p("A move is made only after the one before was answered; when the service cannot keep the pace the window stops making moves at twice its length, and *made* shows the pace it kept. ")
-	p("Every window opens with two unmeasured moves 200 ms apart (the first moves after a quiet spell or a switch are not the pace's). Each run is repeated %d times with fresh processes, going round every count in turn. ", s.reps())
+	p("Every window opens with %s of unmeasured moves at its pace (at least two), then waits until every watcher shows them: the first moves after a quiet spell or a switch are not the pace's. Each run is repeated %d times with fresh processes, going round every count in turn. ", s7LeadIn, s.reps())
 	p("In the table each figure of a mode is the median over every window of that mode in the cell (drops, lost connections and out-of-order messages: the worst window's). ")
 	p("The two *ratios* are not the quotients of those medians: each is the median, over every pair of the cell (repetitions × pairs per run), of the pair's own ratio, its own-ticket figure over its line-only figure. ")
 	p("Every median here is the middle value, or with an even count the mean of the two middle ones. ")
