@@ -219,12 +219,12 @@ func summaryS7(b *strings.Builder, s *s7Result, quick bool) {
 	}
 	if worst != nil {
 		r := worst.RedisRatio
-		p("| S7 | Redis ms per move, watchers on their own tickets, worst cell (%d watchers, %g moves/s; ratio: median of %d back-to-back pairs') | %s ms | %s ms (the same watchers on the line only) | %s× | ≤ %.1f× at every N | %s |\n",
+		p("| S7 | Redis ms per move, watchers on their own tickets, worst cell (%d watchers, %g moves/s; ratio: median over %d back-to-back pairs) | %s ms | %s ms (the same watchers on the line only) | %s× | ≤ %.1f× at every N | %s |\n",
 			worst.Watchers, worst.Rate, len(worst.Pairs), f2(worst.Ticket.RedisMs), f2(worst.Line.RedisMs), f2(r), s7RedisTarget, verdict(r <= s7RedisTarget))
 	}
 	if pr := s.pair(1, s7P99AtWatchers, s7P99AtRate); pr != nil {
 		r := pr.P99Ratio
-		p("| S7 | delivery p99 of the new position, %d watchers, %g moves/s (ratio: median of %d back-to-back pairs') | %s ms | %s ms (line only) | %s× | ≤ %.2f× | %s |\n",
+		p("| S7 | delivery p99 of the new position, %d watchers, %g moves/s (ratio: median over %d back-to-back pairs) | %s ms | %s ms (line only) | %s× | ≤ %.2f× | %s |\n",
 			s7P99AtWatchers, s7P99AtRate, len(pr.Pairs), f1(pr.Ticket.P99ms), f1(pr.Line.P99ms), f2(r), s7P99Target, verdict(r <= s7P99Target))
 	} else {
 		p("| S7 | delivery p99 of the new position, %d watchers, %g moves/s | not measured in this run | | | ≤ %.2f× | %s |\n",
@@ -238,9 +238,9 @@ func summaryS7(b *strings.Builder, s *s7Result, quick bool) {
 			continue
 		}
 		rr, rp := pr.RedisRatio, pr.P99Ratio
-		p("| S7 | %d replicas × %d watchers, %g moves/s: Redis ms per move (ratio: median of %d back-to-back pairs') | %s ms | %s ms (line only) | %s× | ≤ %.1f× | %s |\n",
+		p("| S7 | %d replicas × %d watchers, %g moves/s: Redis ms per move (ratio: median over %d back-to-back pairs) | %s ms | %s ms (line only) | %s× | ≤ %.1f× | %s |\n",
 			pr.Replicas, pr.Watchers/pr.Replicas, pr.Rate, len(pr.Pairs), f2(pr.Ticket.RedisMs), f2(pr.Line.RedisMs), f2(rr), s7RedisTarget, verdict(rr <= s7RedisTarget))
-		p("| S7 | %d replicas × %d watchers, %g moves/s: delivery p99, drops (ratio: median of %d back-to-back pairs') | %s ms, %d drops | %s ms, %d drops (line only) | %s× | ≤ %.2f×, 0 drops | %s |\n",
+		p("| S7 | %d replicas × %d watchers, %g moves/s: delivery p99, drops (ratio: median over %d back-to-back pairs) | %s ms, %d drops | %s ms, %d drops (line only) | %s× | ≤ %.2f×, 0 drops | %s |\n",
 			pr.Replicas, pr.Watchers/pr.Replicas, pr.Rate, len(pr.Pairs), f1(pr.Ticket.P99ms), pr.Ticket.Drops, f1(pr.Line.P99ms), pr.Line.Drops, f2(rp), s7P99Target,
 			verdict(rp <= s7P99Target && pr.Ticket.Drops == 0))
 	}
@@ -266,7 +266,7 @@ func reportS7(b *strings.Builder, s *s7Result, docsDir string) error {
 	p("A switch is made while the head stands still; the bench waits for every watcher's answer, and for every watcher to show every move made in the new mode, before it goes on. ")
 	if s.Pairs > 0 {
 		p("The two modes are measured in *pairs*: a line-only window and an own-ticket window back to back, at the same pace. ")
-		p("For each pace in turn a run makes %d pair(s) at the target pace (%g moves/s) and one at the others; each pair starts in the mode the window before it ended in, ", s.Pairs, s7P99AtRate)
+		p("For each pace in turn a run makes %s at the target pace (%g moves/s) and one at the others; each pair starts in the mode the window before it ended in, ", map[bool]string{true: "one pair", false: fmt.Sprintf("%d pairs", s.Pairs)}[s.Pairs == 1], s7P99AtRate)
 		p("so the watchers switch once per pair and the order alternates (line, own | own, line | line, own …; two pairs at a pace are ABBA, which cancels a drift of the box's load that is linear in time), ")
 		p("and every other repetition starts with the own-ticket mode, so that each order comes about as often. ")
 	} else {

@@ -286,7 +286,7 @@ func TestS7RatioIsTheMedianOfPairs(t *testing.T) {
 					row = line
 				}
 			}
-			if !strings.Contains(row, tc.verdict) || !strings.Contains(row, "median of 3 back-to-back pairs'") {
+			if !strings.Contains(row, tc.verdict) || !strings.Contains(row, "median over 3 back-to-back pairs)") {
 				t.Errorf("delivery row %q, want %s", row, tc.verdict)
 			}
 			b.Reset()
