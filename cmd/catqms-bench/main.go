@@ -95,6 +95,7 @@ type env struct {
 	s7Waiting  int64     // S7's read-model line length instead of the default
 	s7Rates    []float64 // S7 paces (moves/s, of the default ones) instead of all of them
 	s7Multi    bool      // S7 runs its multi-replica cell
+	s7Pairs    int       // S7 pairs of windows per run at the target pace
 	s8Scale    float64   // S8's clock compression instead of the default
 	log        func(format string, a ...any)
 	catqmsHelp string // catqms --help, for the flags this build has
@@ -127,7 +128,7 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 			return err
 		})
 	})
-	fs.Func("s7-watchers", "S7 watcher counts on one replica, comma-separated (for developing with small counts)", func(v string) error {
+	fs.Func("s7-watchers", "S7 watcher counts on one replica, comma-separated (for developing with small counts; 0: none, only the multi-replica run)", func(v string) error {
 		return parseList(v, func(s string) error {
 			n, err := strconv.Atoi(s)
 			e.s7Watchers = append(e.s7Watchers, n)
@@ -143,6 +144,7 @@ func runScenarios(ctx context.Context, cmd string, args []string) error {
 		})
 	})
 	fs.BoolVar(&e.s7Multi, "s7-multi", true, "S7 runs its multi-replica cell (false: one replica only, for profiling)")
+	fs.IntVar(&e.s7Pairs, "s7-pairs", 2, "S7 pairs of a line-only and an own-ticket window each run makes at the target pace (5 moves/s); one at the other paces")
 	fs.Float64Var(&e.s8Scale, "s8-scale", 0, "how many times faster than real S8 plays its day (default 30, 120 with --quick)")
 	_ = fs.Parse(args)
 	if e.redisAddr == "" {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,13 +21,20 @@ func TestS7WatcherCountsMoves(t *testing.T) {
 	for k := 1; k <= 5; k++ {
 		room.at[k].Store(t0.Add(time.Duration(k) * 10 * time.Millisecond).UnixNano())
 	}
-	w := &s7Watcher{pos0: 50}
+	w := &s7Watcher{pos0: 50, own: ownKey("A050")}
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 
 	w.handle(room, []byte(`{"type":"snapshot","version":7,"now":"x","length":100,"waiting":[{"ticket":"A001"}]}`), at(5))
 	w.handle(room, []byte(`{"type":"snapshot","version":9,"now":"x","length":98,"waiting":[]}`), at(50))
 	w.handle(room, []byte(`{"type":"snapshot","version":8,"length":99}`), at(55)) // older than the last
+	// A ticket whose label starts with its own is another's.
+	w.handle(room, []byte(`{"type":"ticket","ticket":"A0500","state":"waiting","position":2,"eta_seconds":3}`), at(60))
 	w.handle(room, []byte(`{"type":"ticket","ticket":"A050","state":"waiting","position":47,"eta_seconds":3}`), at(70))
+	if w.released {
+		t.Errorf("released by a live ticket's message")
+	}
+	// The answer to a switch back to the line only: another ticket, served.
+	w.handle(room, []byte(`{"type":"ticket","ticket":"A002","state":"served"}`), at(75))
 	w.handle(room, []byte(`{"type":"error","error":"bad_request","message":"no"}`), at(80))
 
 	want := []s7Sample{
@@ -49,7 +58,10 @@ func TestS7WatcherCountsMoves(t *testing.T) {
 	if w.backwards != 1 {
 		t.Errorf("out of order %d, want 1", w.backwards)
 	}
-	if w.msgs != 5 || !strings.Contains(w.errMsg, "bad_request") {
+	if !w.released || !strings.Contains(w.foreign, `"A0500"`) {
+		t.Errorf("released %v, foreign %q: want true, the live A0500", w.released, w.foreign)
+	}
+	if w.msgs != 7 || !strings.Contains(w.errMsg, "bad_request") {
 		t.Errorf("msgs %d, error %q", w.msgs, w.errMsg)
 	}
 }
@@ -158,5 +170,187 @@ func TestResultsWithNaNStillSave(t *testing.T) {
 	}
 	if _, err := json.Marshal(res); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestS7PlanPairsWindowsBackToBack: every pair's two windows are
+// neighbours, the watchers switch once per pair, the pairs at a pace
+// alternate their order, and the other start mirrors the plan.
+func TestS7PlanPairsWindowsBackToBack(t *testing.T) {
+	rates := []float64{2, 5, 20}
+	windows := []time.Duration{4 * time.Second, 3 * time.Second, 2 * time.Second}
+	pairs := func(r float64) int {
+		if r == 5 {
+			return 2
+		}
+		return 1
+	}
+	code := func(steps []s7Step) string {
+		var b strings.Builder
+		for i, st := range steps {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(map[bool]string{false: "L", true: "T"}[st.Ticket])
+			b.WriteString(strconv.FormatFloat(st.Rate, 'g', -1, 64))
+			b.WriteString("." + strconv.Itoa(st.Pair))
+		}
+		return b.String()
+	}
+	lineFirst := s7Plan(rates, windows, pairs, false)
+	if got, want := code(lineFirst), "L2.1 T2.1 T5.1 L5.1 L5.2 T5.2 T20.1 L20.1"; got != want {
+		t.Errorf("line first: %s, want %s", got, want)
+	}
+	ticketFirst := s7Plan(rates, windows, pairs, true)
+	if got, want := code(ticketFirst), "T2.1 L2.1 L5.1 T5.1 T5.2 L5.2 L20.1 T20.1"; got != want {
+		t.Errorf("ticket first: %s, want %s", got, want)
+	}
+	for _, steps := range [][]s7Step{lineFirst, ticketFirst} {
+		switches := 0
+		for i := 1; i < len(steps); i++ {
+			if steps[i].Ticket != steps[i-1].Ticket {
+				switches++
+			}
+		}
+		if switches != 4 { // one per pair, the first pair's own switch being the start's
+			t.Errorf("%d switches in %s, want 4", switches, code(steps))
+		}
+		for _, st := range steps {
+			if want := windows[slices.Index(rates, st.Rate)]; st.Window != want {
+				t.Errorf("%g moves/s has a %s window, want %s", st.Rate, st.Window, want)
+			}
+		}
+	}
+	if got := code(s7Plan([]float64{5}, windows[1:2], func(float64) int { return 3 }, false)); got != "L5.1 T5.1 T5.2 L5.2 L5.3 T5.3" {
+		t.Errorf("three pairs: %s", got)
+	}
+}
+
+// s7PairRun is a run of one replica, 10,000 watchers, with one pair per
+// (line p99, own p99) at 5 moves/s, in plan order from the line first.
+func s7PairRun(rep int, p99s ...[2]float64) s7Run {
+	run := s7Run{Rep: rep, Replicas: 1, Watchers: 10000}
+	lineFirst := true
+	for i, pr := range p99s {
+		l := s7Cell{Mode: "line", Rate: 5, Pair: i + 1, P99ms: pr[0], RedisMs: 2}
+		o := s7Cell{Mode: "ticket", Rate: 5, Pair: i + 1, P99ms: pr[1], RedisMs: 2.2}
+		if lineFirst {
+			run.Cells = append(run.Cells, l, o)
+		} else {
+			run.Cells = append(run.Cells, o, l)
+		}
+		lineFirst = !lineFirst
+	}
+	return run
+}
+
+// TestS7RatioIsTheMedianOfPairs: the ratio judged is the median of the
+// pairs' own ratios, not the quotient of the medians — in either
+// direction — and every pair is kept, with its order.
+func TestS7RatioIsTheMedianOfPairs(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		runs     []s7Run
+		ratio    float64 // the median of the pairs'
+		quotient float64 // the medians'
+		verdict  string
+	}{
+		// Pair ratios 1.2, 1.1, 1.3: median 1.2; medians 200 / 260 = 1.3.
+		{"pairs lower", []s7Run{s7PairRun(1, [2]float64{100, 120}, [2]float64{300, 330}), s7PairRun(2, [2]float64{200, 260})}, 1.2, 1.3, "| met |"},
+		// Pair ratios 1.4, 1.2, 1.3: median 1.3; medians 200 / 240 = 1.2.
+		{"pairs higher", []s7Run{s7PairRun(1, [2]float64{100, 140}, [2]float64{200, 240}), s7PairRun(2, [2]float64{300, 390})}, 1.3, 1.2, "| **missed** |"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := &s7Result{Rates: []float64{5}, Pairs: 2, Runs: tc.runs}
+			if cells := res.pairs(); len(cells) != 1 {
+				t.Fatalf("%d cells, want one: %+v", len(cells), cells)
+			}
+			pr := res.pair(1, 10000, 5)
+			if len(pr.Pairs) != 3 {
+				t.Fatalf("%d pairs, want 3: %+v", len(pr.Pairs), pr.Pairs)
+			}
+			if math.Abs(pr.P99Ratio-tc.ratio) > 1e-9 || math.Abs(ratio(pr.Ticket.P99ms, pr.Line.P99ms)-tc.quotient) > 1e-9 {
+				t.Errorf("ratio %g (quotient %g), want %g (%g)", pr.P99Ratio, ratio(pr.Ticket.P99ms, pr.Line.P99ms), tc.ratio, tc.quotient)
+			}
+			if math.Abs(pr.RedisRatio-1.1) > 1e-9 {
+				t.Errorf("Redis ratio %g, want 1.1", pr.RedisRatio)
+			}
+			if first := pr.Pairs[0]; first.Rep != 1 || first.Pair != 1 || !first.LineFirst || pr.Pairs[1].LineFirst || !pr.Pairs[2].LineFirst {
+				t.Errorf("pairs %+v", pr.Pairs)
+			}
+			var b strings.Builder
+			summaryS7(&b, res, false)
+			row := ""
+			for line := range strings.Lines(b.String()) {
+				if strings.Contains(line, "delivery p99") {
+					row = line
+				}
+			}
+			if !strings.Contains(row, tc.verdict) || !strings.Contains(row, "median over 3 back-to-back pairs)") {
+				t.Errorf("delivery row %q, want %s", row, tc.verdict)
+			}
+			b.Reset()
+			pairsS7(&b, res)
+			if !strings.Contains(b.String(), "1.1 LO 100 / ") || !strings.Contains(b.String(), "1.2 OL ") {
+				t.Errorf("the pairs are not all listed:\n%s", b.String())
+			}
+		})
+	}
+}
+
+// TestS7TwinsLeavesOutWhatIsNotAPair: a pair with a missing or a doubled
+// mode is no pair; cells of other paces are not counted; a run from
+// before the pairs (no numbers) is one pair per pace.
+func TestS7TwinsLeavesOutWhatIsNotAPair(t *testing.T) {
+	run := s7Run{Rep: 1, Cells: []s7Cell{
+		{Mode: "line", Rate: 5, Pair: 1, P99ms: 100},
+		{Mode: "ticket", Rate: 5, Pair: 1, P99ms: 110},
+		{Mode: "ticket", Rate: 20, Pair: 1, P99ms: 999},
+		{Mode: "line", Rate: 5, Pair: 2, P99ms: 100}, // its own-ticket window is missing
+		{Mode: "ticket", Rate: 5, Pair: 3, P99ms: 100},
+		{Mode: "ticket", Rate: 5, Pair: 3, P99ms: 100}, // twice the same mode
+		{Mode: "line", Rate: 5, Pair: 3, P99ms: 100},
+	}}
+	got := twins(run, 5)
+	if len(got) != 1 || got[0].Pair != 1 || math.Abs(got[0].P99Ratio()-1.1) > 1e-9 || !got[0].LineFirst {
+		t.Errorf("twins %+v, want pair 1 alone, 1.1×, line first", got)
+	}
+	old := s7Run{Rep: 2, Cells: []s7Cell{
+		{Mode: "line", Rate: 2, P99ms: 50}, {Mode: "line", Rate: 5, P99ms: 100},
+		{Mode: "ticket", Rate: 2, P99ms: 60}, {Mode: "ticket", Rate: 5, P99ms: 150},
+	}}
+	if got := twins(old, 5); len(got) != 1 || got[0].P99Ratio() != 1.5 || got[0].Rep != 2 {
+		t.Errorf("an old run's twins %+v", got)
+	}
+}
+
+// TestS7EvenPairsTakeTheMiddleTwo: with two pairs a run the count of pairs
+// is even, and the median is the mean of the middle two, not the lower
+// one (the nearest rank), which would lean towards meeting the target.
+// The p99s are run A's at 10,000 watchers, 5 moves/s (see the report).
+func TestS7EvenPairsTakeTheMiddleTwo(t *testing.T) {
+	res := &s7Result{Rates: []float64{5}, Pairs: 2, Runs: []s7Run{
+		s7PairRun(1, [2]float64{170, 202}, [2]float64{216, 165}),
+		s7PairRun(2, [2]float64{243, 401}, [2]float64{199, 348}),
+		s7PairRun(3, [2]float64{196, 324}, [2]float64{346, 347}),
+	}}
+	pr := res.pair(1, 10000, 5)
+	want := (202.0/170 + 401.0/243) / 2 // 1.19 and 1.65, the middle two of six
+	if pr == nil || math.Abs(pr.P99Ratio-want) > 1e-9 {
+		t.Fatalf("ratio %+v, want %g", pr, want)
+	}
+	if pr.Line.P99ms != (199+216)/2.0 || pr.Ticket.P99ms != (324+347)/2.0 {
+		t.Errorf("medians of the windows %g / %g, want 207.5 / 335.5", pr.Line.P99ms, pr.Ticket.P99ms)
+	}
+	var b strings.Builder
+	summaryS7(&b, res, false)
+	if !strings.Contains(b.String(), "| 1.42× | ≤ 1.25× | **missed** |") {
+		t.Errorf("summary:\n%s", b.String())
+	}
+	if got := midMedianOf([]float64{3, 1, 2}, func(x float64) float64 { return x }); got != 2 {
+		t.Errorf("odd count: %g, want 2", got)
+	}
+	if got := midMedianOf(nil, func(x float64) float64 { return x }); !math.IsNaN(got) {
+		t.Errorf("none: %g, want NaN", got)
 	}
 }
