@@ -410,10 +410,23 @@ func (w *wsSession) OnClose(*hub.Client) {
 
 // Greeting is a new connection's first message: the line as the view
 // holds it now, with the time it was made, rather than the last broadcast,
-// which may be a minute old (the page sets its clock from it). Nil, while
-// the view cannot answer, leaves the hub's latest broadcast.
+// which may be a minute old (the page sets its clock from it). Before the
+// view's first load there is no broadcast either, and a watch's answer,
+// which the store gives, would come first: then the store is asked, as
+// GET /api/v1/queue asks it. Nil, while neither can answer (the view lost
+// the store), leaves the hub's latest broadcast: the line before the
+// outage, or the "stale" notice.
 func (w *wsSession) Greeting() []byte {
 	snap, err := w.s.view.Snapshot(queue.SnapshotWaiting)
+	var stale *readmodel.StaleError
+	if errors.As(err, &stale) && stale.Cause == nil {
+		// The view's first load is under way. Its first snapshot may be a
+		// little older than the store's; the page shows only newer
+		// versions, and the next change brings the view's up to date.
+		ctx, cancel := context.WithTimeout(w.s.live.ctx, w.s.cfg.RequestTimeout)
+		snap, err = w.s.board.Snapshot(ctx)
+		cancel()
+	}
 	if err != nil {
 		return nil
 	}

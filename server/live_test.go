@@ -16,6 +16,8 @@ import (
 	"github.com/catqms/catqms/hub"
 	"github.com/catqms/catqms/kitty"
 	"github.com/catqms/catqms/queue"
+	"github.com/catqms/catqms/queue/flow"
+	"github.com/catqms/catqms/queue/readmodel"
 	"github.com/catqms/catqms/queue/redisline"
 )
 
@@ -525,5 +527,53 @@ func TestNewcomerSnapshotIsMadeForIt(t *testing.T) {
 	_ = late.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 	if _, data, err := late.conn.ReadMessage(); err == nil {
 		t.Fatalf("a message after the greeting with no change: %s", data)
+	}
+}
+
+// loadingView is a view whose first load never ends: it answers what a
+// readmodel.Replica answers until then.
+type loadingView struct{}
+
+func (loadingView) Snapshot(int) (queue.Snapshot, error) {
+	return queue.Snapshot{}, &readmodel.StaleError{}
+}
+
+func (loadingView) Ticket(uint64) (queue.Ticket, bool, error) {
+	return queue.Ticket{}, false, &readmodel.StaleError{}
+}
+
+func (loadingView) Estimate(int64) (flow.Range, error) {
+	return flow.Range{}, &readmodel.StaleError{}
+}
+
+func (loadingView) Changes() <-chan struct{} { return nil }
+func (loadingView) Bans() int64              { return 0 }
+
+// TestFirstMessageIsTheSnapshotBeforeTheViewLoads: a connection opened
+// while the view's first load is under way (a replica that just started)
+// has no view snapshot and no broadcast to start with, yet its first
+// message is still the line, from the store, and a watch's answer comes
+// after it, never before (docs/api.md: a snapshot at once on connecting).
+func TestFirstMessageIsTheSnapshotBeforeTheViewLoads(t *testing.T) {
+	e := newTestServer(t, testOptions{})
+	e.take()
+	second, _ := e.take()
+	h := hub.New(hub.Config{}, slog.New(slog.DiscardHandler))
+	t.Cleanup(func() { _ = h.Close() })
+	srv, err := newServer(Config{}, Deps{Line: e.line, View: loadingView{}, Images: kitty.Builtin(), Hub: h}, feedResync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+
+	c := mustDial(t, ts)
+	c.send(map[string]string{"type": "watch", "token": second})
+	if m := c.next(2 * time.Second); m["type"] != "snapshot" || m["length"] != float64(2) {
+		t.Fatalf("first message = %v, want the snapshot of the line of 2", m)
+	}
+	if m := c.next(2 * time.Second); m["type"] != "ticket" || m["state"] != "waiting" || m["position"] != float64(2) {
+		t.Fatalf("second message = %v, want the watched ticket, waiting second", m)
 	}
 }
