@@ -87,9 +87,14 @@ type liveFeed struct {
 	ctx    context.Context // ends when the feed stops, cutting store calls short
 	cancel context.CancelFunc
 	done   chan struct{}
+	// spoken is closed at the first broadcast (a snapshot, or "stale" if
+	// the view's first load failed): from then on the hub has a latest
+	// message for every newcomer. Greetings wait for it (wsSession.Greeting).
+	spoken chan struct{}
 
 	// Owned by the feed goroutine.
 	version    int64     // version of the last snapshot broadcast
+	said       bool      // spoken is closed
 	announced  bool      // a snapshot has been broadcast
 	stale      bool      // the view failed and "stale" was broadcast
 	bans       int64     // the view's Bans when every watcher was last asked for
@@ -112,6 +117,7 @@ func newLiveFeed(s *Server, resync time.Duration) *liveFeed {
 		ctx:       ctx,
 		cancel:    cancel,
 		done:      make(chan struct{}),
+		spoken:    make(chan struct{}),
 		watchers:  make(map[*wsSession]struct{}),
 		fromStore: make(map[*wsSession]struct{}),
 		storeDue:  make(chan struct{}, 1),
@@ -232,6 +238,10 @@ func (f *liveFeed) broadcast(v any) {
 		return
 	}
 	f.s.hub.Broadcast(data)
+	if !f.said {
+		f.said = true
+		close(f.spoken)
+	}
 }
 
 // askLater has the feed goroutine ask the store for w's ticket, which the
@@ -410,10 +420,32 @@ func (w *wsSession) OnClose(*hub.Client) {
 
 // Greeting is a new connection's first message: the line as the view
 // holds it now, with the time it was made, rather than the last broadcast,
-// which may be a minute old (the page sets its clock from it). Nil, while
-// the view cannot answer, leaves the hub's latest broadcast.
+// which may be a minute old (the page sets its clock from it). While the
+// view's first load is under way there is neither, and a watch's answer,
+// which the store gives, would come first (docs/api.md: a snapshot at once
+// on connecting): so the greeting waits for the feed's first broadcast,
+// up to the request timeout, and asks the store, as GET /api/v1/queue
+// does, only for a load that takes longer still. Waiting, rather than
+// asking the store at once, keeps a replica that restarts under many
+// reconnecting pages from making one store call per page. Nil, once the
+// view lost the store, leaves the hub's latest broadcast: the line before
+// the outage, or the "stale" notice.
 func (w *wsSession) Greeting() []byte {
 	snap, err := w.s.view.Snapshot(queue.SnapshotWaiting)
+	if loading(err) {
+		wait, cancel := context.WithTimeout(w.s.live.ctx, w.s.cfg.RequestTimeout)
+		select {
+		case <-w.s.live.spoken:
+		case <-wait.Done():
+		}
+		cancel()
+		snap, err = w.s.view.Snapshot(queue.SnapshotWaiting)
+	}
+	if loading(err) && w.s.live.ctx.Err() == nil {
+		ctx, cancel := context.WithTimeout(w.s.live.ctx, w.s.cfg.RequestTimeout)
+		snap, err = w.s.board.Snapshot(ctx)
+		cancel()
+	}
 	if err != nil {
 		return nil
 	}
@@ -422,6 +454,12 @@ func (w *wsSession) Greeting() []byte {
 		return nil
 	}
 	return data
+}
+
+// loading reports whether err is the view's answer during its first load.
+func loading(err error) bool {
+	var stale *readmodel.StaleError
+	return errors.As(err, &stale) && stale.Cause == nil
 }
 
 // refresh asks the store for the watched ticket and sends it: the answer

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/catqms/catqms/hub"
 	"github.com/catqms/catqms/kitty"
 	"github.com/catqms/catqms/queue"
+	"github.com/catqms/catqms/queue/flow"
+	"github.com/catqms/catqms/queue/readmodel"
 	"github.com/catqms/catqms/queue/redisline"
 )
 
@@ -525,5 +528,111 @@ func TestNewcomerSnapshotIsMadeForIt(t *testing.T) {
 	_ = late.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 	if _, data, err := late.conn.ReadMessage(); err == nil {
 		t.Fatalf("a message after the greeting with no change: %s", data)
+	}
+}
+
+// firstLoadView is a view whose first load ends when the test says so
+// (done); until then it answers what a readmodel.Replica answers meanwhile.
+type firstLoadView struct {
+	loaded  atomic.Bool
+	changes chan struct{}
+}
+
+func newFirstLoadView() *firstLoadView { return &firstLoadView{changes: make(chan struct{}, 1)} }
+
+// done ends the load: the view holds an empty line at version 7.
+func (v *firstLoadView) done() {
+	v.loaded.Store(true)
+	v.changes <- struct{}{}
+}
+
+func (v *firstLoadView) Snapshot(int) (queue.Snapshot, error) {
+	if !v.loaded.Load() {
+		return queue.Snapshot{}, &readmodel.StaleError{}
+	}
+	return queue.Snapshot{Version: 7, Now: time.Now(), Counters: 1,
+		Serving: []queue.Slot{}, Called: []queue.Slot{}, Waiting: []queue.Waiter{}}, nil
+}
+
+func (v *firstLoadView) Ticket(uint64) (queue.Ticket, bool, error) {
+	if !v.loaded.Load() {
+		return queue.Ticket{}, false, &readmodel.StaleError{}
+	}
+	return queue.Ticket{}, false, nil // the line it holds has no tickets
+}
+
+func (v *firstLoadView) Estimate(int64) (flow.Range, error) {
+	return flow.Range{}, &readmodel.StaleError{} // the store's estimate is shown
+}
+
+func (v *firstLoadView) Changes() <-chan struct{} { return v.changes }
+func (v *firstLoadView) Bans() int64              { return 0 }
+
+// viewServer serves a second Server on e's line, through a countingLine,
+// with view as its view.
+func viewServer(t *testing.T, e *testEnv, cfg Config, view View) (*httptest.Server, *countingLine, *hub.Hub) {
+	t.Helper()
+	line := &countingLine{Line: e.line}
+	h := hub.New(hub.Config{}, slog.New(slog.DiscardHandler))
+	t.Cleanup(func() { _ = h.Close() })
+	srv, err := newServer(cfg, Deps{Line: line, View: view, Images: kitty.Builtin(), Hub: h}, feedResync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return ts, line, h
+}
+
+// TestGreetingWaitsForTheFirstLoad: a connection opened while the view's
+// first load is under way (a replica that just started) has no view
+// snapshot and no broadcast to start with. It is greeted once the load
+// ends, with the view's snapshot, and a watch's answer, which the store
+// gives, comes after it, never before (docs/api.md: a snapshot at once on
+// connecting); the store's snapshot is not asked for.
+func TestGreetingWaitsForTheFirstLoad(t *testing.T) {
+	e := newTestServer(t, testOptions{})
+	e.take()
+	second, _ := e.take()
+	view := newFirstLoadView()
+	ts, line, h := viewServer(t, e, Config{}, view)
+
+	c := mustDial(t, ts)
+	c.send(map[string]string{"type": "watch", "token": second})
+	time.Sleep(100 * time.Millisecond)
+	if n := h.Clients(); n != 0 {
+		t.Fatalf("%d client registered before the view could greet it: its watch is answered before any snapshot", n)
+	}
+	view.done()
+	if m := c.next(2 * time.Second); m["type"] != "snapshot" || m["version"] != float64(7) {
+		t.Fatalf("first message = %v, want the view's snapshot, version 7", m)
+	}
+	if m := c.next(2 * time.Second); m["type"] != "ticket" || m["state"] != "waiting" || m["position"] != float64(2) {
+		t.Fatalf("second message = %v, want the watched ticket, waiting second", m)
+	}
+	if _, _, snapshots := line.calls(); snapshots != 0 {
+		t.Fatalf("%d store snapshots for a greeting the view could give", snapshots)
+	}
+}
+
+// TestGreetingFromTheStoreWhenTheLoadIsLong: a first load that outlasts
+// the request timeout (a very long line) leaves the greeting to the store.
+func TestGreetingFromTheStoreWhenTheLoadIsLong(t *testing.T) {
+	e := newTestServer(t, testOptions{})
+	e.take()
+	second, _ := e.take()
+	ts, line, _ := viewServer(t, e, Config{RequestTimeout: 300 * time.Millisecond}, newFirstLoadView())
+
+	c := mustDial(t, ts)
+	c.send(map[string]string{"type": "watch", "token": second})
+	if m := c.next(2 * time.Second); m["type"] != "snapshot" || m["length"] != float64(2) {
+		t.Fatalf("first message = %v, want the store's snapshot of the line of 2", m)
+	}
+	if m := c.next(2 * time.Second); m["type"] != "ticket" || m["state"] != "waiting" || m["position"] != float64(2) {
+		t.Fatalf("second message = %v, want the watched ticket, waiting second", m)
+	}
+	if _, _, snapshots := line.calls(); snapshots != 1 {
+		t.Fatalf("%d store snapshots, want the greeting's one", snapshots)
 	}
 }

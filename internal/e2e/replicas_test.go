@@ -229,10 +229,20 @@ func (f *feed) waitSince(t *testing.T, from int, timeout time.Duration, what str
 			t.Fatalf("waiting for %s: the WebSocket ended: %v", what, ferr)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no WebSocket message with %s within %v", what, timeout)
+			t.Fatalf("no WebSocket message with %s within %v; the messages were:\n%s", what, timeout, f.describe())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// describe lists every message so far, one a line, for a failure.
+func (f *feed) describe() string {
+	var b strings.Builder
+	for _, m := range f.all() {
+		fmt.Fprintf(&b, "%s %s version %d length %d serving %v called %v waiting %v\n", m.At.Format("15:04:05.000"),
+			m.Type, m.Version, m.Length, labels(m.Serving), labels(m.Called), labels(m.Waiting))
+	}
+	return b.String()
 }
 
 // closeErr waits until the feed ends and returns why.

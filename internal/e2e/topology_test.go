@@ -17,7 +17,13 @@ func TestSentinelFailover(t *testing.T) {
 	master := testenv.RedisServer(t)
 	replica := testenv.RedisServer(t, testenv.WithReplicaOf(master))
 	sentinels := testenv.StartSentinels(t, master, "mymaster", 3, 1)
-	svcs := startReplicas(t, 2, sentinels.URL(), "--head-window", "5s", "--view-window", "1s")
+	// The first ticket after the failover must still be serving when the
+	// board's replica has reloaded the line, and when the last ticket is
+	// taken behind it: a replica reloads a second or more after the
+	// promotion (its reads retry until the sentinels agree), so a
+	// one-second viewing session could end unseen, and the board would
+	// rightly show the line without it.
+	svcs := startReplicas(t, 2, sentinels.URL(), "--head-window", "5s", "--view-window", "60s")
 	board := openFeed(t, svcs[1], "203.0.113.70")
 
 	// A whole visit before the failure.
