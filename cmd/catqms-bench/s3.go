@@ -48,8 +48,8 @@ type s3Rep struct {
 // Redis with functions.
 var floorScript = redis.NewScript(`return redis.call('ZRANK', KEYS[1], ARGV[1])`)
 
-const floorLibrary = "#!lua name=catqms_bench_floor\n" +
-	"redis.register_function('catqms_bench_zrank', function(keys, args) return redis.call('ZRANK', keys[1], args[1]) end)\n"
+const floorLibrary = "#!lua name=bench_floor\n" +
+	"redis.register_function('bench_zrank', function(keys, args) return redis.call('ZRANK', keys[1], args[1]) end)\n"
 
 // floor is the floor a lookup run with command is judged against: the
 // function's when catqms runs functions, the script's when it runs scripts.
@@ -157,7 +157,7 @@ func runS3(ctx context.Context, e *env) (*s3Result, error) {
 				return nil, err
 			}
 			if rep.FnFloor, err = measureCmd(ctx, r, "fcall", workers, calls, func(i int) error {
-				return r.FCall(ctx, "catqms_bench_zrank", []string{linePrefix + "line"}, members[i%sample]).Err()
+				return r.FCall(ctx, "bench_zrank", []string{linePrefix + "line"}, members[i%sample]).Err()
 			}); err != nil {
 				return nil, err
 			}

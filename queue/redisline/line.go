@@ -144,6 +144,9 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Line, e
 	switch err := loadLibrary(ctx, rdb); {
 	case err == nil:
 		l.functions = true
+		if err := dropOtherLibraries(ctx, rdb); err != nil {
+			l.log.Warn("could not drop the function libraries of other catqms versions", "err", err)
+		}
 	case functionsRefused(err):
 		l.log.Info("queue store runs no function library; using scripts", "reason", truncate(err.Error(), 80))
 		for name, sc := range scripts {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -293,4 +294,39 @@ func TestTwoLinesShareAStore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOtherVersionsLibrariesAreDropped: a store keeps no library per
+// release for ever; a Line drops other catqms versions' libraries as it
+// starts (their replicas load theirs again if they still run), and leaves
+// every other library alone.
+func TestOtherVersionsLibrariesAreDropped(t *testing.T) {
+	forEachStore(t, Options{}, func(t *testing.T, f *fixture) {
+		if !f.line.functions {
+			return // the embedded store has no functions (TestRealRedisRunsTheFunctionLibrary)
+		}
+		for _, name := range []string{"catqms_0123456789ab", "catqms_tools"} {
+			lib := "#!lua name=" + name + "\nredis.register_function('" + name + "_f', function() return 1 end)"
+			if err := f.rdb.FunctionLoad(f.ctx, lib).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, err := New(f.ctx, f.rdb, Options{Tick: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		libs, err := f.rdb.FunctionList(f.ctx, redis.FunctionListQuery{}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, lib := range libs {
+			names = append(names, lib.Name)
+		}
+		slices.Sort(names)
+		if want := []string{library.name, "catqms_tools"}; !slices.Equal(names, want) {
+			t.Fatalf("libraries %v, want %v", names, want)
+		}
+	})
 }

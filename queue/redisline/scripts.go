@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -151,12 +152,43 @@ func script(name string) *redis.Script {
 // of a Cluster (a line lives on one, which one depends on its name).
 // Loading it again is harmless: REPLACE swaps a library for the same code.
 func loadLibrary(ctx context.Context, rdb redis.UniversalClient) error {
+	return onEachPrimary(ctx, rdb, func(ctx context.Context, c redis.Cmdable) error {
+		return c.FunctionLoadReplace(ctx, library.source).Err()
+	})
+}
+
+// otherVersion matches the library of any version of catqms.
+var otherVersion = regexp.MustCompile(`^catqms_[0-9a-f]{12}$`)
+
+// dropOtherLibraries deletes the libraries of other versions of catqms, so
+// that a store does not keep one per release for ever. A replica of an
+// older version still running (a rolling deploy) finds its library missing
+// at its next call and loads it again, once.
+func dropOtherLibraries(ctx context.Context, rdb redis.UniversalClient) error {
+	return onEachPrimary(ctx, rdb, func(ctx context.Context, c redis.Cmdable) error {
+		libs, err := c.FunctionList(ctx, redis.FunctionListQuery{LibraryNamePattern: "catqms_*"}).Result()
+		if err != nil {
+			return err
+		}
+		for _, lib := range libs {
+			if lib.Name == library.name || !otherVersion.MatchString(lib.Name) {
+				continue
+			}
+			// Another replica may have dropped it first.
+			if err := c.FunctionDelete(ctx, lib.Name).Err(); err != nil && !strings.Contains(strings.ToLower(err.Error()), "no such library") {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// onEachPrimary runs f on the store, or on every primary of a Cluster.
+func onEachPrimary(ctx context.Context, rdb redis.UniversalClient, f func(context.Context, redis.Cmdable) error) error {
 	if c, ok := rdb.(*redis.ClusterClient); ok {
-		return c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-			return m.FunctionLoadReplace(ctx, library.source).Err()
-		})
+		return c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return f(ctx, m) })
 	}
-	return rdb.FunctionLoadReplace(ctx, library.source).Err()
+	return f(ctx, rdb)
 }
 
 // functionsRefused reports whether a store answered FUNCTION LOAD with a
