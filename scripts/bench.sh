@@ -3,7 +3,7 @@
 # redis-server on loopback, side by side with its ceilings; rewrites
 # BENCHMARKS.md and docs/bench-*.png.
 #
-#   scripts/bench.sh            the full run (about 30 minutes on 2 cores)
+#   scripts/bench.sh            the full run (about 35 minutes on 2 cores)
 #   scripts/bench.sh --quick    a reduced version of every scenario (a few minutes);
 #                               its report goes to bench-out/, never over BENCHMARKS.md
 #   scripts/bench.sh s7         one scenario (s0…s8), printed as JSON; the report is left alone
