@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/catqms/catqms/internal/testenv"
 	"github.com/catqms/catqms/queue"
 )
 
@@ -329,4 +330,45 @@ func TestOtherVersionsLibrariesAreDropped(t *testing.T) {
 			t.Fatalf("libraries %v, want %v", names, want)
 		}
 	})
+}
+
+// TestAUserWithoutFunctionsRunsScripts: a Redis user not allowed FUNCTION
+// LOAD (an ACL, as some managed services set) gets the same operations as
+// scripts, on a real Redis, and the line works alike.
+func TestAUserWithoutFunctionsRunsScripts(t *testing.T) {
+	r := testenv.RedisServer(t)
+	if r == nil {
+		return
+	}
+	ctx := context.Background()
+	admin := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer admin.Close()
+	if err := admin.Do(ctx, "ACL", "SETUSER", "queue", "on", ">secret", "~*", "&*", "+@all", "-function").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, Username: "queue", Password: "secret"})
+	defer rdb.Close()
+	l, err := New(ctx, rdb, Options{Tick: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.functions {
+		t.Fatal("a user refused FUNCTION runs functions")
+	}
+	a, err := l.Take(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := l.Take(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Ticket.State != queue.StateCalled || b.Ticket.Position != 2 {
+		t.Fatalf("takes as scripts: %+v, %+v", a.Ticket, b.Ticket)
+	}
+	libs, err := admin.FunctionList(ctx, redis.FunctionListQuery{}).Result()
+	if err != nil || len(libs) != 0 {
+		t.Fatalf("libraries %+v (%v), want none", libs, err)
+	}
 }
