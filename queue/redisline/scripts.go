@@ -123,13 +123,6 @@ func buildLibrary() functionLibrary {
 	return lib
 }
 
-// ScriptSource returns operation name's script exactly as a Line sends
-// it, for tools that run the scripts themselves (the benchmarks' ceilings).
-func ScriptSource(name string) (string, bool) {
-	src, ok := scriptSources[name]
-	return src, ok
-}
-
 // FunctionLibrary returns the function library's source (for FUNCTION
 // LOAD) and operation name's function in it, exactly as a Line on a store
 // with functions loads and calls them, for tools that run the operations
