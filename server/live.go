@@ -464,7 +464,7 @@ func loading(err error) bool {
 
 // refresh asks the store for the watched ticket and sends it: the answer
 // to a watch request, which checks the token and the holder's ban. Later
-// answers come from the view (showFromView).
+// answers come from the view (accompany).
 func (w *wsSession) refresh(parent context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
