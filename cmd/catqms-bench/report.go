@@ -353,6 +353,8 @@ func reportS2(b *strings.Builder, s *s2Result) {
 	p("## S2 — whole visits\n\n")
 	p("%d clients each cycle visits for %s: `GET /api/v1/token`, `POST /api/v1/kitty`, `DELETE /api/v1/kitty`, as fast as they go. ", s.Clients, s.Duration)
 	p("catqms runs with `--counters %d` so a client's ticket is called at once and the visit measures the service, not the wait in line. ", s.Counters)
+	p("Each client is the bench's lean HTTP/1.1 client (`rawhttp.go`: one keep-alive connection, the request written from a reused buffer, the answer's status and body read back, as wrk does), ")
+	p("since the load generator shares CPU 0 with Redis and every microsecond it spends is one Redis does not get. ")
 	p("Ceiling: `redis-benchmark` on the same three operations (functions of catqms's library, `FCALL`) with %d clients (take on fresh nonces; redeem on a serving ticket and end on a served one, ", s.Clients)
 	p("their retry paths, which write nothing, so that ceiling is if anything too high), combined as 1 / (1/take + 1/redeem + 1/end). ")
 	p("A second reference runs the same three functions back to back from go-redis with real tickets, without HTTP.\n\n")
@@ -362,9 +364,10 @@ func reportS2(b *strings.Builder, s *s2Result) {
 	p("| go-redis, the 3 operations per visit, 64 goroutines | %s | | |\n", f0(s.Direct))
 	p("| **catqms / redis-benchmark** | **%s×** | | |\n", f2(ratio(s.Visits, s.Ceiling)))
 	p("| catqms / go-redis operations | %s× | | |\n\n", f2(ratio(s.Visits, s.Direct)))
-	if s.CatqmsCPU > 0 {
+	if s.CatqmsCPU > 0 && s.Visits > 0 {
 		p("CPU used during the visits, as a share of one core (medians): catqms %.0f %% (it has CPU 1 to itself), ", 100*s.CatqmsCPU)
 		p("Redis %.0f %% and the load generator %.0f %%, which share CPU 0: %.0f %% of it. ", 100*s.RedisCPU, 100*s.LoadCPU, 100*(s.RedisCPU+s.LoadCPU))
+		p("Per visit: catqms %s µs of CPU, Redis %s µs, the load generator %s µs. ", f0(1e6*s.CatqmsCPU/s.Visits), f0(1e6*s.RedisCPU/s.Visits), f0(1e6*s.LoadCPU/s.Visits))
 		p("Whichever core is full is the limit; redis-benchmark's ceiling runs with Redis alone on CPU 0.\n\n")
 	}
 	p("**Exactly one winner per ticket.** Over the run the bench started %d visits and got %d successful redeems; the store counts %d tickets served (every redeemed ticket was served exactly once: %s). ",
