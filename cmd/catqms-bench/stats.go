@@ -59,8 +59,18 @@ func sortedPct(s []float64, p float64) float64 {
 	return s[min(max(i, 0), len(s)-1)]
 }
 
-// median of the repetitions' values.
-func median(xs []float64) float64 { return percentile(xs, 50) }
+// median of the repetitions' values: the middle one, or with an even
+// count the mean of the two middle ones (the nearest-rank percentile at 50
+// would take the lower and lean low). NaN if empty.
+func median(xs []float64) float64 {
+	n := len(xs)
+	if n == 0 || n%2 == 1 {
+		return percentile(xs, 50)
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return (s[n/2-1] + s[n/2]) / 2
+}
 
 // medianOf applies f to every repetition and takes the median.
 func medianOf[T any](reps []T, f func(T) float64) float64 {
