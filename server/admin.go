@@ -118,16 +118,21 @@ type reasonBody struct {
 }
 
 // context is ctx with the reason, if one was sent; a reason the record
-// cannot show as one line of words is 400.
-func (b reasonBody) context(ctx context.Context) (context.Context, error) {
+// cannot show as one line of words is 400. The reason is kept with the
+// request too, for the service log's line of the action (logAdmin).
+func (b reasonBody) context(ctx context.Context, c *gin.Context) (context.Context, error) {
 	if b.Reason == nil {
 		return ctx, nil
 	}
 	if err := queue.CheckReason(*b.Reason); err != nil {
 		return ctx, err
 	}
+	c.Set(adminReasonKey, *b.Reason)
 	return queue.WithReason(ctx, *b.Reason), nil
 }
+
+// adminReasonKey keeps an admin action's reason in its gin.Context.
+const adminReasonKey = "catqms.admin.reason"
 
 // counterBody is PUT /api/v1/admin/counters.
 type counterBody struct {
@@ -244,10 +249,13 @@ func (s *Server) adminAction(action string, run func(context.Context, *gin.Conte
 }
 
 // logAdmin records one admin action: what, by which address, the result
-// (ok, or the error code) and, when it worked, what it did. The record's
-// time says when.
+// (ok, or the error code), the operator's reason when one was given and,
+// when it worked, what it did. The record's time says when.
 func (s *Server) logAdmin(c *gin.Context, action string, err error, out queue.Outcome) {
 	args := []any{"action", action, "client", clientFrom(c).IP.String()}
+	if reason := c.GetString(adminReasonKey); reason != "" {
+		args = append(args, "reason", reason)
+	}
 	switch {
 	case err != nil:
 		args = append(args, "result", string(queue.ErrorCode(err)))
@@ -266,7 +274,7 @@ func withReason(run func(context.Context, *gin.Context) (queue.Outcome, error)) 
 		if _, err := readJSON(c.Request, &body); err != nil {
 			return queue.Outcome{}, err
 		}
-		ctx, err := body.context(ctx)
+		ctx, err := body.context(ctx, c)
 		if err != nil {
 			return queue.Outcome{}, err
 		}
@@ -284,7 +292,7 @@ func (s *Server) adminSkip(ctx context.Context, c *gin.Context) (queue.Outcome, 
 	if body.Ticket != nil && *body.Ticket == "" {
 		return queue.Outcome{}, queue.Errorf(queue.CodeBadRequest, `send {"ticket": LABEL}, or no ticket to skip the one called longest ago`)
 	}
-	ctx, err := body.context(ctx)
+	ctx, err := body.context(ctx, c)
 	if err != nil {
 		return queue.Outcome{}, err
 	}
@@ -305,7 +313,7 @@ func (s *Server) adminSetCounters(ctx context.Context, c *gin.Context) (queue.Ou
 	if !present || body.Counters == nil {
 		return queue.Outcome{}, queue.Errorf(queue.CodeBadRequest, `send {"counters": N} with N from 1 to %d`, queue.MaxCounters)
 	}
-	if ctx, err = body.context(ctx); err != nil {
+	if ctx, err = body.context(ctx, c); err != nil {
 		return queue.Outcome{}, err
 	}
 	return s.admin.SetCounters(ctx, *body.Counters)

@@ -215,6 +215,28 @@ func TestAdminPauseAndResume(t *testing.T) {
 	}
 }
 
+// The service log's line of an admin action carries the operator's
+// reason, as the public record does; a reason refused is not logged as
+// one, and an action without one has none.
+func TestAdminLogCarriesTheReason(t *testing.T) {
+	e := newAdminServer(t, redisline.Options{})
+	wantOutcome(t, e.admin(http.MethodPost, "/pause", `{"reason": "fire drill, back at 3"}`), "pause", "")
+	wantError(t, e.admin(http.MethodPost, "/resume", `{"reason": "two\nlines"}`), http.StatusBadRequest, queue.CodeBadRequest, false)
+	wantOutcome(t, e.admin(http.MethodPost, "/resume", ""), "resume", "")
+	wantOutcome(t, e.admin(http.MethodPut, "/counters", `{"counters": 2, "reason": "second desk open"}`), "set_counters", "")
+	logs := e.logs.String()
+	for _, want := range []string{
+		`msg="admin action" action=pause client=203.0.113.7 reason="fire drill, back at 3" result=ok`,
+		`msg="admin action" action=resume client=203.0.113.7 result=bad_request`,
+		`msg="admin action" action=resume client=203.0.113.7 result=ok`,
+		`msg="admin action" action=set_counters client=203.0.113.7 reason="second desk open" result=ok`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+}
+
 func TestAdminWatchersSeeTheChangeAtOnce(t *testing.T) {
 	e := newAdminServer(t, redisline.Options{})
 	ws := mustDial(t, e.serve())
