@@ -28,7 +28,7 @@ import (
 const (
 	followBlock  = 2 * time.Second        // one blocking read; Close waits at most this long on a shared client
 	followRetry  = 100 * time.Millisecond // after a failed read
-	followWindow = 4096                   // entries kept for ReadLog
+	followWindow = 4096                   // entries kept for ReadLog, at least (feed.add)
 )
 
 // errLogBroken is what ReadLog answers a reader waiting when the follower's
@@ -38,14 +38,27 @@ var errLogBroken = errors.New("redisline: the change log's reader lost its conne
 // feed is the follower's window of entries.
 type feed struct {
 	mu      sync.Mutex
-	from    int64 // every entry after this version is in window (or was dropped from its front); -1 = none yet
-	window  []queue.Change
-	wake    chan struct{} // closed when entries come or the connection breaks
-	breaks  int64         // connection failures so far
+	from    int64          // every entry after this version is in window (or was dropped from its front); -1 = none yet
+	window  []queue.Change // the newest followWindow entries read, or up to twice as many
+	wake    chan struct{}  // closed when entries come or the connection breaks
+	breaks  int64          // connection failures so far
 	lastErr error
 }
 
 func newFeed() *feed { return &feed{from: -1, wake: make(chan struct{})} }
+
+// add appends entries read from the log to the window and keeps the
+// newest followWindow of them, dropping the rest from the front once the
+// window holds twice that many: each entry is moved once, where dropping
+// at every read moved the whole window (about 400 KB) every read, 3.7 µs
+// against 16 ns a read of one entry (BenchmarkFeedAdd). f.mu is held.
+func (f *feed) add(got []queue.Change) {
+	f.window = append(f.window, got...)
+	if n := len(f.window) - followWindow; len(f.window) >= 2*followWindow {
+		f.from = f.window[n-1].Version
+		f.window = slices.Delete(f.window, 0, n)
+	}
+}
 
 // follow reads the log until Close.
 func (l *Line) follow() {
@@ -102,11 +115,7 @@ func (l *Line) follow() {
 			}
 		}
 		l.feed.mu.Lock()
-		l.feed.window = append(l.feed.window, got...)
-		if n := len(l.feed.window) - followWindow; n > 0 {
-			l.feed.from = l.feed.window[n-1].Version
-			l.feed.window = slices.Delete(l.feed.window, 0, n)
-		}
+		l.feed.add(got)
 		close(l.feed.wake)
 		l.feed.wake = make(chan struct{})
 		l.feed.mu.Unlock()
