@@ -27,11 +27,21 @@ stop() {
 trap stop EXIT
 
 go build -o "$work/catqms" ./cmd/catqms
-port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
-base=http://127.0.0.1:$port
-"$work/catqms" --addr "127.0.0.1:$port" --trusted-proxies 127.0.0.1/32 --counters 2 \
-	--head-window 10m --view-window 10m --log-level warn >"$work/catqms.log" 2>&1 &
+# Port 0: catqms takes a free port and logs it ("listening"). A port chosen
+# here first could be taken by anything in between (it was, once). The
+# line is kept nowhere (--data-dir off): never the home's saved line.
+"$work/catqms" --addr 127.0.0.1:0 --data-dir off --trusted-proxies 127.0.0.1/32 --counters 2 \
+	--head-window 10m --view-window 10m --log-level info --log-format text >"$work/catqms.log" 2>&1 &
 pid=$!
+addr=""
+for _ in $(seq 100); do
+	addr=$(sed -n 's/.* msg=listening addr=\([0-9.]*:[0-9]*\) .*/\1/p' "$work/catqms.log" | head -1)
+	[[ -n $addr ]] && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+[[ -n $addr ]] || { echo "catqms did not start:"; cat "$work/catqms.log"; exit 1; } >&2
+base=http://$addr
 # Wait for it, then fill a line in full swing (Node's fetch: no curl
 # needed). Each address may hold 10 tickets.
 node - "$base" <<'JS' || { echo "catqms did not start or refused the tickets:"; cat "$work/catqms.log"; exit 1; } >&2
