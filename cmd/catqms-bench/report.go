@@ -352,7 +352,8 @@ func reportS2(b *strings.Builder, s *s2Result) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## S2 — whole visits\n\n")
 	p("%d clients each cycle visits for %s: `GET /api/v1/token`, `POST /api/v1/kitty`, `DELETE /api/v1/kitty`, as fast as they go. ", s.Clients, s.Duration)
-	p("catqms runs with `--counters %d` so a client's ticket is called at once and the visit measures the service, not the wait in line. ", s.Counters)
+	p("catqms runs with `--counters %d` so a client's ticket is called at once and the visit measures the service, not the wait in line; ", s.Counters)
+	p("one replica serves the visits, and a second starts after them for the contention check below. ")
 	p("Each client is the bench's lean HTTP/1.1 client (`rawhttp.go`: one keep-alive connection, the request written from a reused buffer, the answer's status and body read back, as wrk does), ")
 	p("since the load generator shares CPU 0 with Redis and every microsecond it spends is one Redis does not get. ")
 	p("Ceiling: `redis-benchmark` on the same three operations (functions of catqms's library, `FCALL`) with %d clients (take on fresh nonces; redeem on a serving ticket and end on a served one, ", s.Clients)
