@@ -200,9 +200,10 @@ func runS2(ctx context.Context, e *env) (*s2Result, error) {
 	return res, nil
 }
 
-// leanVisit is one visit, as visit in runS2 but over c, a lean HTTP
-// client (rawClient): take a ticket, redeem it, end the viewing. xff is
-// the client's address, which catqms trusts from the bench's loopback.
+// leanVisit is one visit over c, a lean HTTP client (rawClient): take a
+// ticket, redeem it, end the viewing; it counts the tickets issued and
+// redeemed. xff is the client's address, which catqms trusts from the
+// bench's loopback.
 func leanVisit(c *rawClient, xff string, issued, redeemed *atomic.Int64) bool {
 	code, body, err := c.do("GET", "/api/v1/token", "X-Forwarded-For", xff)
 	if err != nil || code != http.StatusOK {
