@@ -478,35 +478,42 @@ func (w *wsSession) refresh(parent context.Context) {
 }
 
 // accompany stages the watched ticket as the view holds it, to go out with
-// the broadcast the hub is about to write to c (hub.Client.Accompany), or
-// has the feed ask the store for it instead (liveFeed.askLater): the view
+// the broadcast the hub is handing to c (hub.Client.Accompany), or has
+// the feed ask the store for it instead (liveFeed.askLater): the view
 // knows a finished ticket no more, and a serving one without its picture.
 // An answer older than the last one shown (the view is a moment behind
 // the store that answered the watch request) waits for the next change.
-// A watch request holds w.mu while it asks the store, so this client's
-// write may wait for that answer; no other client's does.
-func (w *wsSession) accompany(c *hub.Client) {
-	w.mu.Lock()
+// A watch request holds w.mu while it asks the store: the hub's owner
+// (wait false) does not wait for it, and leaves the ticket to this
+// client's writer (wait true), whose write may then wait for that answer;
+// no other client's does.
+func (w *wsSession) accompany(c *hub.Client, wait bool) bool {
+	if wait {
+		w.mu.Lock()
+	} else if !w.mu.TryLock() {
+		return false
+	}
 	defer w.mu.Unlock()
 	if w.token == "" || w.client != c || w.seq == 0 {
-		return
+		return true
 	}
 	t, live, err := w.s.view.Ticket(w.seq)
 	switch {
 	case err != nil: // the feed's "stale" notice says enough
-		return
+		return true
 	case t.Version < w.floor:
-		return
+		return true
 	case !live: // finished: the store tells how
 		w.s.live.askLater(w)
-		return
+		return true
 	case t.State == queue.StateServing && t.ImageID == "":
 		if w.state != queue.StateServing { // the store signs its picture
 			w.s.live.askLater(w)
 		}
-		return
+		return true
 	}
 	w.showLocked(t, nil, false, true)
+	return true
 }
 
 // showLocked sends the watched ticket if it changed. An error is sent to
