@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -380,7 +379,7 @@ type wsSession struct {
 	seq    uint64      // the watched ticket's, once the store has answered for it
 	floor  int64       // the version of the last answer shown: none older is shown
 	state  queue.State // the state last shown
-	last   []byte      // the last ticket message sent
+	shown  ticketShown // what the last ticket message sent showed; zero: none
 }
 
 func (w *wsSession) release() {
@@ -402,7 +401,7 @@ func (w *wsSession) OnMessage(c *hub.Client, data []byte) {
 			return
 		}
 		w.mu.Lock()
-		w.client, w.token, w.last, w.seq, w.floor, w.state = c, msg.Token, nil, 0, 0, ""
+		w.client, w.token, w.shown, w.seq, w.floor, w.state = c, msg.Token, ticketShown{}, 0, 0, ""
 		c.Accompany(w.accompany)
 		w.mu.Unlock()
 		w.s.live.watch(w)
@@ -537,22 +536,26 @@ func (w *wsSession) showLocked(t queue.Ticket, err error, first, stage bool) {
 		return // older than what was shown
 	}
 	w.seq, w.floor, w.state = t.Seq, t.Version, t.State
-	// Encoded in a pooled buffer and kept in w.last's own, and the hub
-	// frames it in a pooled buffer too: at 10,000 watchers a ticket per
-	// watcher per change made enough garbage to set off a collection
-	// every few seconds, which slowed the fan-out it fell on.
-	bp := ticketBufs.Get().(*[]byte)
-	data := appendTicketMessage((*bp)[:0], w.s.estimated(t))
-	if !bytes.Equal(data, w.last) {
-		w.last = append(w.last[:0], data...)
+	t = w.s.estimated(t)
+	// Compared in fields kept in the session, not as the message sent
+	// last: that was a buffer of each watcher's own, which the feed,
+	// going through 10,000 watchers, found out of the cache every time.
+	if shown := shownOf(t); shown != w.shown {
+		w.shown = shown
+		// Encoded in a pooled buffer, and the hub frames it in a pooled
+		// buffer too: at 10,000 watchers a ticket per watcher per change
+		// made enough garbage to set off a collection every few seconds,
+		// which slowed the fan-out it fell on.
+		bp := ticketBufs.Get().(*[]byte)
+		data := appendTicketMessage((*bp)[:0], t)
 		if stage {
 			w.client.Stage(data)
 		} else {
 			w.client.Send(data)
 		}
+		*bp = data
+		ticketBufs.Put(bp)
 	}
-	*bp = data
-	ticketBufs.Put(bp)
 	if !t.State.Live() {
 		w.stopLocked()
 	}
@@ -566,7 +569,7 @@ func (w *wsSession) stopLocked() {
 	if w.client != nil {
 		w.client.Accompany(nil)
 	}
-	w.token, w.last, w.seq, w.floor, w.state = "", nil, 0, 0, ""
+	w.token, w.shown, w.seq, w.floor, w.state = "", ticketShown{}, 0, 0, ""
 	w.s.live.unwatch(w)
 }
 
