@@ -74,7 +74,7 @@ type inboundMessage struct {
 // liveFeed turns line changes into WebSocket messages. One goroutine, owned
 // by the Server, waits for the view's change signals and broadcasts the new
 // snapshots; each watcher is shown its ticket beside every snapshot, as the
-// hub writes the snapshot to it (wsSession.accompany). Both come from the
+// hub hands the snapshot to it (wsSession.accompany). Both come from the
 // view (the replica's read model): no store call per watcher per change.
 // Only a ticket the view cannot show is read from the store, by this
 // goroutine: one that finished (how, as the store tells its holder), one
@@ -206,7 +206,7 @@ func (f *liveFeed) refresh() {
 	f.stale = false
 	f.announced = true
 	f.version = snap.Version
-	// Each watcher's ticket goes with it, made as the hub writes it to
+	// Each watcher's ticket goes with it, made as the hub hands it to
 	// that watcher (wsSession.accompany): the first writes start now,
 	// not after every watcher's ticket has been made.
 	f.broadcast(snapshotMessage{Type: "snapshot", snapshotBody: f.s.snapshotBody(snap)})
