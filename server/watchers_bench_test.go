@@ -3,9 +3,11 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -83,24 +85,23 @@ func (l viewLine) Status(_ context.Context, _, token string) (queue.Ticket, erro
 
 // BenchmarkWatchersPerMove is S7's fan-out in one process: after each
 // move of the head, every one of 1,000 WebSocket watchers on loopback is
-// sent the new line, and in the own-ticket case its own ticket beside it
+// sent the new line, and with own tickets its own ticket beside it
 // (wsSession.accompany). An iteration is one move, until every watcher
-// has read the snapshot that shows it (and, own ticket, its ticket's new
-// position first). It reports the process's CPU time per watcher per
-// move, the watchers' reading included (they are in the same process, as
-// the bench's share one core with Redis); the own-ticket case less the
-// line-only one is what showing a watcher its ticket costs.
+// has read the frames it brings. The watchers read their frames raw and
+// only count them, so that the process's CPU time, reported per watcher
+// per move, is the service's own but for one read per watcher: own less
+// line is what showing a watcher its ticket costs the service.
+// own-writer has every companion decline the hub owner's call, so that
+// the client's writer makes the ticket, as it did before the owner
+// made them (hub.Client.Accompany).
 func BenchmarkWatchersPerMove(b *testing.B) {
-	for _, own := range []bool{false, true} {
-		name := "line"
-		if own {
-			name = "own"
-		}
-		b.Run(name, func(b *testing.B) { benchWatchers(b, 1000, own) })
+	for _, mode := range []string{"line", "own", "own-writer"} {
+		b.Run(mode, func(b *testing.B) { benchWatchers(b, 1000, mode) })
 	}
 }
 
-func benchWatchers(b *testing.B, n int, own bool) {
+func benchWatchers(b *testing.B, n int, mode string) {
+	own := mode != "line"
 	rep := readmodel.New(stillLine{top: 1_000_000}, readmodel.Options{FlowETA: true})
 	if err := rep.Sync(context.Background()); err != nil {
 		b.Fatal(err)
@@ -120,13 +121,15 @@ func benchWatchers(b *testing.B, n int, own bool) {
 	defer ts.Close()
 	<-srv.live.spoken // the feed's first snapshot: from now on only this goroutine refreshes
 
-	// Each watcher holds ticket 1000+i (positions from 1000 on) and
-	// reports the move its messages show: a snapshot of length L shows
-	// top − L moves, its ticket at position P shows pos0 − P.
+	// Each watcher holds ticket 1000+i; after its greeting (and the
+	// answer to its watch) it reads the frames of each move: the
+	// snapshot, and its ticket beside it.
 	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/api/v1/ws"
+	perMove := int64(1)
+	if own {
+		perMove = 2
+	}
 	var shown sync.WaitGroup
-	var want atomic.Int64 // the move every watcher is to show
-	var failed atomic.Value
 	conns := make([]*websocket.Conn, n)
 	var readers sync.WaitGroup
 	defer func() {
@@ -143,28 +146,40 @@ func benchWatchers(b *testing.B, n int, own bool) {
 			b.Fatal(err)
 		}
 		conns[i] = conn
-		seq := int64(1000 + i)
-		watched := make(chan struct{})
-		readers.Go(func() { watcherReads(conn, seq, own, &want, &shown, watched, &failed) })
+		if _, _, err := conn.ReadMessage(); err != nil { // the greeting
+			b.Fatal(err)
+		}
 		if own {
+			seq := 1000 + i
 			if err := conn.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"watch","token":"t%d"}`, seq)); err != nil {
 				b.Fatal(err)
 			}
-			<-watched
+			_, msg, err := conn.ReadMessage()
+			if err != nil || !bytes.Contains(msg, fmt.Appendf(nil, `"position":%d`, seq)) {
+				b.Fatalf("watch answered %s, %v", msg, err)
+			}
 		}
+		// Nothing more is sent before the first move: gorilla's buffer
+		// is empty, and the rest is read from the socket.
+		readers.Go(func() { countFrames(conn.NetConn(), perMove, &shown) })
+	}
+	if mode == "own-writer" {
+		srv.live.mu.Lock()
+		for w := range srv.live.watchers {
+			w.client.Accompany(func(c *hub.Client, wait bool) bool {
+				return wait && w.accompany(c, true)
+			})
+		}
+		srv.live.mu.Unlock()
 	}
 	var cpu0, cpu1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &cpu0)
 	b.ResetTimer()
 	for b.Loop() {
-		m := view.moves.Add(1)
-		want.Store(m)
+		view.moves.Add(1)
 		shown.Add(n)
 		srv.live.refresh()
 		shown.Wait()
-		if f := failed.Load(); f != nil {
-			b.Fatal(f)
-		}
 	}
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &cpu1)
 	cpu := time.Duration(syscall.TimevalToNsec(cpu1.Utime) + syscall.TimevalToNsec(cpu1.Stime) -
@@ -173,50 +188,40 @@ func benchWatchers(b *testing.B, n int, own bool) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/watcher")
 }
 
-// watcherReads reads one watcher's messages and marks shown done once the
-// snapshot showing move want has come (own: after its ticket showed it).
-func watcherReads(conn *websocket.Conn, seq int64, own bool, want *atomic.Int64, shown *sync.WaitGroup, watched chan struct{}, failed *atomic.Value) {
-	const top = 1_000_000
-	var seen, ticketSeen int64 // the moves shown so far
-	first := true
+// countFrames reads a server's unmasked WebSocket frames from conn and
+// marks one move shown (shown.Done) for every perMove frames.
+func countFrames(conn net.Conn, perMove int64, shown *sync.WaitGroup) {
+	buf := make([]byte, 64<<10)
+	var have int // bytes of buf not yet parsed
+	var frames int64
 	for {
-		_, msg, err := conn.ReadMessage()
+		n, err := conn.Read(buf[have:])
 		if err != nil {
 			return
 		}
-		switch {
-		case bytes.HasPrefix(msg, []byte(`{"type":"ticket"`)):
-			p := benchIntField(msg, `"position":`)
-			ticketSeen = seq - p
-			if first {
-				first = false
-				close(watched)
+		have += n
+		at := 0
+		for {
+			// A header: FIN and opcode, then a 7-bit length, or 126 and
+			// 16 bits of it (a server's frames here are shorter than 64 KB).
+			if have-at < 2 {
+				break
 			}
-		case bytes.HasPrefix(msg, []byte(`{"type":"snapshot"`)):
-			m := top - benchIntField(msg, `"length":`)
-			if m <= seen || m != want.Load() {
-				continue // the greeting, or the snapshot of the watch's answer
+			size, head := int(buf[at+1]&0x7f), 2
+			if size == 126 {
+				if have-at < 4 {
+					break
+				}
+				size, head = int(binary.BigEndian.Uint16(buf[at+2:])), 4
 			}
-			seen = m
-			if own && ticketSeen != m {
-				failed.Store(fmt.Errorf("ticket %d shows move %d beside the snapshot of move %d", seq, ticketSeen, m))
+			if have-at < head+size {
+				break
 			}
-			shown.Done()
+			at += head + size
+			if frames++; frames%perMove == 0 {
+				shown.Done()
+			}
 		}
+		have = copy(buf, buf[at:have])
 	}
-}
-
-// benchIntField is the integer after key in msg, or -1.
-func benchIntField(msg []byte, key string) int64 {
-	i := bytes.Index(msg, []byte(key))
-	if i < 0 {
-		return -1
-	}
-	rest := msg[i+len(key):]
-	j := bytes.IndexAny(rest, ",}")
-	if j <= 0 {
-		return -1
-	}
-	v, _ := strconv.ParseInt(string(rest[:j]), 10, 64)
-	return v
 }
