@@ -80,8 +80,9 @@ type Client struct {
 	started bool // Serve has started the connection: writers may run
 	writing bool // a writer goroutine is running, or the last one ran
 	// companion is called before a broadcast is written (Accompany);
-	// accompany: a broadcast has been queued since it was last called.
-	companion func(*Client)
+	// accompany: a broadcast has been queued since it was last called,
+	// and the writer is to call it.
+	companion Companion
 	accompany bool
 	// deadline is the write deadline last set on the connection; only the
 	// writer (one at a time) uses it.
@@ -129,34 +130,48 @@ func newClient(h *Hub, conn *websocket.Conn, r *http.Request, handler Handler) *
 // client is dropped (it will reconnect and resync). data may be reused after
 // Send returns.
 func (c *Client) Send(data []byte) bool {
-	return c.put(ownFrame(data), true)
+	return c.put(ownFrame(data), true, false)
 }
 
 // Stage is Send without waking the writer: the message goes out with the
 // next one this client is handed, in the same write, and before a
 // broadcast still waiting to be written. A companion (Accompany) stages
-// the client's own message when a broadcast is about to be written to it
-// (a ticket beside the new snapshot), so the two cost one system call.
+// the client's own message when a broadcast is handed to it (a ticket
+// beside the new snapshot), so the two cost one system call.
 // Outside a companion it must be followed by a Broadcast or a Send, or
 // the message waits for the next ping.
 func (c *Client) Stage(data []byte) bool {
-	return c.put(ownFrame(data), false)
+	return c.put(ownFrame(data), false, false)
 }
 
-// Accompany has fn called on this client's writer goroutine before it
-// writes a broadcast (or the greeting), once for each write: a broadcast
-// that replaced an older one before it was written is accompanied once.
-// fn sends the client a message of its own with the broadcast by calling
-// Stage (a watcher's own ticket beside the new line), made as the
-// broadcast is written to this client rather than when it was made:
-// making every client's message before the broadcast would hold back
-// every write until the last one was made (at 10,000 watchers, a whole
-// pass over them), and would touch every client's state once more, apart
-// from its write. fn runs without the client's lock held (it may call
-// Stage, or Accompany(nil) to stop), and must not wait long: this client's
-// writes wait for it. nil stops it; a client without one costs nothing
-// more per broadcast.
-func (c *Client) Accompany(fn func(*Client)) {
+// Companion stages a client's own message to go out with a broadcast
+// (Client.Accompany). wait false: it is called by the hub's owner
+// goroutine, which every client's broadcasts wait for, so it must not
+// block; it reports false when it could not do its work without waiting,
+// and is then called again, with wait true, on the client's writer
+// goroutine before the broadcast is written. wait true: it may wait
+// briefly (only this client's writes wait for it). Its result then
+// means nothing.
+type Companion func(c *Client, wait bool) bool
+
+// Accompany has fn called before a broadcast (or the greeting) is
+// written to this client: fn sends the client a message of its own with
+// the broadcast by calling Stage (a watcher's own ticket beside the new
+// line), made as the broadcast is handed to this client rather than when
+// it was made: making every client's message before the broadcast would
+// hold back every write until the last one was made (at 10,000 watchers,
+// a whole pass over them), and would touch every client's state once
+// more, apart from its write. The hub's owner calls it as it hands the
+// broadcast out, once per broadcast handed (Companion: with wait false),
+// unless a broadcast handed earlier still waits for the writer to call it;
+// the writer calls it before a greeting, and when the owner's call could
+// not stage without waiting. The owner calls it, rather than the writer,
+// because a writer starts with a small stack, which a companion's work
+// (reading the client's state, encoding its message) outgrew, so that
+// every write copied it to a larger one. fn runs without the client's
+// lock held (it may call Stage, Send, or Accompany(nil) to stop). nil
+// stops it; a client without one costs nothing more per broadcast.
+func (c *Client) Accompany(fn Companion) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.companion = fn
@@ -257,18 +272,32 @@ func appendTextFrame(dst, data []byte) []byte {
 // accompanies; only a state is overtaken, which a newer one could replace
 // anyway). enqueue reports whether the frame was queued.
 func (c *Client) enqueue(frame []byte, state, wake bool) bool {
-	return c.put(outgoing{frame: frame, state: state}, wake)
+	return c.put(outgoing{frame: frame, state: state}, wake, false)
 }
 
-// put is enqueue for a message already made (ownFrame).
-func (c *Client) put(o outgoing, wake bool) bool {
+// hand queues the broadcast frame for c, as the hub's owner hands it out,
+// calling c's companion first (Accompany). It reports whether the frame
+// was queued.
+func (c *Client) hand(frame []byte) bool {
+	c.mu.Lock()
+	fn, later := c.companion, c.accompany
+	c.mu.Unlock()
+	// A companion the writer is still to call for an earlier broadcast
+	// will be called for this one.
+	staged := fn != nil && !later && fn(c, false)
+	return c.put(outgoing{frame: frame, state: true}, true, staged)
+}
+
+// put is enqueue for a message already made (ownFrame). accompanied: the
+// companion has been called for this state already.
+func (c *Client) put(o outgoing, wake, accompanied bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.reason != 0 {
 		return false
 	}
 	n := len(c.queue)
-	if o.state && c.companion != nil {
+	if o.state && c.companion != nil && !accompanied {
 		c.accompany = true
 	}
 	if o.state && n > 0 && c.queue[n-1].state {
@@ -373,7 +402,7 @@ func (c *Client) write() {
 			// Called from here, not from next: this is the shallowest
 			// place (see next), and fn runs without c.mu (it takes its
 			// own locks, and Stage takes c.mu).
-			b.companion(c)
+			b.companion(c, true)
 			b.companion = nil
 			continue
 		case stepLeave:
@@ -419,8 +448,8 @@ const (
 // writeBatch is what one write takes from the queue.
 type writeBatch struct {
 	frames    net.Buffers
-	own       []outgoing    // those of frames that are the client's own (ownFrame)
-	companion func(*Client) // to call before the frames are taken
+	own       []outgoing // those of frames that are the client's own (ownFrame)
+	companion Companion  // to call before the frames are taken
 }
 
 // next takes what the writer does next from the queue, every frame up to

@@ -450,7 +450,7 @@ func (h *Hub) step() {
 			continue
 		}
 		c.seq = h.seq
-		if !c.enqueue(h.latest, true, true) {
+		if !c.hand(h.latest) {
 			// Dropped for being slow, or already leaving: either way it
 			// gets nothing more.
 			h.remove(c)

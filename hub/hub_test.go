@@ -801,11 +801,12 @@ func TestCompanionMessageGoesOutWithEachBroadcast(t *testing.T) {
 	ts.waitServed(t, 1)
 	client := rec.hello(t, conn)
 	var calls atomic.Int64
-	client.Accompany(func(c *hub.Client) {
+	client.Accompany(func(c *hub.Client, _ bool) bool {
 		if c != client {
 			t.Errorf("companion called with another client")
 		}
 		c.Stage(fmt.Appendf(nil, `{"own":%d}`, calls.Add(1)))
+		return true
 	})
 	for seq := 1; seq <= 2; seq++ {
 		ts.hub.Broadcast(fmt.Appendf(nil, `{"seq":%d}`, seq))
@@ -828,5 +829,41 @@ func TestCompanionMessageGoesOutWithEachBroadcast(t *testing.T) {
 	}
 	if n := calls.Load(); n != 2 {
 		t.Errorf("companion called %d times, want 2 (once per broadcast written)", n)
+	}
+}
+
+// TestCompanionThatMustWaitIsCalledByTheWriter: the hub's owner calls a
+// companion without letting it wait; one that cannot stage without
+// waiting says so and is called again by the client's writer, allowed to
+// wait, and what it stages then still arrives just before the broadcast.
+func TestCompanionThatMustWaitIsCalledByTheWriter(t *testing.T) {
+	rec := newRecorder()
+	ts := newTestServer(t, hub.Config{}, rec)
+	conn := dial(t, ts.url, nil)
+	ts.waitServed(t, 1)
+	client := rec.hello(t, conn)
+	var mu sync.Mutex
+	var calls []bool // the wait of each call
+	client.Accompany(func(c *hub.Client, wait bool) bool {
+		mu.Lock()
+		calls = append(calls, wait)
+		mu.Unlock()
+		if !wait {
+			return false // as if the client's state were locked elsewhere
+		}
+		c.Stage([]byte(`{"own":1}`))
+		return true
+	})
+	ts.hub.Broadcast([]byte(`{"seq":1}`))
+	if got := mustReadText(t, conn); got != `{"own":1}` {
+		t.Fatalf("first = %s, want the companion's message", got)
+	}
+	if got := mustReadText(t, conn); got != `{"seq":1}` {
+		t.Fatalf("second = %s, want the broadcast", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 2 || calls[0] || !calls[1] {
+		t.Errorf("companion calls (wait of each) = %v, want [false true]: the owner's, then the writer's", calls)
 	}
 }

@@ -1,9 +1,6 @@
 package queue
 
-import (
-	"math"
-	"strconv"
-)
+import "math"
 
 // Label returns the public label of ticket seq (seq ≥ 1 counts from 0 in
 // the label): a block of letters and three digits, A000…A999, B000…Z999, then
@@ -13,19 +10,18 @@ import (
 func Label(seq uint64) string {
 	n := seq - 1
 	block, num := n/1000, n%1000
-	var letters []byte
+	// Written from the end in a buffer of the longest label's size, so
+	// that a label costs one allocation: the live feed makes one per
+	// watcher per change.
+	var buf [maxLabelLetters + 3]byte
+	i := len(buf) - 3
+	buf[i], buf[i+1], buf[i+2] = byte('0'+num/100), byte('0'+num/10%10), byte('0'+num%10)
 	// Bijective base 26: A..Z, AA..ZZ, AAA.. for block 0, 1, ….
 	for b := block + 1; b > 0; b = (b - 1) / 26 {
-		letters = append(letters, byte('A'+(b-1)%26))
+		i--
+		buf[i] = byte('A' + (b-1)%26)
 	}
-	for i, j := 0, len(letters)-1; i < j; i, j = i+1, j-1 {
-		letters[i], letters[j] = letters[j], letters[i]
-	}
-	digits := strconv.FormatUint(num, 10)
-	for len(digits) < 3 {
-		digits = "0" + digits
-	}
-	return string(letters) + digits
+	return string(buf[i:])
 }
 
 // maxLabelLetters is the most letters a label has: Label(math.MaxUint64)

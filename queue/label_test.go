@@ -96,3 +96,15 @@ func FuzzParseLabel(f *testing.F) {
 		}
 	})
 }
+
+// TestLabelAllocatesOnce: the live feed makes a label per watcher per
+// change; a label is one allocation, its string.
+func TestLabelAllocatesOnce(t *testing.T) {
+	var sink string
+	if n := testing.AllocsPerRun(100, func() { sink = Label(26_001) }); n != 1 {
+		t.Errorf("Label allocates %v times, want 1", n)
+	}
+	if sink != "AA000" {
+		t.Errorf("Label(26001) = %q", sink)
+	}
+}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -75,7 +74,7 @@ type inboundMessage struct {
 // liveFeed turns line changes into WebSocket messages. One goroutine, owned
 // by the Server, waits for the view's change signals and broadcasts the new
 // snapshots; each watcher is shown its ticket beside every snapshot, as the
-// hub writes the snapshot to it (wsSession.accompany). Both come from the
+// hub hands the snapshot to it (wsSession.accompany). Both come from the
 // view (the replica's read model): no store call per watcher per change.
 // Only a ticket the view cannot show is read from the store, by this
 // goroutine: one that finished (how, as the store tells its holder), one
@@ -207,7 +206,7 @@ func (f *liveFeed) refresh() {
 	f.stale = false
 	f.announced = true
 	f.version = snap.Version
-	// Each watcher's ticket goes with it, made as the hub writes it to
+	// Each watcher's ticket goes with it, made as the hub hands it to
 	// that watcher (wsSession.accompany): the first writes start now,
 	// not after every watcher's ticket has been made.
 	f.broadcast(snapshotMessage{Type: "snapshot", snapshotBody: f.s.snapshotBody(snap)})
@@ -380,7 +379,7 @@ type wsSession struct {
 	seq    uint64      // the watched ticket's, once the store has answered for it
 	floor  int64       // the version of the last answer shown: none older is shown
 	state  queue.State // the state last shown
-	last   []byte      // the last ticket message sent
+	shown  ticketShown // what the last ticket message sent showed; zero: none
 }
 
 func (w *wsSession) release() {
@@ -402,7 +401,7 @@ func (w *wsSession) OnMessage(c *hub.Client, data []byte) {
 			return
 		}
 		w.mu.Lock()
-		w.client, w.token, w.last, w.seq, w.floor, w.state = c, msg.Token, nil, 0, 0, ""
+		w.client, w.token, w.shown, w.seq, w.floor, w.state = c, msg.Token, ticketShown{}, 0, 0, ""
 		c.Accompany(w.accompany)
 		w.mu.Unlock()
 		w.s.live.watch(w)
@@ -478,35 +477,42 @@ func (w *wsSession) refresh(parent context.Context) {
 }
 
 // accompany stages the watched ticket as the view holds it, to go out with
-// the broadcast the hub is about to write to c (hub.Client.Accompany), or
-// has the feed ask the store for it instead (liveFeed.askLater): the view
+// the broadcast the hub is handing to c (hub.Client.Accompany), or has
+// the feed ask the store for it instead (liveFeed.askLater): the view
 // knows a finished ticket no more, and a serving one without its picture.
 // An answer older than the last one shown (the view is a moment behind
 // the store that answered the watch request) waits for the next change.
-// A watch request holds w.mu while it asks the store, so this client's
-// write may wait for that answer; no other client's does.
-func (w *wsSession) accompany(c *hub.Client) {
-	w.mu.Lock()
+// A watch request holds w.mu while it asks the store: the hub's owner
+// (wait false) does not wait for it, and leaves the ticket to this
+// client's writer (wait true), whose write may then wait for that answer;
+// no other client's does.
+func (w *wsSession) accompany(c *hub.Client, wait bool) bool {
+	if wait {
+		w.mu.Lock()
+	} else if !w.mu.TryLock() {
+		return false
+	}
 	defer w.mu.Unlock()
 	if w.token == "" || w.client != c || w.seq == 0 {
-		return
+		return true
 	}
 	t, live, err := w.s.view.Ticket(w.seq)
 	switch {
 	case err != nil: // the feed's "stale" notice says enough
-		return
+		return true
 	case t.Version < w.floor:
-		return
+		return true
 	case !live: // finished: the store tells how
 		w.s.live.askLater(w)
-		return
+		return true
 	case t.State == queue.StateServing && t.ImageID == "":
 		if w.state != queue.StateServing { // the store signs its picture
 			w.s.live.askLater(w)
 		}
-		return
+		return true
 	}
 	w.showLocked(t, nil, false, true)
+	return true
 }
 
 // showLocked sends the watched ticket if it changed. An error is sent to
@@ -530,22 +536,26 @@ func (w *wsSession) showLocked(t queue.Ticket, err error, first, stage bool) {
 		return // older than what was shown
 	}
 	w.seq, w.floor, w.state = t.Seq, t.Version, t.State
-	// Encoded in a pooled buffer and kept in w.last's own, and the hub
-	// frames it in a pooled buffer too: at 10,000 watchers a ticket per
-	// watcher per change made enough garbage to set off a collection
-	// every few seconds, which slowed the fan-out it fell on.
-	bp := ticketBufs.Get().(*[]byte)
-	data := appendTicketMessage((*bp)[:0], w.s.estimated(t))
-	if !bytes.Equal(data, w.last) {
-		w.last = append(w.last[:0], data...)
+	t = w.s.estimated(t)
+	// Compared in fields kept in the session, not as the message sent
+	// last: that was a buffer of each watcher's own, which the feed,
+	// going through 10,000 watchers, found out of the cache every time.
+	if shown := shownOf(t); shown != w.shown {
+		w.shown = shown
+		// Encoded in a pooled buffer, and the hub frames it in a pooled
+		// buffer too: at 10,000 watchers a ticket per watcher per change
+		// made enough garbage to set off a collection every few seconds,
+		// which slowed the fan-out it fell on.
+		bp := ticketBufs.Get().(*[]byte)
+		data := appendTicketMessage((*bp)[:0], t)
 		if stage {
 			w.client.Stage(data)
 		} else {
 			w.client.Send(data)
 		}
+		*bp = data
+		ticketBufs.Put(bp)
 	}
-	*bp = data
-	ticketBufs.Put(bp)
 	if !t.State.Live() {
 		w.stopLocked()
 	}
@@ -559,7 +569,7 @@ func (w *wsSession) stopLocked() {
 	if w.client != nil {
 		w.client.Accompany(nil)
 	}
-	w.token, w.last, w.seq, w.floor, w.state = "", nil, 0, 0, ""
+	w.token, w.shown, w.seq, w.floor, w.state = "", ticketShown{}, 0, 0, ""
 	w.s.live.unwatch(w)
 }
 

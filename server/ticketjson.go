@@ -47,6 +47,43 @@ func appendTicketMessage(dst []byte, t queue.Ticket) []byte {
 	return append(dst, '}')
 }
 
+// ticketShown is what the message appendTicketMessage writes for a ticket
+// shows, as fields: tickets with the same ticketShown have the same
+// message, and tickets with different ones different messages, given
+// that a ticket's label is its seq's (queue.Label), which stands for it
+// here (TestTicketShownIsTheMessage). The live feed keeps it for each
+// watcher to send only what changed.
+type ticketShown struct {
+	seq   uint64
+	state queue.State
+	// In line: the position and the wait in whole seconds, as shown.
+	position, eta, low, high int64
+	// Called or serving: the deadline or the end of the viewing, in Unix
+	// ms (as shown, to the millisecond), when shown.
+	deadline, until       int64
+	hasDeadline, hasUntil bool
+	image                 string // serving: the picture's id
+}
+
+// shownOf is what the message about t shows (appendTicketMessage).
+func shownOf(t queue.Ticket) ticketShown {
+	sh := ticketShown{seq: t.Seq, state: t.State}
+	if t.State.InLine() {
+		sh.position = t.Position
+		sh.eta, sh.low, sh.high = etaRange(t.ETA, t.ETALow, t.ETAHigh)
+	}
+	if t.State == queue.StateCalled && !t.Deadline.IsZero() {
+		sh.deadline, sh.hasDeadline = t.Deadline.UnixMilli(), true
+	}
+	if t.State == queue.StateServing {
+		if !t.Until.IsZero() {
+			sh.until, sh.hasUntil = t.Until.UnixMilli(), true
+		}
+		sh.image = t.ImageID
+	}
+	return sh
+}
+
 // appendAPITime appends t as apiTime.MarshalJSON writes it.
 func appendAPITime(dst []byte, t time.Time) []byte {
 	dst = append(dst, '"')

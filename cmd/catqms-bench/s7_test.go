@@ -66,6 +66,22 @@ func TestS7WatcherCountsMoves(t *testing.T) {
 	}
 }
 
+// TestS7WatcherReadsTheTypeAnywhere: the watcher reads a message's type
+// from its start, where catqms writes it, and finds it elsewhere too.
+func TestS7WatcherReadsTheTypeAnywhere(t *testing.T) {
+	room := &s7Room{tickets: 100, at: make([]atomic.Int64, 6)}
+	for k := 1; k <= 5; k++ {
+		room.at[k].Store(time.Unix(1000, 0).UnixNano())
+	}
+	w := &s7Watcher{pos0: 50, own: ownKey("A050")}
+	w.handle(room, []byte(`{"version":9,"type":"snapshot","length":98}`), time.Unix(1001, 0))
+	w.handle(room, []byte(`{"ticket":"A050","type":"ticket","position":47}`), time.Unix(1001, 0))
+	w.handle(room, []byte(`{"ticket":"A002","state":"served","type":"ticket"}`), time.Unix(1001, 0))
+	if w.lineSeen != 2 || w.tickSeen != 3 || !w.released {
+		t.Errorf("seen line %d ticket %d, released %v: want 2, 3, true", w.lineSeen, w.tickSeen, w.released)
+	}
+}
+
 func TestFitLine(t *testing.T) {
 	a, b := fitLine([]float64{1000, 5000, 10000}, []float64{12, 20, 30})
 	// y = 10 + 0.002·x exactly
