@@ -281,10 +281,17 @@ func (c *Client) enqueue(frame []byte, state, wake bool) bool {
 func (c *Client) hand(frame []byte) bool {
 	c.mu.Lock()
 	fn, later := c.companion, c.accompany
+	// A broadcast handed earlier and not written yet is replaced by this
+	// one (put), and so is not accompanied on its own: the writer calls
+	// the companion once, before it writes the newest. Called here for
+	// each, a writer that stalls would queue a message of the companion's
+	// per broadcast, until the client was dropped for being slow.
+	n := len(c.queue)
+	pending := n > 0 && c.queue[n-1].state
 	c.mu.Unlock()
 	// A companion the writer is still to call for an earlier broadcast
 	// will be called for this one.
-	staged := fn != nil && !later && fn(c, false)
+	staged := fn != nil && !later && !pending && fn(c, false)
 	return c.put(outgoing{frame: frame, state: true}, true, staged)
 }
 

@@ -211,3 +211,32 @@ func TestFramesGoOutInOneWrite(t *testing.T) {
 		t.Fatalf("%d writes of %q, want one of both frames", c.writes, c.data)
 	}
 }
+
+// TestStalledWriterGetsOneCompanionMessage: while a client's writer has
+// not written the broadcast it was handed, newer broadcasts replace it and
+// the companion is not called for each (which would queue one message of
+// its own per broadcast, until the client was dropped for being slow):
+// the writer calls it once, before it writes the newest.
+func TestStalledWriterGetsOneCompanionMessage(t *testing.T) {
+	h := newHub(Config{}, nil)
+	c := newOwnedClient(h) // never started: no writer drains the queue
+	calls := 0
+	c.Accompany(func(c *Client, wait bool) bool {
+		calls++
+		c.Stage(textFrame([]byte(fmt.Sprintf("own %d", calls))))
+		return true
+	})
+	for i := range 5 * h.cfg.SendQueue {
+		if !c.hand(textFrame([]byte(fmt.Sprintf("b%d", i)))) {
+			t.Fatalf("broadcast %d: the client was dropped (queue of %d)", i, len(c.queue))
+		}
+	}
+	c.mu.Lock()
+	n, later := len(c.queue), c.accompany
+	c.mu.Unlock()
+	if calls != 1 || n != 2 || !later {
+		t.Fatalf("after %d broadcasts to a stalled writer: companion called %d times, %d messages queued, writer to call it: %v; want 1, 2 (its message and the newest broadcast), true",
+			5*h.cfg.SendQueue, calls, n, later)
+	}
+	c.cancel()
+}
