@@ -31,6 +31,7 @@ var lineKeys = []lineKey{
 	{"gone", "gone", "ZSET seq→seq: tickets at or after head that left the line while waiting (a position skips them)"},
 	{"serving", "serving", "ZSET seq→until ms: viewing sessions"},
 	{"cfg", "cfg", "HASH counters, paused: what an operator set live for every replica; next, called, serving, held_ewma: facts every change keeps for the reads (lib.lua keep_facts)"},
+	{"facts", "facts", "STRING: what the reads need to know of the line, stamped with the version it describes (lua/lib.lua FACT, write_facts)"},
 	{"stats", "stats", "HASH: running totals (see stats.lua)"},
 	{"bans", "bans", "ZSET client→ban end ms: the clients banned now, for the admin API"},
 	{"secret", "secret", "STRING: the token key, hex, when no --secret is given"},

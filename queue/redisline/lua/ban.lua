@@ -8,6 +8,7 @@ advance()
 local ban = banned(client)
 if ban > 0 then return reply('banned', 0, {'ban', ban}) end
 redis.call('SET', bkey(client), NOW + CFG.ban, 'PX', CFG.ban)
+banned_until(NOW + CFG.ban)
 -- The admin API lists bans from this set; lapsed ones are pruned here and
 -- when it is read, so it never outgrows the bans in force.
 redis.call('ZREMRANGEBYSCORE', K.bans, '-inf', NOW)

@@ -23,44 +23,116 @@
 local A = 12
 
 -- What one call works with, set by begin: the line's clock (NOW), its cfg
--- hash as read (C), its settings (CFG), whether the call changed the line
--- (dirty), the change log's events (LOG) and an operator's reason (WHY).
--- They are locals of the library, not of the call: a Redis function
--- library runs this file once and its functions for every call, so
--- everything a call sees is set here first.
-local NOW, C, CFG, dirty, LOG, WHY
+-- hash as read (C: the operator's counters and pause, then the facts kept
+-- there when K.facts is not current), its settings (CFG), the version as
+-- read (VER), whether the call changed the line (dirty), the change log's
+-- events (LOG) and an operator's reason (WHY). They are locals of the library, not of the call: a Redis
+-- function library runs this file once and its functions for every call,
+-- so everything a call sees is set here first.
+local NOW, C, VER, dirty, LOG, WHY
+local CFG = {}
+local NO_EVENTS = {} -- LOG while the call has logged nothing (logged() makes a list)
+
+-- The settings come with every call (ARGV[3…9]) and are the same on every
+-- call of one replica: they are parsed when they differ from the last
+-- call's (Lua strings are interned, so comparing them is cheap). counters
+-- and paused are the call's, set by begin from what the operator set.
+local SETTINGS = {}
+local function settings(argv)
+  local s = SETTINGS
+  if s[3] == argv[3] and s[4] == argv[4] and s[5] == argv[5] and s[6] == argv[6]
+    and s[7] == argv[7] and s[8] == argv[8] and s[9] == argv[9] then return end
+  SETTINGS = {nil, nil, argv[3], argv[4], argv[5], argv[6], argv[7], argv[8], argv[9]}
+  CFG.start_counters = tonumber(argv[3])
+  CFG.head, CFG.view, CFG.keep, CFG.ban = tonumber(argv[4]), tonumber(argv[5]), tonumber(argv[6]), tonumber(argv[7])
+  CFG.max_queue, CFG.max_client = tonumber(argv[8]), tonumber(argv[9])
+end
+
+-- K.facts holds what the reads need to know of the line, written by every
+-- answer that changed it (write_facts) and stamped with the version that
+-- answer made. A call that finds the stamp equal to K.ver (both in one
+-- MGET) knows, without reading the line's sets, whether anything is due,
+-- every ticket's position and whether anyone may be banned. Facts stamped
+-- with another version are not used: something else changed the line
+-- since (a release before K.facts, which kept only the facts in cfg, see
+-- keep_facts; a change made in the store by hand), or the store lost its
+-- version; the call then reads cfg and the sets, as before K.facts
+-- existed, and its answer writes them anew.
+-- FACT is the facts as begin read them; FACT.ok when they are current.
+-- The fields, in their stored order: the version, the next deadline (0 =
+-- none), how many tickets are called and serving, the held time's average
+-- (-1 = none), how many tickets are in K.gone, the line's length and the
+-- latest end of a ban (0 = none: K.bans' highest score when it was read;
+-- every ban since raised it, so a client is banned only before it).
+-- K.head itself is read with them (HEAD): a head lost by hand is then
+-- rebuilt (line_head) before any position counts from it.
+local FACT = {ok = false}
+local HEAD, BAN_UNTIL -- the call's: BAN_UNTIL as FACT.ban_until, nil when not known
+local FACT_FORMAT = '<dddddddd' -- struct: eight doubles, exact to 2^53
+local FACT_TEXT = '%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f'
+-- Whether the store has Lua's struct library (Redis has; the embedded
+-- store has not, and refuses to read a missing global): asked once, at
+-- the first call, since a function library may not read globals while
+-- it loads. rawget, not pcall: gopher-lua (the embedded store) closes the
+-- open upvalues of the whole chunk when pcall catches an error, which
+-- cut lib.lua's functions off from the call's state (dirty, …).
+local HAS_STRUCT
+local function has_struct()
+  if HAS_STRUCT == nil then HAS_STRUCT = rawget(_G, 'struct') ~= nil end
+  return HAS_STRUCT
+end
+local function pack_facts(...)
+  if has_struct() then return struct.pack(FACT_FORMAT, ...) end
+  return string.format(FACT_TEXT, ...) -- a store without struct (the embedded one)
+end
+-- read_facts fills FACT from s, the facts as stored, and sets FACT.ok when
+-- they describe version ver; facts of another shape are not current.
+local function read_facts(s, ver)
+  local f = FACT
+  if has_struct() then
+    if #s ~= 64 then return end
+    f.ver, f.next, f.called, f.serving, f.ewma, f.gone, f.length, f.ban_until = struct.unpack(FACT_FORMAT, s)
+  else
+    local v = {}
+    for w in string.gmatch(s, '%S+') do v[#v + 1] = tonumber(w) end
+    if #v ~= 8 then return end
+    f.ver, f.next, f.called, f.serving, f.ewma, f.gone, f.length, f.ban_until = unpack(v)
+  end
+  f.ok = f.ver == ver
+end
 
 -- The cfg hash holds what an operator changes live for every replica
--- (counters, pause), which overrides the settings the replicas were started
--- with, and the facts every change keeps there for the reads (keep_facts):
--- the next deadline, the called and serving counts and the held time's
--- average. A read thus learns whether anything is due from this one read,
--- without reading the line's sets. They hold because only these scripts
--- change a line; a line whose keys were deleted by hand but for cfg runs
--- on the old facts until the next answer that reads the line afresh (at
--- the latest at the old next deadline, which advance() then acts on).
+-- (counters, pause), which overrides the settings the replicas were
+-- started with, read by every call, and the facts every change keeps there
+-- (keep_facts), which the reads use when K.facts is not current: the next
+-- deadline, the called and serving counts and the held time's average.
+-- Facts hold because only these scripts change a line; a line whose keys
+-- were deleted by hand but for its version, cfg and K.facts runs on the
+-- old facts until the next answer that reads the line afresh (at the
+-- latest at the old next deadline, which advance() then acts on).
 local function begin(keys, argv)
   KEYS, ARGV = keys, argv
   P = ARGV[1]
   K = keys_for(P, KEYS[1])
   if ARGV[2] == '' then
     local t = redis.call('TIME')
-    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    NOW = t[1] * 1000 + math.floor(t[2] / 1000)
   else
     NOW = tonumber(ARGV[2])
   end
-  C = redis.call('HMGET', K.cfg, 'counters', 'paused', 'next', 'called', 'serving', 'held_ewma')
-  CFG = {
-    counters = tonumber(C[1]) or tonumber(ARGV[3]),
-    head = tonumber(ARGV[4]),
-    view = tonumber(ARGV[5]),
-    keep = tonumber(ARGV[6]),
-    ban = tonumber(ARGV[7]),
-    max_queue = tonumber(ARGV[8]),
-    max_client = tonumber(ARGV[9]),
-    paused = C[2] == '1',
-  }
-  dirty, LOG, WHY = false, {}, ''
+  settings(ARGV)
+  local m = redis.call('MGET', K.ver, K.facts, K.head)
+  VER, HEAD = tonumber(m[1]), m[3]
+  FACT.ok = false
+  if VER and m[2] then read_facts(m[2], VER) end
+  if FACT.ok then
+    C, BAN_UNTIL = redis.call('HMGET', K.cfg, 'counters', 'paused'), FACT.ban_until
+  else
+    C, BAN_UNTIL = redis.call('HMGET', K.cfg, 'counters', 'paused', 'next', 'called', 'serving', 'held_ewma'), nil
+  end
+  CFG.counters = tonumber(C[1]) or CFG.start_counters
+  CFG.paused = C[2] == '1'
+  dirty, LOG, WHY = false, NO_EVENTS, ''
 end
 
 -- The change log: what this step changed, in the order it happened, one
@@ -79,6 +151,7 @@ end
 -- WHY is an operator's reason for the step (admin_lib.lua sets it), written
 -- with the entry as its field why; '' writes none.
 local function logged(kind, seq, at)
+  if LOG == NO_EVENTS then LOG = {} end
   if at then
     LOG[#LOG + 1] = string.format('%s%d@%.0f', kind, tonumber(seq), at)
   elseif seq then
@@ -199,16 +272,26 @@ local function first_waiting(limit)
   return out
 end
 
--- keep_facts stores in cfg the facts due() reads there (see C), when they
--- changed: every answer that read the line afresh does, so the facts hold
--- after every script. Returns the held time's average ('' for none).
+-- keep_facts stores in cfg the facts the reads use when K.facts is not
+-- current (see C), when they changed: every answer that read the line
+-- afresh does. Returns the held time's average ('' for none), the
+-- number serving, and whether the facts had changed (then K.facts, when
+-- current, had them too: they are written together).
 local function keep_facts(nc, nd)
   local ns = redis.call('ZCARD', K.serving)
   local ew = redis.call('HGET', K.stats, 'held_ewma') or ''
-  if tonumber(C[3]) ~= nd or tonumber(C[4]) ~= nc or tonumber(C[5]) ~= ns or C[6] ~= ew then
+  local was_nd, was_nc, was_ns, was_ew
+  if not FACT.ok then
+    was_nd, was_nc, was_ns, was_ew = tonumber(C[3]), tonumber(C[4]), tonumber(C[5]), C[6]
+  else -- FACT.ok: they were written with the facts
+    was_nd, was_nc, was_ns, was_ew = FACT.next, FACT.called, FACT.serving, FACT.ewma
+    if was_ew < 0 then was_ew = '' else was_ew = string.format('%.0f', was_ew) end
+  end
+  local changed = was_nd ~= nd or was_nc ~= nc or was_ns ~= ns or was_ew ~= ew
+  if changed then
     redis.call('HSET', K.cfg, 'next', string.format('%.0f', nd), 'called', nc, 'serving', ns, 'held_ewma', ew)
   end
-  return ew
+  return ew, ns, changed
 end
 
 local function next_deadline()
@@ -224,16 +307,24 @@ end
 -- call whose time is up, or a free counter with a ticket waiting for it.
 -- Also returns what it read on the way, which reply() needs too: the next
 -- deadline, the number of called tickets and, from the facts, the held
--- time's average and the number serving. The facts kept in cfg (keep_facts) are read until the
--- script changes anything; a new or wiped line, or one kept by a release
--- without them, has none, so the line's sets are read instead.
+-- time's average and the number serving. Until the script changes
+-- anything, the facts are read (K.facts when current, else those in cfg); a
+-- new or wiped line, or one kept by a release without them, has none, so
+-- the line's sets are read instead.
 local function due()
-  local nd, nc, ns, ew
-  if not dirty then nd, nc, ns, ew = tonumber(C[3]), tonumber(C[4]), tonumber(C[5]), C[6] end
+  local nd, nc, ns, ew, len
+  if not dirty then
+    if FACT.ok then
+      nd, nc, ns, ew, len = FACT.next, FACT.called, FACT.serving, FACT.ewma, FACT.length
+      if ew < 0 then ew = '' end
+    else
+      nd, nc, ns, ew = tonumber(C[3]), tonumber(C[4]), tonumber(C[5]), C[6]
+    end
+  end
   if not (nd and nc and ns) then nd, nc, ns, ew = next_deadline(), redis.call('ZCARD', K.called), nil, nil end
   if nd > 0 and nd <= NOW then return true, nd, nc, ew, ns end
   local free = CFG.counters - (ns or redis.call('ZCARD', K.serving)) - nc
-  return free > 0 and redis.call('ZCARD', K.line) > nc, nd, nc, ew, ns
+  return free > 0 and (len or redis.call('ZCARD', K.line)) > nc, nd, nc, ew, ns
 end
 
 -- Bring the line up to NOW: end finished viewing sessions, expire no-shows,
@@ -278,19 +369,24 @@ end
 -- catch_up brings the line up to NOW for an operation that only reads:
 -- advance() when something is due, else nothing at all. It returns what
 -- reply() may reuse (nil after an advance), so a read of a line with nothing
--- due costs a few reads and writes nothing.
+-- due costs a few reads and writes nothing. The table is the library's,
+-- filled anew by every call that asks.
+local KNOWN = {}
 local function catch_up()
   local pending, nd, nc, ew, ns = due()
   if pending then
     advance()
     return nil
   end
-  return {nd = nd, nc = nc, ew = ew, ns = ns}
+  KNOWN.nd, KNOWN.nc, KNOWN.ew, KNOWN.ns, KNOWN.unchanged = nd, nc, ew, ns, nil
+  return KNOWN
 end
 
 -- Remaining ban of client in ms, 0 when none. The ban's end is data; the
--- key's TTL only cleans up.
+-- key's TTL only cleans up. With the facts current, a line whose latest
+-- ban has ended has nobody to look up.
 local function banned(client)
+  if BAN_UNTIL and BAN_UNTIL <= NOW then return 0 end -- nobody is banned now
   local b = tonumber(redis.call('GET', bkey(client)))
   if b and b > NOW then return b - NOW end
   return 0
@@ -310,7 +406,13 @@ end
 -- counter); a waiting one counts every called ticket, then the seqs from
 -- K.head to its own but those in K.gone. On the embedded store that ZCOUNT
 -- still sorts K.gone, the tickets that left the line from behind the head
--- (none, in a line nobody leaves); on Redis it is O(log n).
+-- (none, in a line nobody leaves); on Redis it is O(log n). Until the
+-- script changes anything, K.head is the one begin read, and whether
+-- K.gone has members comes from the facts when they are current: a
+-- ticket joins K.gone only with a change (remove_from_line), which writes
+-- the facts (line_head's rebuild only restores what a lost K.gone held); leaving it unannounced (call_next walking the head past it)
+-- can only make the count too high, which costs a ZCOUNT, not a wrong
+-- position.
 local function position_of(seq, state, nc)
   if state == 'called' then
     local n = 0
@@ -319,8 +421,14 @@ local function position_of(seq, state, nc)
     end
     return n
   end
-  local n = (nc or redis.call('ZCARD', K.called)) + seq - line_head() + 1
-  if redis.call('EXISTS', K.gone) == 1 then
+  local head, gone
+  if HEAD and FACT.ok and not dirty then
+    head, gone = tonumber(HEAD), FACT.gone > 0
+  else
+    head, gone = line_head(), redis.call('EXISTS', K.gone) == 1
+  end
+  local n = (nc or redis.call('ZCARD', K.called)) + seq - head + 1
+  if gone then
     n = n - redis.call('ZCOUNT', K.gone, '-inf', seq)
   end
   return n
@@ -328,64 +436,85 @@ end
 
 -- ticket_fields are the pairs that describe ticket seq, after code: its
 -- seq, state, position (while in line), deadline (called) and until
--- (serving). h is its {state, deadline, until} and nc the number of
--- called tickets when the caller has read them already. With room, the
--- list has reply()'s pairs too, to fill in place: one table constructor,
--- as tables that grow are slow in Lua.
-local function ticket_fields(code, seq, h, room, nc)
-  h = h or redis.call('HMGET', tkey(seq), F.state, F.deadline, F.ends)
+-- (serving), the last two only when set (the decoder reads a missing
+-- field as 0). h is its record as HMGET state, nonce, deadline, until
+-- answers it, read here when nil, and nc the number of called tickets
+-- when the caller has read them. line is nil, or reply()'s version, now,
+-- called, share and next, which then come in the same list: one table
+-- constructor, as tables that grow are slow in Lua.
+local function ticket_fields(code, seq, h, nc, line)
+  h = h or redis.call('HMGET', tkey(seq), F.state, F.nonce, F.deadline, F.ends)
+  local n, state = tonumber(seq), h[1]
   local position = 0
-  if h[1] == 'waiting' or h[1] == 'called' then
-    position = position_of(tonumber(seq), h[1], nc)
+  if state == 'waiting' or state == 'called' then
+    position = position_of(n, state, nc)
   end
-  local state, deadline, ends = h[1] or '', tonumber(h[2]) or 0, tonumber(h[3]) or 0
-  if room then
-    return {'code', code, 'seq', tonumber(seq), 'state', state, 'position', position,
-      'deadline', deadline, 'until', ends, 'version', 0, 'now', 0, 'next', 0, 'called', 0, 'share', 0}
+  local r
+  if line then
+    r = {'code', code, 'seq', n, 'state', state or '', 'position', position,
+      'version', line[1], 'now', line[2], 'called', line[3], 'share', line[4], 'next', line[5]}
+  else
+    r = {'code', code, 'seq', n, 'state', state or '', 'position', position}
   end
-  return {'code', code, 'seq', tonumber(seq), 'state', state, 'position', position,
-    'deadline', deadline, 'until', ends}
+  if h[3] then r[#r + 1], r[#r + 2] = 'deadline', tonumber(h[3]) end
+  if h[4] then r[#r + 1], r[#r + 2] = 'until', tonumber(h[4]) end
+  return r
+end
+
+-- write_facts stores K.facts for version v (see FACT): nd, nc, ew and ns as
+-- reply() knows them (ns nil when unknown), the latest ban's end as the
+-- call knows it, the rest read now.
+local function write_facts(v, nd, nc, ew, ns)
+  ns = ns or redis.call('ZCARD', K.serving)
+  if not BAN_UNTIL then
+    local last = redis.call('ZRANGE', K.bans, -1, -1, 'WITHSCORES')
+    BAN_UNTIL = tonumber(last[2]) or 0
+  end
+  redis.call('SET', K.facts, pack_facts(v, nd, nc, ns, tonumber(ew) or -1, redis.call('ZCARD', K.gone),
+    redis.call('ZCARD', K.line), BAN_UNTIL))
+end
+
+-- A client was banned until t (ban.lua): the facts' latest ban end.
+local function banned_until(t)
+  if BAN_UNTIL and BAN_UNTIL < t then BAN_UNTIL = t end
 end
 
 -- reply is every operation's answer, as field/value pairs:
 --   code     what happened: 'ok' or the operation's refusal
 --   version  the line's version after the operation
 --   now      the line's clock, Unix ms
---   next     the earliest deadline in the line, ms (0 = none)
 --   called   how many tickets are called
 --   share    the line's estimate of one ticket's share of the wait, ms
+--   next     the earliest deadline in the line, ms (0 = none)
 -- and, unless seq is 0, ticket_fields of seq, then the pairs in fields.
 -- It bumps the version and appends its entry to the change log when the
--- operation changed anything. known is catch_up()'s answer, reused when
--- nothing changed since, or when known.unchanged says the changes left it
--- true; h is passed on to ticket_fields.
+-- operation changed anything, and then writes the facts (write_facts), as
+-- it does when they were not current. known is catch_up()'s answer, reused
+-- when nothing changed since, or when known.unchanged says the changes
+-- left it true; h is passed on to ticket_fields.
+local LINE = {} -- reply's line-wide fields, handed to ticket_fields
 local function reply(code, seq, fields, known, h)
   if dirty and not (known and known.unchanged) then known = nil end
-  local nc, nd, ew
+  local nc, nd, ew, ns, changed
   if known then
-    nc, nd, ew = known.nc, known.nd, known.ew
+    nc, nd, ew, ns = known.nc, known.nd, known.ew, known.ns
   else
     nc, nd = redis.call('ZCARD', K.called), next_deadline()
-    ew = keep_facts(nc, nd)
-  end
-  local r, at
-  if seq and seq ~= 0 then
-    r, at = ticket_fields(code, seq, h, true, nc), 13
-  else
-    r, at = {'code', code, 'version', 0, 'now', 0, 'next', 0, 'called', 0, 'share', 0}, 3
+    ew, ns, changed = keep_facts(nc, nd)
   end
   -- Versions never go back, even when the store loses its data: a missing
   -- version starts at now in microseconds, above any version counted before
   -- (no store makes a change per microsecond). The line watchers saw is
   -- gone, so that is a change, logged with no previous version (a gap for
   -- every reader), and a log that outlived its version goes with it.
-  local v = redis.call('GET', K.ver)
-  local prev = tonumber(v)
+  local v = VER
+  local prev = v
   if not v then
-    v = string.format('%.0f', NOW * 1000)
-    redis.call('SET', K.ver, v)
+    v = NOW * 1000
+    redis.call('SET', K.ver, string.format('%.0f', v))
     redis.call('DEL', K.log)
     prev = 0
+    if LOG == NO_EVENTS then LOG = {} end
     table.insert(LOG, 1, 'W') -- the entry's first word: it explains the version
     dirty = true
   end
@@ -393,11 +522,14 @@ local function reply(code, seq, fields, known, h)
   -- caller has already seen is lifted past it, and announced, since the
   -- line is not what watchers last saw; the entry's previous version is
   -- the lagging one, which no reader holds past the floor: a gap.
-  if tonumber(v) < tonumber(ARGV[10]) then
+  local floor = tonumber(ARGV[10])
+  if v < floor then
     redis.call('SET', K.ver, ARGV[10])
+    if LOG == NO_EVENTS then LOG = {} end
     if LOG[1] == 'W' then table.insert(LOG, 2, 'V') else table.insert(LOG, 1, 'V') end
     dirty = true
   end
+  if ew == nil then ew = redis.call('HGET', K.stats, 'held_ewma') or '' end
   local share = per_ticket(ew)
   if dirty then
     v = redis.call('INCR', K.ver)
@@ -415,7 +547,15 @@ local function reply(code, seq, fields, known, h)
     end
     redis.call('XADD', K.log, 'MAXLEN', '~', ARGV[11], string.format('%.0f-0', v), unpack(entry))
   end
-  r[at + 1], r[at + 3], r[at + 5], r[at + 7], r[at + 9] = tonumber(v), NOW, nd, nc, share
+  if dirty or changed or not FACT.ok then write_facts(v, nd, nc, ew, ns) end
+  local r
+  if seq and seq ~= 0 then
+    local line = LINE
+    line[1], line[2], line[3], line[4], line[5] = v, NOW, nc, share, nd
+    r = ticket_fields(code, seq, h, nc, line)
+  else
+    r = {'code', code, 'version', v, 'now', NOW, 'called', nc, 'share', share, 'next', nd}
+  end
   if fields then
     local n = #r
     for i = 1, #fields do r[n + i] = fields[i] end

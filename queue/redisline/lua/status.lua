@@ -10,4 +10,4 @@ local ban = banned(client)
 if ban > 0 then return reply('banned', 0, {'ban', ban}, known) end
 local h = redis.call('HMGET', tkey(seq), F.state, F.nonce, F.deadline, F.ends)
 if not h[1] or h[2] ~= nonce then return reply('unknown', 0, nil, known) end
-return reply('ok', seq, nil, known, {h[1], h[3], h[4]})
+return reply('ok', seq, nil, known, h)

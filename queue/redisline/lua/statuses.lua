@@ -23,7 +23,7 @@ for i = A, #ARGV, 3 do
     if not h[1] or h[2] ~= nonce then
       t = {'code', 'unknown'}
     else
-      t = ticket_fields('ok', seq, {h[1], h[3], h[4]}, false, known and known.nc)
+      t = ticket_fields('ok', seq, h, known and known.nc)
     end
   end
   tickets[#tickets + 1] = t
