@@ -372,3 +372,53 @@ func TestAUserWithoutFunctionsRunsScripts(t *testing.T) {
 		t.Fatalf("libraries %+v (%v), want none", libs, err)
 	}
 }
+
+// TestLuaAvoidsWhatTheEmbeddedStoreGetsWrong: the embedded store runs the
+// scripts on gopher-lua (v1.1.1), which gets two things wrong that Redis's
+// Lua gets right, and both once cut the line's state short there:
+//   - pcall that catches an error closes the open upvalues of the whole
+//     chunk, so lib.lua's functions lose the call's state (dirty, …);
+//   - one assignment to a library local and a table field together
+//     (A, T.x = n, n) stores a stale register's value in the local.
+//
+// No script may do either.
+func TestLuaAvoidsWhatTheEmbeddedStoreGetsWrong(t *testing.T) {
+	assign := regexp.MustCompile(`^\s*([^=]*?)\s=\s`)
+	name := regexp.MustCompile(`^[A-Za-z_]\w*$`)
+	err := fs.WalkDir(luaFiles, "lua", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		src, err := luaFiles.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(src), "\n") {
+			code, _, _ := strings.Cut(line, "--")
+			if strings.Contains(code, "pcall(") {
+				t.Errorf("%s:%d: pcall: %s", path, i+1, strings.TrimSpace(code))
+			}
+			m := assign.FindStringSubmatch(code)
+			if m == nil || strings.HasPrefix(strings.TrimSpace(m[1]), "local ") || !strings.Contains(m[1], ",") {
+				continue
+			}
+			var fields, names int
+			for _, target := range strings.Split(m[1], ",") {
+				target = strings.TrimSpace(target)
+				switch {
+				case strings.ContainsAny(target, ".["):
+					fields++
+				case name.MatchString(target):
+					names++
+				}
+			}
+			if fields > 0 && names > 0 {
+				t.Errorf("%s:%d: a variable and a table field in one assignment: %s", path, i+1, strings.TrimSpace(code))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -13,7 +13,6 @@ if n ~= CFG.counters then
   logged('N')
   dirty = true
 end
-redis.call('HSET', K.cfg, 'counters', ARGV[A])
-CFG.counters = n
+set_counters(n)
 call_next()
 return admin_reply('ok', 0)
