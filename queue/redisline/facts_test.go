@@ -14,28 +14,27 @@ import (
 // The reads trust facts the changes keep for them (lib.lua): K.facts,
 // stamped with the version it describes (the next deadline, the called and
 // serving counts, the held time's average, how many left from behind the
-// head, the line's length, the operator's counters and pause, and the
-// latest ban's end), and the older copy in cfg (keep_facts), which the
-// reads use when K.facts is not current. A read trusts them to decide
-// whether anything is due, where a ticket stands and whether its holder
-// may be banned, so they must equal the line's own sets after every script
-// that changes the line.
+// head, the line's length and the latest ban's end), and the older copy in
+// cfg (keep_facts), which replicas of an older release read. A read trusts
+// them to decide whether anything is due, where a ticket stands and
+// whether its holder may be banned, so they must equal the line's own sets
+// after every script that changes the line.
 
 // lineFacts are K.facts, decoded as lib.lua's read_facts does.
 type lineFacts struct {
-	version, next, called, serving, ewma, gone, length, counters, paused, banUntil int64
+	version, next, called, serving, ewma, gone, length, banUntil int64
 }
 
-// readFacts reads K.facts: ten numbers, as text on the embedded store and
-// as ten little-endian doubles (Lua's struct) on Redis.
+// readFacts reads K.facts: eight numbers, as text on the embedded store and
+// as eight little-endian doubles (Lua's struct) on Redis.
 func readFacts(t *testing.T, f *fixture) (lineFacts, bool) {
 	t.Helper()
 	raw, err := f.rdb.Get(f.ctx, keyOf(f.line.prefix, "facts")).Result()
 	if err != nil {
 		return lineFacts{}, false
 	}
-	var v [10]int64
-	if words := strings.Fields(raw); len(words) == len(v) {
+	var v [8]int64
+	if words := strings.Fields(raw); len(words) == 8 {
 		for i, w := range words {
 			n, err := strconv.ParseInt(w, 10, 64)
 			if err != nil {
@@ -43,14 +42,14 @@ func readFacts(t *testing.T, f *fixture) (lineFacts, bool) {
 			}
 			v[i] = n
 		}
-	} else if len(raw) == 8*len(v) {
+	} else if len(raw) == 64 {
 		for i := range v {
 			v[i] = int64(math.Float64frombits(binary.LittleEndian.Uint64([]byte(raw[8*i:]))))
 		}
 	} else {
-		t.Fatalf("facts %q: neither ten numbers nor ten doubles", raw)
+		t.Fatalf("facts %q: neither eight numbers nor eight doubles", raw)
 	}
-	return lineFacts{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]}, true
+	return lineFacts{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]}, true
 }
 
 // wantFacts fails unless the facts in cfg and in K.facts equal what the
@@ -103,19 +102,10 @@ func wantFacts(t *testing.T, f *fixture, step string) {
 	if z := f.rdb.ZRangeWithScores(f.ctx, keyOf(p, "bans"), -1, -1).Val(); len(z) > 0 {
 		lastBan = int64(z[0].Score)
 	}
-	operator := int64(-1)
-	if c, err := f.rdb.HGet(f.ctx, keyOf(p, "cfg"), "counters").Int64(); err == nil {
-		operator = c
-	}
-	var paused int64
-	if f.rdb.HGet(f.ctx, keyOf(p, "cfg"), "paused").Val() == "1" {
-		paused = 1
-	}
 	line := lineFacts{
 		version: ver, next: next, called: called, serving: serving, ewma: ew,
-		gone:     f.rdb.ZCard(f.ctx, keyOf(p, "gone")).Val(),
-		length:   f.rdb.ZCard(f.ctx, keyOf(p, "line")).Val(),
-		counters: operator, paused: paused,
+		gone:   f.rdb.ZCard(f.ctx, keyOf(p, "gone")).Val(),
+		length: f.rdb.ZCard(f.ctx, keyOf(p, "line")).Val(),
 	}
 	banUntil := facts.banUntil
 	facts.banUntil = 0
@@ -160,14 +150,6 @@ func TestFactsForReadsHoldAfterEveryChange(t *testing.T) {
 		wantFacts(t, f, "a client is banned")
 		_ = f.line.Leave(f.ctx, "b", b.Token) // b's call expired: whatever it answers, the facts hold
 		wantFacts(t, f, "b tries to leave")
-		if _, err := f.line.SetCounters(f.ctx, 2); err != nil { // as many as the line started with: no change to announce
-			t.Fatal(err)
-		}
-		wantFacts(t, f, "the operator sets the counters it had")
-		if _, err := f.line.Pause(f.ctx); err != nil {
-			t.Fatal(err)
-		}
-		wantFacts(t, f, "the operator pauses")
 	})
 }
 

@@ -13,6 +13,7 @@ if n ~= CFG.counters then
   logged('N')
   dirty = true
 end
-set_counters(n)
+redis.call('HSET', K.cfg, 'counters', ARGV[A])
+CFG.counters = n
 call_next()
 return admin_reply('ok', 0)

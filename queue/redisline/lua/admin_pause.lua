@@ -9,7 +9,12 @@ local want = ARGV[A] == '1'
 local replay = admin_begin()
 if replay then return replay end
 if want ~= CFG.paused then
-  set_paused(want)
+  if want then
+    redis.call('HSET', K.cfg, 'paused', '1')
+  else
+    redis.call('HDEL', K.cfg, 'paused')
+  end
+  CFG.paused = want
   if want then logged('P') else logged('U') end
   dirty = true
 end

@@ -23,13 +23,14 @@
 local A = 12
 
 -- What one call works with, set by begin: the line's clock (NOW), its cfg
--- hash as read (C, only when K.facts is not current), its settings (CFG),
--- the version as read (VER), whether the call changed the line (dirty) or
--- only an operator's setting (restated), the change log's events (LOG)
--- and an operator's reason (WHY). They are locals of the library, not of the call: a Redis
--- function library runs this file once and its functions for every call,
--- so everything a call sees is set here first.
-local NOW, C, VER, dirty, restated, LOG, WHY
+-- hash as read (C: the operator's counters and pause, then the facts kept
+-- there when K.facts is not current), its settings (CFG), the version as
+-- read (VER), whether the call changed the line (dirty), the change log's
+-- events (LOG) and an operator's reason (WHY). They are locals of the
+-- library, not of the call: a Redis function library runs this file once
+-- and its functions for every call, so everything a call sees is set here
+-- first.
+local NOW, C, VER, dirty, LOG, WHY
 local CFG = {}
 local NO_EVENTS = {} -- LOG while the call has logged nothing (logged() makes a list)
 
@@ -51,27 +52,27 @@ end
 -- K.facts holds what the reads need to know of the line, written by every
 -- answer that changed it (write_facts) and stamped with the version that
 -- answer made. A call that finds the stamp equal to K.ver (both in one
--- MGET) knows, without reading cfg or the line's sets, what the operator
--- set, whether anything is due, every ticket's position and whether
--- anyone may be banned. Facts stamped
+-- MGET) knows, without reading the line's sets, whether anything is due,
+-- every ticket's position and whether anyone may be banned. Facts stamped
 -- with another version are not used: something else changed the line
 -- since (a release before K.facts, which kept only the facts in cfg, see
 -- keep_facts; a change made in the store by hand), or the store lost its
--- version; the call then reads cfg and the sets, as before K.facts
--- existed, and its answer writes them anew.
+-- version; the call then reads the sets, as before K.facts existed, and
+-- its answer writes them anew. What an operator sets (cfg's counters and
+-- paused) is not among them: every call reads it, so a setting raised in
+-- the store by hand (beyond what the admin API allows) counts at once.
 -- FACT is the facts as begin read them; FACT.ok when they are current.
 -- The fields, in their stored order: the version, the next deadline (0 =
 -- none), how many tickets are called and serving, the held time's average
--- (-1 = none), how many tickets are in K.gone, the line's length, the
--- operator's counters (-1 = none set) and pause (0/1), and the latest end
--- of a ban (0 = none: K.bans' highest score when it was read; every ban
--- since raised it, so a client is banned only before it).
+-- (-1 = none), how many tickets are in K.gone, the line's length and the
+-- latest end of a ban (0 = none: K.bans' highest score when it was read;
+-- every ban since raised it, so a client is banned only before it).
 -- K.head itself is read with them (HEAD): a head lost by hand is then
 -- rebuilt (line_head) before any position counts from it.
 local FACT = {ok = false}
-local HEAD, OPERATOR, BAN_UNTIL -- the call's: OPERATOR as FACT.counters; BAN_UNTIL nil when not known
-local FACT_FORMAT = '<dddddddddd' -- struct: ten doubles, exact to 2^53
-local FACT_TEXT = '%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f'
+local HEAD, BAN_UNTIL -- the call's: BAN_UNTIL as FACT.ban_until, nil when not known
+local FACT_FORMAT = '<dddddddd' -- struct: eight doubles, exact to 2^53
+local FACT_TEXT = '%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f'
 -- Whether the store has Lua's struct library (Redis has; the embedded
 -- store has not, and refuses to read a missing global): asked once, at
 -- the first call, since a function library may not read globals while
@@ -92,28 +93,27 @@ end
 local function read_facts(s, ver)
   local f = FACT
   if has_struct() then
-    if #s ~= 80 then return end
-    f.ver, f.next, f.called, f.serving, f.ewma, f.gone, f.length, f.counters, f.paused, f.ban_until = struct.unpack(FACT_FORMAT, s)
+    if #s ~= 64 then return end
+    f.ver, f.next, f.called, f.serving, f.ewma, f.gone, f.length, f.ban_until =
+      struct.unpack(FACT_FORMAT, s)
   else
     local v = {}
     for w in string.gmatch(s, '%S+') do v[#v + 1] = tonumber(w) end
-    if #v ~= 10 then return end
-    f.ver, f.next, f.called, f.serving, f.ewma, f.gone, f.length, f.counters, f.paused, f.ban_until = unpack(v)
+    if #v ~= 8 then return end
+    f.ver, f.next, f.called, f.serving, f.ewma, f.gone, f.length, f.ban_until = unpack(v)
   end
   f.ok = f.ver == ver
 end
 
 -- The cfg hash holds what an operator changes live for every replica
--- (counters, pause: set_counters, set_paused), which overrides the
--- settings the replicas were started with, and the facts every change
--- keeps there (keep_facts), which the reads use when K.facts is not
--- current: the next deadline, the called and serving counts and the held
--- time's average. Facts hold because only these scripts change a line (an
--- operator's setting too: through the admin API, never in the store by
--- hand); a line whose keys were deleted by hand but for its version, cfg
--- and K.facts runs on the old facts until the next answer that reads the
--- line afresh (at the latest at the old next deadline, which advance()
--- then acts on).
+-- (counters, pause), which overrides the settings the replicas were
+-- started with, read by every call, and the facts every change keeps there
+-- (keep_facts), which the reads use when K.facts is not current: the next
+-- deadline, the called and serving counts and the held time's average.
+-- Facts hold because only these scripts change a line; a line whose keys
+-- were deleted by hand but for its version, cfg and K.facts runs on the
+-- old facts until the next answer that reads the line afresh (at the
+-- latest at the old next deadline, which advance() then acts on).
 local function begin(keys, argv)
   KEYS, ARGV = keys, argv
   P = ARGV[1]
@@ -129,22 +129,14 @@ local function begin(keys, argv)
   VER, HEAD = tonumber(m[1]), m[3]
   FACT.ok = false
   if VER and m[2] then read_facts(m[2], VER) end
-  -- One assignment a statement: gopher-lua (the embedded store) can
-  -- store a wrong value when one statement assigns to a library local
-  -- and a table field together.
   if FACT.ok then
-    C = nil
-    OPERATOR = FACT.counters
-    CFG.paused = FACT.paused == 1
-    BAN_UNTIL = FACT.ban_until
+    C, BAN_UNTIL = redis.call('HMGET', K.cfg, 'counters', 'paused'), FACT.ban_until
   else
-    C = redis.call('HMGET', K.cfg, 'counters', 'paused', 'next', 'called', 'serving', 'held_ewma')
-    OPERATOR = tonumber(C[1]) or -1
-    CFG.paused = C[2] == '1'
-    BAN_UNTIL = nil
+    C, BAN_UNTIL = redis.call('HMGET', K.cfg, 'counters', 'paused', 'next', 'called', 'serving', 'held_ewma'), nil
   end
-  if OPERATOR > 0 then CFG.counters = OPERATOR else CFG.counters = CFG.start_counters end
-  dirty, restated, LOG, WHY = false, false, NO_EVENTS, ''
+  CFG.counters = tonumber(C[1]) or CFG.start_counters
+  CFG.paused = C[2] == '1'
+  dirty, LOG, WHY = false, NO_EVENTS, ''
 end
 
 -- The change log: what this step changed, in the order it happened, one
@@ -422,9 +414,9 @@ end
 -- script changes anything, K.head is the one begin read, and whether
 -- K.gone has members comes from the facts when they are current: a
 -- ticket joins K.gone only with a change (remove_from_line), which writes
--- the facts (line_head's rebuild only restores what a lost K.gone held); leaving it unannounced (call_next walking the head past it)
--- can only make the count too high, which costs a ZCOUNT, not a wrong
--- position.
+-- the facts (line_head's rebuild only restores what a lost K.gone held);
+-- leaving it unannounced (call_next walking the head past it) can only
+-- make the count too high, which costs a ZCOUNT, not a wrong position.
 local function position_of(seq, state, nc)
   if state == 'called' then
     local n = 0
@@ -474,36 +466,16 @@ local function ticket_fields(code, seq, h, nc, line)
 end
 
 -- write_facts stores K.facts for version v (see FACT): nd, nc, ew and ns as
--- reply() knows them (ns nil when unknown), the operator's settings and the
--- latest ban's end as the call knows them, the rest read now.
+-- reply() knows them (ns nil when unknown), the latest ban's end as the
+-- call knows it, the rest read now.
 local function write_facts(v, nd, nc, ew, ns)
   ns = ns or redis.call('ZCARD', K.serving)
   if not BAN_UNTIL then
     local last = redis.call('ZRANGE', K.bans, -1, -1, 'WITHSCORES')
     BAN_UNTIL = tonumber(last[2]) or 0
   end
-  local paused = 0
-  if CFG.paused then paused = 1 end
   redis.call('SET', K.facts, pack_facts(v, nd, nc, ns, tonumber(ew) or -1, redis.call('ZCARD', K.gone),
-    redis.call('ZCARD', K.line), OPERATOR, paused, BAN_UNTIL))
-end
-
--- What an operator sets for every replica (admin_counters, admin_pause):
--- kept in cfg, and in the facts this call's answer writes.
-local function set_counters(n)
-  redis.call('HSET', K.cfg, 'counters', n)
-  OPERATOR = n
-  CFG.counters = n
-  restated = true
-end
-local function set_paused(want)
-  if want then
-    redis.call('HSET', K.cfg, 'paused', '1')
-  else
-    redis.call('HDEL', K.cfg, 'paused')
-  end
-  CFG.paused = want
-  restated = true
+    redis.call('ZCARD', K.line), BAN_UNTIL))
 end
 
 -- A client was banned until t (ban.lua): the facts' latest ban end.
@@ -579,7 +551,7 @@ local function reply(code, seq, fields, known, h)
     end
     redis.call('XADD', K.log, 'MAXLEN', '~', ARGV[11], string.format('%.0f-0', v), unpack(entry))
   end
-  if dirty or restated or changed or not FACT.ok then write_facts(v, nd, nc, ew, ns) end
+  if dirty or changed or not FACT.ok then write_facts(v, nd, nc, ew, ns) end
   local r
   if seq and seq ~= 0 then
     local line = LINE
