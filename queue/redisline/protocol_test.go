@@ -23,15 +23,8 @@ func TestLuaUsesTheKeyLayout(t *testing.T) {
 	used := map[string]bool{}
 	names := regexp.MustCompile(`\b([KF])\.([a-z_]+)\b`)
 	calls := regexp.MustCompile(`\b([a-z_]+key)\(`)
-	err := fs.WalkDir(luaFiles, "lua", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		src, err := luaFiles.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		code := stripComments(string(src))
+	eachLuaFile(t, func(path, src string) {
+		code := stripComments(src)
 		if strings.Contains(code, "P ..") || strings.Contains(code, "'catqms:") {
 			t.Errorf("%s spells a key itself; name it in keys.go", path)
 		}
@@ -41,11 +34,7 @@ func TestLuaUsesTheKeyLayout(t *testing.T) {
 		for _, m := range calls.FindAllStringSubmatch(code, -1) {
 			used[m[1]+"()"] = true
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defined := map[string]bool{}
 	for _, k := range lineKeys {
 		defined["K."+k.lua] = true
@@ -68,6 +57,24 @@ func TestLuaUsesTheKeyLayout(t *testing.T) {
 	}
 	if !used["K.secret"] {
 		t.Error("secret.lua does not use K.secret")
+	}
+}
+
+// eachLuaFile calls f with every embedded script's path and source.
+func eachLuaFile(t *testing.T, f func(path, src string)) {
+	t.Helper()
+	err := fs.WalkDir(luaFiles, "lua", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		src, err := luaFiles.ReadFile(path)
+		if err == nil {
+			f(path, string(src))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -385,15 +392,8 @@ func TestAUserWithoutFunctionsRunsScripts(t *testing.T) {
 func TestLuaAvoidsWhatTheEmbeddedStoreGetsWrong(t *testing.T) {
 	assign := regexp.MustCompile(`^\s*([^=]*?)\s=\s`)
 	name := regexp.MustCompile(`^[A-Za-z_]\w*$`)
-	err := fs.WalkDir(luaFiles, "lua", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		src, err := luaFiles.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for i, line := range strings.Split(string(src), "\n") {
+	eachLuaFile(t, func(path, src string) {
+		for i, line := range strings.Split(src, "\n") {
 			code, _, _ := strings.Cut(line, "--")
 			if strings.Contains(code, "pcall(") {
 				t.Errorf("%s:%d: pcall: %s", path, i+1, strings.TrimSpace(code))
@@ -416,9 +416,5 @@ func TestLuaAvoidsWhatTheEmbeddedStoreGetsWrong(t *testing.T) {
 				t.Errorf("%s:%d: a variable and a table field in one assignment: %s", path, i+1, strings.TrimSpace(code))
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
