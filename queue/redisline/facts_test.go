@@ -15,10 +15,10 @@ import (
 // stamped with the version it describes (the next deadline, the called and
 // serving counts, the held time's average, how many left from behind the
 // head, the line's length and the latest ban's end), and the older copy in
-// cfg (keep_facts), which replicas of an older release read. A read trusts
-// them to decide whether anything is due, where a ticket stands and
-// whether its holder may be banned, so they must equal the line's own sets
-// after every script that changes the line.
+// cfg (keep_facts), which the reads use when K.facts is not current. A
+// read trusts them to decide whether anything is due, where a ticket
+// stands and whether its holder may be banned, so they must equal the
+// line's own sets after every script that changes the line.
 
 // lineFacts are K.facts, decoded as lib.lua's read_facts does.
 type lineFacts struct {
@@ -176,11 +176,11 @@ func TestReadsWithoutFactsReadTheLine(t *testing.T) {
 	})
 }
 
-// Facts stamped with another version than the line's are not used: an
-// older release's replica changed the line since (it bumps the version and
-// keeps only the facts in cfg). Here the stale facts say nothing is due,
-// nobody is called and nobody is banned; the line says otherwise, and the
-// reads must follow the line.
+// Facts stamped with another version than the line's are not used:
+// something else changed the line since (a release before K.facts, which
+// keeps only the facts in cfg; a change made in the store by hand). Here
+// the stale facts say nothing is due and nobody is banned; the line says
+// otherwise, and the reads must follow the line.
 func TestFactsOfAnotherVersionAreNotUsed(t *testing.T) {
 	opts := Options{Counters: 1, HeadWindow: 2 * time.Second, BanDuration: time.Hour}
 	forEachStore(t, opts, func(t *testing.T, f *fixture) {
@@ -191,9 +191,9 @@ func TestFactsOfAnotherVersionAreNotUsed(t *testing.T) {
 			t.Fatal("no K.facts after two takes")
 		}
 		// A forged token bans "b": the facts now know a ban. Put back the
-		// facts from before it, stamped with the version the ban made,
-		// as if they were current (the version check is what must catch
-		// them), then have an older replica bump the version.
+		// facts from before it (stamped with the version before the ban)
+		// and bump the version by hand, as a change from elsewhere would:
+		// only the stamp tells the reads not to trust them.
 		if _, err := f.line.Status(f.ctx, "b", "forged.token"); err == nil {
 			t.Fatal("a forged token was taken")
 		}
