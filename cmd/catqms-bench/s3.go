@@ -33,13 +33,14 @@ type s3Level struct {
 	ZRankUsec  float64     `json:"zrank_usec"`
 	FloorUsec  float64     `json:"script_floor_usec"`             // EVALSHA of a script that only runs the same ZRANK
 	FnFloor    float64     `json:"function_floor_usec,omitempty"` // FCALL of a function that only runs the same ZRANK
+	LeastUsec  float64     `json:"least_lookup_usec,omitempty"`   // FCALL of leastLibrary's lookup (fcall runs only)
 	Reps       []s3Rep     `json:"reps"`
 	Slow       []slowEntry `json:"slowlog"` // entries over 1 ms during the measured calls
 	Calls      int         `json:"calls_per_phase"`
 }
 
 type s3Rep struct {
-	Status, Take, ZRank, Floor, FnFloor float64
+	Status, Take, ZRank, Floor, FnFloor, Least float64
 }
 
 // floorScript is the least a script doing a position lookup can cost: the
@@ -50,6 +51,31 @@ var floorScript = redis.NewScript(`return redis.call('ZRANK', KEYS[1], ARGV[1])`
 
 const floorLibrary = "#!lua name=bench_floor\n" +
 	"redis.register_function('bench_zrank', function(keys, args) return redis.call('ZRANK', keys[1], args[1]) end)\n"
+
+// leastLibrary's bench_least_lookup is the least a lookup can cost that
+// answers what the status operation answers: called with the status
+// function's keys and arguments (redisline.ScriptArgs, then client, seq,
+// nonce), it makes the two reads no lookup can skip, the version with the
+// line's facts and head (one MGET) and the ticket's record (one HMGET),
+// checks the nonce and returns the same 18-value reply. It does nothing
+// else: no clock (its now is 0), no operator's settings, no ban check, no
+// catch-up, no error paths. It is a yardstick, not a lookup catqms could
+// run: what lies between it and the status operation is what those cost.
+// It reads the key layout and the facts' shape as lua/lib.lua and keys.go
+// write them (as fillLine writes the line); runS3 checks its positions
+// against the status operation's before measuring, so a layout that
+// changed fails the run instead of measuring something else.
+const leastLibrary = "#!lua name=bench_least\n" +
+	"redis.register_function('bench_least_lookup', function(keys, args)\n" +
+	"  local p, seq = args[1], tonumber(args[13])\n" +
+	"  local m = redis.call('MGET', keys[1], p .. 'facts', p .. 'head')\n" +
+	"  local _, nd, nc, _, ew = struct.unpack('<dddddddd', m[2])\n" +
+	"  local h = redis.call('HMGET', p .. 't:' .. args[13], 's', 'n', 'dl', 'un')\n" +
+	"  if h[2] ~= args[14] then return redis.error_reply('bench_least_lookup: no such ticket') end\n" +
+	"  if ew < 0 then ew = tonumber(args[5]) end\n" +
+	"  return {'code', 'ok', 'seq', seq, 'state', h[1], 'position', nc + seq - tonumber(m[3]) + 1,\n" +
+	"    'version', tonumber(m[1]), 'now', 0, 'called', nc, 'share', math.ceil(ew / tonumber(args[3])), 'next', nd}\n" +
+	"end)\n"
 
 // floor is the floor a lookup run with command is judged against: the
 // function's when catqms runs functions, the script's when it runs scripts.
@@ -88,6 +114,9 @@ func runS3(ctx context.Context, e *env) (*s3Result, error) {
 	if err := r.FunctionLoadReplace(ctx, floorLibrary).Err(); err != nil {
 		return nil, err
 	}
+	if err := r.FunctionLoadReplace(ctx, leastLibrary).Err(); err != nil {
+		return nil, err
+	}
 	// The same Line catqms runs, in process, without its scheduler: the
 	// calls below are exactly catqms's calls.
 	line, err := redisline.New(ctx, r, redisline.Options{
@@ -112,6 +141,7 @@ func runS3(ctx context.Context, e *env) (*s3Result, error) {
 		sample := min(sample, int(n/2))
 		tokens := make([]string, sample)
 		members := make([]string, sample)
+		nonces := make([]string, sample)
 		pipe := r.Pipeline()
 		picked := map[uint64]bool{}
 		for i := range sample {
@@ -121,7 +151,8 @@ func runS3(ctx context.Context, e *env) (*s3Result, error) {
 			}
 			picked[seq] = true
 			nonce := queue.NewNonce()
-			pipe.HSet(ctx, fmt.Sprintf("%st:%d", linePrefix, seq), "s", "waiting", "c", "s3", "n", hex.EncodeToString(nonce[:]), "tk", time.Now().UnixMilli())
+			nonces[i] = hex.EncodeToString(nonce[:])
+			pipe.HSet(ctx, fmt.Sprintf("%st:%d", linePrefix, seq), "s", "waiting", "c", "s3", "n", nonces[i], "tk", time.Now().UnixMilli())
 			tokens[i] = signer.Token(seq, nonce)
 			members[i] = strconv.FormatUint(seq, 10)
 		}
@@ -132,6 +163,15 @@ func runS3(ctx context.Context, e *env) (*s3Result, error) {
 			return nil, err
 		}
 		lv := s3Level{Waiting: n, Calls: calls, Command: line.Command()}
+		least := func(i int) ([]any, error) {
+			args := append(redisline.ScriptArgs(line.Settings()), "s3", members[i], nonces[i])
+			return r.FCall(ctx, "bench_least_lookup", []string{linePrefix + "ver"}, args...).Slice()
+		}
+		if lv.Command == "fcall" {
+			if err := checkLeast(ctx, line, least, tokens); err != nil {
+				return nil, err
+			}
+		}
 		if err := r.SlowLogReset(ctx).Err(); err != nil {
 			return nil, err
 		}
@@ -161,6 +201,14 @@ func runS3(ctx context.Context, e *env) (*s3Result, error) {
 			}); err != nil {
 				return nil, err
 			}
+			if lv.Command == "fcall" {
+				if rep.Least, err = measureCmd(ctx, r, "fcall", workers, calls, func(i int) error {
+					_, err := least(i % sample)
+					return err
+				}); err != nil {
+					return nil, err
+				}
+			}
 			if rep.Take, err = measureCmd(ctx, r, line.Command(), workers, takes, func(i int) error {
 				_, err := line.Take(ctx, "s3")
 				return err
@@ -181,11 +229,37 @@ func runS3(ctx context.Context, e *env) (*s3Result, error) {
 		lv.ZRankUsec = medianOf(lv.Reps, func(x s3Rep) float64 { return x.ZRank })
 		lv.FloorUsec = medianOf(lv.Reps, func(x s3Rep) float64 { return x.Floor })
 		lv.FnFloor = medianOf(lv.Reps, func(x s3Rep) float64 { return x.FnFloor })
-		e.log("s3 %d waiting (%s): status %.1fµs, take %.1fµs, ZRANK %.2fµs, one-ZRANK script %.2fµs, function %.2fµs per call; slowlog >1ms: %d",
-			n, lv.Command, lv.StatusUsec, lv.TakeUsec, lv.ZRankUsec, lv.FloorUsec, lv.FnFloor, len(lv.Slow))
+		lv.LeastUsec = medianOf(lv.Reps, func(x s3Rep) float64 { return x.Least })
+		e.log("s3 %d waiting (%s): status %.1fµs, take %.1fµs, ZRANK %.2fµs, one-ZRANK script %.2fµs, function %.2fµs, least lookup %.2fµs per call; slowlog >1ms: %d",
+			n, lv.Command, lv.StatusUsec, lv.TakeUsec, lv.ZRankUsec, lv.FloorUsec, lv.FnFloor, lv.LeastUsec, len(lv.Slow))
 		res.Levels = append(res.Levels, lv)
 	}
 	return res, nil
+}
+
+// checkLeast makes sure leastLibrary's lookup answers what the status
+// operation answers for the first few sample tickets (their position,
+// called count and version), so that it measures a lookup and not a
+// failure.
+func checkLeast(ctx context.Context, line *redisline.Line, least func(int) ([]any, error), tokens []string) error {
+	for i := range min(len(tokens), 20) {
+		t, err := line.Status(ctx, "s3", tokens[i])
+		if err != nil {
+			return err
+		}
+		a, err := least(i)
+		if err != nil {
+			return fmt.Errorf("least lookup: %w", err)
+		}
+		got := map[string]any{}
+		for j := 0; j+1 < len(a); j += 2 {
+			got[fmt.Sprint(a[j])] = a[j+1]
+		}
+		if got["position"] != t.Position || got["state"] != "waiting" {
+			return fmt.Errorf("least lookup of ticket %d answers %v; status answers position %d, state %s: lua/lib.lua's layout changed, change leastLibrary with it", t.Seq, got, t.Position, t.State)
+		}
+	}
+	return nil
 }
 
 // fillLine adds tickets from+1…to to the line's sorted set (no records:
