@@ -215,14 +215,22 @@ func runS3(ctx context.Context, e *env) (*s3Result, error) {
 			}); err != nil {
 				return nil, err
 			}
-			// Take the new tickets off the line again, so the length stays n.
+			// The measured calls' SLOWLOG entries, read before the bench
+			// takes the new tickets off the line again (so the length
+			// stays n): that trim is the bench's own command, and at
+			// 1,000,000 waiting it may take a millisecond itself.
+			slow, err := slowlog(ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			lv.Slow = append(lv.Slow, slow...)
 			if err := trimLine(ctx, r, n); err != nil {
 				return nil, err
 			}
+			if err := r.SlowLogReset(ctx).Err(); err != nil {
+				return nil, err
+			}
 			lv.Reps = append(lv.Reps, rep)
-		}
-		if lv.Slow, err = slowlog(ctx, r); err != nil {
-			return nil, err
 		}
 		lv.StatusUsec = medianOf(lv.Reps, func(x s3Rep) float64 { return x.Status })
 		lv.TakeUsec = medianOf(lv.Reps, func(x s3Rep) float64 { return x.Take })
