@@ -246,9 +246,8 @@ func runS3(ctx context.Context, e *env) (*s3Result, error) {
 }
 
 // checkLeast makes sure leastLibrary's lookup answers what the status
-// operation answers for the first few sample tickets (their position,
-// called count and version), so that it measures a lookup and not a
-// failure.
+// operation answers for the first few sample tickets (their position and
+// state), so that it measures a lookup and not a failure.
 func checkLeast(ctx context.Context, line *redisline.Line, least func(int) ([]any, error), tokens []string) error {
 	for i := range min(len(tokens), 20) {
 		t, err := line.Status(ctx, "s3", tokens[i])
